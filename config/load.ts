@@ -1,0 +1,43 @@
+// Reads the `medianest:*` keys of the running stack and validates them before
+// any resource exists. The SSH key leaves here only as a Pulumi secret.
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_NAMESPACE, validateStackConfig, type StackConfig } from "./schema";
+
+export interface LoadedStackConfig {
+  readonly config: StackConfig;
+  readonly sshPrivateKey?: pulumi.Output<string>;
+}
+
+import * as runtimeConfigModule from "@pulumi/pulumi/runtime/config";
+
+// `isConfigSecret` is exported by the runtime but marked internal, so absent from its typings.
+const runtimeConfig = runtimeConfigModule as unknown as { isConfigSecret?: (key: string) => boolean };
+
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export function rawStackConfig(): { raw: Record<string, unknown>; secretKeys: Set<string> } {
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const raw: Record<string, unknown> = {};
+  const secretKeys = new Set<string>();
+  for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
+    if (!fullKey.startsWith(prefix)) continue;
+    const key = fullKey.slice(prefix.length);
+    // The SSH key is text, never JSON; everything else may be structured.
+    raw[key] = key === "sshPrivateKey" ? text : parseValue(text);
+    if (runtimeConfig.isConfigSecret?.(fullKey)) secretKeys.add(key);
+  }
+  return { raw, secretKeys };
+}
+
+export function loadStackConfig(): LoadedStackConfig {
+  const { raw, secretKeys } = rawStackConfig();
+  const config = validateStackConfig(raw, { secretKeys, runningAsRoot: process.getuid?.() === 0 });
+  const key = raw.sshPrivateKey;
+  return typeof key === "string" ? { config, sshPrivateKey: pulumi.secret(key) } : { config };
+}

@@ -1,0 +1,273 @@
+// The stack configuration schema (zod): shapes, defaults from the spec, and the
+// cross-field rules. Pure (no Pulumi imports) so every rule is unit-tested and the
+// error messages can name the exact config key.
+import { isIP } from "node:net";
+import { z } from "zod";
+import { OVERLAY_NETWORKS, OVERLAY_NETWORK_KEYS, SWARM_INGRESS_SUBNET } from "../topology/networks";
+import { PLACEMENT_REQUIREMENTS } from "../topology/catalogue";
+import { hasLabel } from "../topology/labels";
+import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../topology/cidr";
+
+export const CONFIG_NAMESPACE = "medianest";
+
+const ipAddress = z.string().refine((value) => isIP(value) !== 0, { error: (issue) => `"${String(issue.input)}" is not a valid IP address` });
+const hostnameOrIp = z
+  .string()
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^[0-9a-fA-F:]+$/, "must be a hostname or an IP address");
+const absolutePath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/-]*$/, "must be an absolute path of letters, digits, '.', '_', '-' and '/'")
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
+const labelKey = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "label keys are letters, digits, '.', '_' and '-'");
+const labelValue = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "label values are letters, digits, '.', '_' and '-'");
+
+const hostSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a lowercase hostname label (a-z, 0-9, '-')"),
+  address: ipAddress,
+  role: z.enum(["manager", "worker"]),
+  cpus: z.number().positive(),
+  memoryGb: z.number().positive(),
+  labels: z.record(labelKey, z.union([labelValue, z.array(labelValue).min(1)])).default({}),
+  sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/, "must be a Unix user name").default("root"),
+  sshPort: z.number().int().min(1).max(65535).default(22),
+  /** Expected SSH host key ("ssh-ed25519 AAAA..."); unset means the key is not verified. */
+  hostKey: z.string().regex(/^(ssh|ecdsa)-[a-z0-9-]+ [A-Za-z0-9+/=]+$/, "must be a public key line such as 'ssh-ed25519 AAAA...'").optional(),
+  /** Run scripts through `sudo -n`; defaults to true unless the SSH user is root. */
+  sudo: z.boolean().optional(),
+  /** Separate address for VXLAN data traffic (`--data-path-addr`). */
+  dataPathAddress: ipAddress.optional(),
+  availability: z.enum(["active", "pause", "drain"]).default("active"),
+});
+
+const subnetsSchema = z.strictObject(
+  Object.fromEntries(OVERLAY_NETWORK_KEYS.map((key) => [key, z.string().optional()])) as Record<
+    (typeof OVERLAY_NETWORK_KEYS)[number],
+    z.ZodOptional<z.ZodString>
+  >,
+);
+
+export const stackConfigSchema = z.strictObject({
+  environment: z.enum(["production", "staging", "homelab", "local", "lab"]),
+  connection: z.enum(["ssh", "local"]).default("ssh"),
+  hosts: z.array(hostSchema).min(1, "at least one host is required"),
+  sshPrivateKey: z.string().optional(),
+  swarm: z
+    .strictObject({
+      /** Name of the manager that runs `swarm init`; defaults to the first manager. */
+      leader: z.string().optional(),
+      /** Defaults to on in production. */
+      autolock: z.boolean().optional(),
+      drainTimeoutSeconds: z.number().int().min(10).max(3600).default(300),
+    })
+    .prefault({}),
+  network: z
+    .strictObject({
+      /** IPsec encryption of overlay traffic; defaults to on in production. */
+      encrypted: z.boolean().optional(),
+      subnets: subnetsSchema.prefault({}),
+      /** Networks standalone containers may attach to (none by default). */
+      attachable: z.array(z.enum(OVERLAY_NETWORK_KEYS)).default([]),
+      /** Operator networks allowed past the firewall (e.g. the mgmt subnet). */
+      managementCidrs: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  storage: z
+    .strictObject({
+      mediaPath: absolutePath.default("/mnt/media"),
+      backupPath: absolutePath.default("/mnt/backup"),
+      appDataPath: absolutePath.default("/opt/medianest"),
+      /** Media share on a NAS (spec Option 2), mounted at mediaPath on every host. */
+      nfs: z
+        .strictObject({
+          server: hostnameOrIp,
+          export: absolutePath,
+          options: z
+            .string()
+            .regex(/^[A-Za-z0-9_=.,-]+$/, "must be a comma-separated mount option list")
+            .default("rw,hard,noatime,nfsvers=4.1,_netdev"),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  hostSetup: z
+    .strictObject({
+      installDocker: z.boolean().default(true),
+      daemonConfig: z.boolean().default(true),
+      firewall: z.boolean().default(true),
+      logMaxSize: z.string().regex(/^\d+[kmg]$/, "must look like 10m").default("10m"),
+      logMaxFiles: z.number().int().min(1).max(100).default(3),
+      /** Ports reachable from anywhere; everything else published is cluster/mgmt only. */
+      publicPorts: z.array(z.number().int().min(1).max(65535)).default([80, 443]),
+    })
+    .prefault({}),
+});
+
+export type RawStackConfig = z.input<typeof stackConfigSchema>;
+type ParsedStackConfig = z.output<typeof stackConfigSchema>;
+export type HostConfig = ParsedStackConfig["hosts"][number];
+
+/** A validated stack configuration with every default resolved. The SSH key is not here: it stays a Pulumi secret. */
+export interface StackConfig extends Omit<ParsedStackConfig, "sshPrivateKey" | "swarm" | "network" | "hosts"> {
+  readonly hosts: readonly (HostConfig & { sudo: boolean })[];
+  readonly swarm: ParsedStackConfig["swarm"] & { leader: string; autolock: boolean };
+  readonly network: Omit<ParsedStackConfig["network"], "subnets"> & {
+    encrypted: boolean;
+    subnets: Record<(typeof OVERLAY_NETWORK_KEYS)[number], string>;
+  };
+}
+
+export interface ConfigIssue {
+  /** Fully qualified key, e.g. "medianest:hosts[1].address". */
+  readonly key: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly ConfigIssue[]) {
+    super(`Invalid stack configuration:\n${issues.map((i) => `  - ${i.key}: ${i.message}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function configKey(path: readonly PropertyKey[]): string {
+  const [head, ...rest] = path;
+  const tail = rest.map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`)).join("");
+  return `${CONFIG_NAMESPACE}:${head === undefined ? "" : String(head)}${tail}`;
+}
+
+export interface ValidationContext {
+  /** Bare names of the keys that were given as secrets (`pulumi config set --secret`). */
+  readonly secretKeys: ReadonlySet<string>;
+  /** Whether the program runs as root; decides the sudo default of the local connection. */
+  readonly runningAsRoot: boolean;
+}
+
+/** Validates raw config; throws ConfigError listing every problem, each naming its key. */
+export function validateStackConfig(raw: unknown, context: ValidationContext): StackConfig {
+  const parsed = stackConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        if (issue.code === "unrecognized_keys") {
+          const keys = issue.keys.map((k) => configKey([...issue.path, k]));
+          return { key: keys.join(", "), message: "unknown key (check the spelling against README's config reference)" };
+        }
+        return { key: configKey(issue.path), message: issue.message };
+      }),
+    );
+  }
+  const config = parsed.data;
+  const issues = [...crossFieldIssues(config, context)];
+  if (issues.length > 0) throw new ConfigError(issues);
+  return resolveDefaults(config, context);
+}
+
+function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext): Generator<ConfigIssue> {
+  yield* duplicateIssues(config.hosts, "name");
+  yield* duplicateIssues(config.hosts, "address");
+
+  const managers = config.hosts.filter((h) => h.role === "manager");
+  if (managers.length === 0) {
+    yield { key: configKey(["hosts"]), message: "no host has role manager; a swarm needs an odd number of managers (1, 3 or 5)" };
+  } else if (managers.length % 2 === 0) {
+    yield {
+      key: configKey(["hosts"]),
+      message: `${managers.length} managers is an even count: Raft tolerates no more failures than with ${managers.length - 1}; use an odd count (1, 3 or 5)`,
+    };
+  }
+  if (config.swarm.leader !== undefined && !managers.some((m) => m.name === config.swarm.leader)) {
+    yield { key: configKey(["swarm", "leader"]), message: `"${config.swarm.leader}" is not the name of a host with role manager` };
+  }
+
+  if (config.connection === "local" && config.hosts.length !== 1) {
+    yield { key: configKey(["hosts"]), message: `the local connection runs on this machine only: exactly one host is allowed, got ${config.hosts.length}` };
+  }
+  if (config.connection === "ssh") {
+    if (config.sshPrivateKey === undefined) {
+      yield { key: configKey(["sshPrivateKey"]), message: "required for connection ssh: pulumi config set --secret medianest:sshPrivateKey < ~/.ssh/id_ed25519" };
+    } else if (!context.secretKeys.has("sshPrivateKey")) {
+      yield { key: configKey(["sshPrivateKey"]), message: "must be a secret: set it again with `pulumi config set --secret medianest:sshPrivateKey < KEYFILE`" };
+    } else if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(config.sshPrivateKey)) {
+      yield { key: configKey(["sshPrivateKey"]), message: "is not a PEM/OpenSSH private key (expected a '-----BEGIN ... PRIVATE KEY-----' block)" };
+    }
+  }
+
+  for (const requirement of PLACEMENT_REQUIREMENTS) {
+    const satisfied = config.hosts.some((host) => Object.entries(requirement.labels).every(([k, v]) => hasLabel(host.labels, k, v)));
+    if (!satisfied) {
+      const wanted = Object.entries(requirement.labels).map(([k, v]) => `${k}=${v}`).join(", ");
+      yield { key: configKey(["hosts"]), message: `no host carries the labels ${wanted} that ${requirement.service} needs; add them to a host's labels` };
+    }
+  }
+
+  yield* subnetIssues(config);
+
+  for (const [index, cidr] of config.network.managementCidrs.entries()) {
+    try {
+      parseIpv4Cidr(cidr);
+    } catch (error) {
+      yield { key: configKey(["network", "managementCidrs", index]), message: (error as Error).message };
+    }
+  }
+}
+
+function* duplicateIssues(hosts: readonly HostConfig[], field: "name" | "address"): Generator<ConfigIssue> {
+  const firstIndex = new Map<string, number>();
+  for (const [index, host] of hosts.entries()) {
+    const seen = firstIndex.get(host[field]);
+    if (seen === undefined) firstIndex.set(host[field], index);
+    else yield { key: configKey(["hosts", index, field]), message: `duplicate host ${field} "${host[field]}" (also hosts[${seen}])` };
+  }
+}
+
+function* subnetIssues(config: ParsedStackConfig): Generator<ConfigIssue> {
+  const parsed: { key: string; name: string; cidr: Ipv4Cidr }[] = [];
+  for (const network of OVERLAY_NETWORKS) {
+    const text = config.network.subnets[network.key] ?? network.defaultSubnet;
+    const key = configKey(["network", "subnets", network.key]);
+    let cidr: Ipv4Cidr;
+    try {
+      cidr = parseIpv4Cidr(text);
+    } catch (error) {
+      yield { key, message: (error as Error).message };
+      continue;
+    }
+    if (cidr.prefix < 16 || cidr.prefix > 28) {
+      yield { key, message: `"${text}" must have a prefix between /16 and /28 (an overlay needs room for every task, and no more than a /16)` };
+    }
+    for (const other of parsed) {
+      if (cidrsOverlap(cidr, other.cidr)) yield { key, message: `"${text}" (${network.name}) overlaps ${other.cidr.text} (${other.name})` };
+    }
+    if (cidrsOverlap(cidr, parseIpv4Cidr(SWARM_INGRESS_SUBNET))) {
+      yield { key, message: `"${text}" overlaps Swarm's ingress network ${SWARM_INGRESS_SUBNET}` };
+    }
+    for (const host of config.hosts) {
+      if (cidrContains(cidr, host.address)) {
+        yield { key, message: `"${text}" contains the address ${host.address} of host ${host.name}; overlay subnets must not overlap the hosts' network` };
+      }
+    }
+    parsed.push({ key, name: network.name, cidr });
+  }
+}
+
+function resolveDefaults(config: ParsedStackConfig, context: ValidationContext): StackConfig {
+  const production = config.environment === "production";
+  const firstManager = config.hosts.find((h) => h.role === "manager");
+  if (!firstManager) throw new Error("unreachable: validated config has a manager");
+  const { sshPrivateKey: _key, ...rest } = config;
+  return {
+    ...rest,
+    hosts: config.hosts.map((host) => ({
+      ...host,
+      sudo: host.sudo ?? (config.connection === "local" ? !context.runningAsRoot : host.sshUser !== "root"),
+    })),
+    swarm: { ...config.swarm, leader: config.swarm.leader ?? firstManager.name, autolock: config.swarm.autolock ?? production },
+    network: {
+      ...config.network,
+      encrypted: config.network.encrypted ?? production,
+      subnets: Object.fromEntries(
+        OVERLAY_NETWORKS.map((n) => [n.key, parseIpv4Cidr(config.network.subnets[n.key] ?? n.defaultSubnet).text]),
+      ) as StackConfig["network"]["subnets"],
+    },
+  };
+}

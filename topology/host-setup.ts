@@ -1,0 +1,64 @@
+// What each host-preparation script is asked to do, derived from config and plan.
+// Pure, so the exact script arguments are unit-tested and reused by the lab.
+import type { StackConfig } from "../config/schema";
+import type { PlannedNode, TopologyPlan } from "./plan";
+
+/** /etc/docker/daemon.json: log rotation only; nothing Swarm rejects (no live-restore). */
+export function daemonJson(config: StackConfig): string {
+  const daemon = {
+    "log-driver": "json-file",
+    "log-opts": { "max-size": config.hostSetup.logMaxSize, "max-file": String(config.hostSetup.logMaxFiles) },
+  };
+  return `${JSON.stringify(daemon, null, 2)}\n`;
+}
+
+export interface DataDirectory {
+  readonly path: string;
+  readonly mode: string;
+  /** Numeric ids: the official images' users (postgres/redis 999, grafana 472, prometheus 65534). */
+  readonly owner: number;
+  readonly group: number;
+}
+
+/** Data directories the services need, on every host (Swarm may reschedule anywhere a constraint allows). */
+export function dataDirectories(config: StackConfig): DataDirectory[] {
+  const app = config.storage.appDataPath;
+  const dirs: DataDirectory[] = [
+    { path: config.storage.backupPath, mode: "0750", owner: 0, group: 0 },
+    { path: app, mode: "0755", owner: 0, group: 0 },
+    { path: `${app}/postgres`, mode: "0700", owner: 999, group: 999 },
+    { path: `${app}/redis`, mode: "0750", owner: 999, group: 999 },
+    { path: `${app}/minio`, mode: "0750", owner: 0, group: 0 },
+    { path: `${app}/traefik`, mode: "0700", owner: 0, group: 0 },
+    { path: `${app}/prometheus`, mode: "0755", owner: 65534, group: 65534 },
+    { path: `${app}/alertmanager`, mode: "0755", owner: 65534, group: 65534 },
+    { path: `${app}/grafana`, mode: "0755", owner: 472, group: 0 },
+  ];
+  // An NFS media share is created by the mount script; chmod on a root-squashed share would fail.
+  if (!config.storage.nfs) dirs.unshift({ path: config.storage.mediaPath, mode: "0755", owner: 0, group: 0 });
+  return dirs;
+}
+
+export function dataDirectoryArgs(config: StackConfig): string[] {
+  return dataDirectories(config).map((d) => `${d.path}:${d.mode}:${d.owner}:${d.group}`);
+}
+
+/** nfs-mount.sh arguments, or undefined when the stack mounts no share. */
+export function nfsMountArgs(config: StackConfig): string[] | undefined {
+  const nfs = config.storage.nfs;
+  return nfs ? ["present", nfs.server, nfs.export, config.storage.mediaPath, nfs.options] : undefined;
+}
+
+export function firewallArgs(config: StackConfig, plan: TopologyPlan, node: PlannedNode): string[] {
+  const managers = plan.nodes.filter((n) => n.role === "manager");
+  return [
+    "--self", node.address,
+    "--role", node.role,
+    // VXLAN may flow over separate data-path addresses: those are peers too.
+    "--peers", plan.nodes.flatMap((n) => (n.dataPathAddress ? [n.address, n.dataPathAddress] : [n.address])).join(","),
+    "--managers", managers.map((n) => n.address).join(","),
+    "--encrypted", String(config.network.encrypted),
+    "--public-ports", config.hostSetup.publicPorts.join(","),
+    "--trusted", config.network.managementCidrs.join(","),
+  ];
+}
