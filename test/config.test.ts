@@ -1,0 +1,175 @@
+// Every invalid-config case names its key and says what is wrong.
+import { describe, expect, it } from "vitest";
+import { ConfigError, validateStackConfig, type RawStackConfig } from "../config/schema";
+import { FAKE_SSH_KEY } from "./support/mocked-run";
+
+type Host = RawStackConfig["hosts"][number];
+const host = (name: string, address: string, role: "manager" | "worker", labels: Host["labels"] = {}): Host => ({
+  name,
+  address,
+  role,
+  cpus: 4,
+  memoryGb: 8,
+  labels,
+});
+const allLabels = { type: ["compute", "processing", "database"], storage: "ssd" };
+
+function base(overrides: Partial<RawStackConfig> = {}): RawStackConfig {
+  return {
+    environment: "homelab",
+    hosts: [host("one", "192.0.2.10", "manager", allLabels)],
+    sshPrivateKey: FAKE_SSH_KEY,
+    ...overrides,
+  };
+}
+
+const context = { secretKeys: new Set(["sshPrivateKey"]), runningAsRoot: false };
+
+function errorOf(raw: unknown, ctx = context): ConfigError {
+  try {
+    validateStackConfig(raw, ctx);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+function expectIssue(raw: unknown, key: string, message: string | RegExp, ctx = context): void {
+  const issues = errorOf(raw, ctx).issues;
+  expect(issues.map((i) => i.key)).toContain(key);
+  const issue = issues.find((i) => i.key === key);
+  if (typeof message === "string") expect(issue?.message).toContain(message);
+  else expect(issue?.message).toMatch(message);
+}
+
+describe("valid config", () => {
+  it("resolves defaults from the spec", () => {
+    const config = validateStackConfig(base(), context);
+    expect(config.network.subnets).toEqual({
+      frontend: "10.0.1.0/24",
+      backend: "10.0.2.0/24",
+      database: "10.0.3.0/24",
+      storage: "10.0.4.0/24",
+      monitor: "10.0.5.0/24",
+    });
+    expect(config.swarm).toMatchObject({ leader: "one", autolock: false, drainTimeoutSeconds: 300 });
+    expect(config.network.encrypted).toBe(false);
+    expect(config.hosts[0]).toMatchObject({ sshUser: "root", sshPort: 22, sudo: false, availability: "active" });
+    expect(config.storage).toMatchObject({ mediaPath: "/mnt/media", backupPath: "/mnt/backup", appDataPath: "/opt/medianest" });
+    expect("sshPrivateKey" in config).toBe(false);
+  });
+
+  it("turns autolock and overlay encryption on in production", () => {
+    const config = validateStackConfig(base({ environment: "production" }), context);
+    expect(config.swarm.autolock).toBe(true);
+    expect(config.network.encrypted).toBe(true);
+  });
+
+  it("uses sudo for non-root SSH users", () => {
+    const config = validateStackConfig(base({ hosts: [{ ...host("one", "192.0.2.10", "manager", allLabels), sshUser: "deploy" }] }), context);
+    expect(config.hosts[0].sudo).toBe(true);
+  });
+});
+
+describe("invalid config", () => {
+  it("missing hosts", () => {
+    expectIssue({ environment: "homelab", sshPrivateKey: FAKE_SSH_KEY }, "medianest:hosts", /expected array/);
+    expectIssue(base({ hosts: [] }), "medianest:hosts", "at least one host is required");
+  });
+
+  it("missing host name", () => {
+    const { name: _name, ...nameless } = host("x", "192.0.2.10", "manager", allLabels);
+    expectIssue(base({ hosts: [nameless as Host] }), "medianest:hosts[0].name", /expected string/);
+  });
+
+  it("duplicate host names", () => {
+    const hosts = [host("one", "192.0.2.10", "manager", allLabels), host("one", "192.0.2.11", "worker")];
+    expectIssue(base({ hosts }), "medianest:hosts[1].name", 'duplicate host name "one" (also hosts[0])');
+  });
+
+  it("duplicate host addresses", () => {
+    const hosts = [host("one", "192.0.2.10", "manager", allLabels), host("two", "192.0.2.10", "worker")];
+    expectIssue(base({ hosts }), "medianest:hosts[1].address", 'duplicate host address "192.0.2.10" (also hosts[0])');
+  });
+
+  it("invalid IP addresses", () => {
+    expectIssue(base({ hosts: [host("one", "192.0.2.300", "manager", allLabels)] }), "medianest:hosts[0].address", '"192.0.2.300" is not a valid IP address');
+    const bad = { ...host("one", "192.0.2.10", "manager", allLabels), dataPathAddress: "nope" };
+    expectIssue(base({ hosts: [bad] }), "medianest:hosts[0].dataPathAddress", '"nope" is not a valid IP address');
+  });
+
+  it("zero managers", () => {
+    expectIssue(base({ hosts: [host("one", "192.0.2.10", "worker", allLabels)] }), "medianest:hosts", "no host has role manager");
+  });
+
+  it("even manager count", () => {
+    const hosts = [host("one", "192.0.2.10", "manager", allLabels), host("two", "192.0.2.11", "manager")];
+    expectIssue(base({ hosts }), "medianest:hosts", "2 managers is an even count");
+  });
+
+  it("leader that is not a manager", () => {
+    const hosts = [host("one", "192.0.2.10", "manager", allLabels), host("two", "192.0.2.11", "worker")];
+    expectIssue(base({ hosts, swarm: { leader: "two" } }), "medianest:swarm.leader", '"two" is not the name of a host with role manager');
+  });
+
+  it("no host carrying a label a service needs", () => {
+    const hosts = [host("one", "192.0.2.10", "manager", { type: ["compute", "database"], storage: "ssd" })];
+    expectIssue(base({ hosts }), "medianest:hosts", "no host carries the labels type=processing that medianest-worker needs");
+    const noSsd = [host("one", "192.0.2.10", "manager", { type: ["compute", "processing", "database"] })];
+    expectIssue(base({ hosts: noSsd }), "medianest:hosts", "type=database, storage=ssd that postgres-primary needs");
+  });
+
+  it("malformed subnets", () => {
+    expectIssue(base({ network: { subnets: { frontend: "10.0.1.0" } } }), "medianest:network.subnets.frontend", "a.b.c.d/prefix");
+    expectIssue(base({ network: { subnets: { backend: "10.0.2.9/24" } } }), "medianest:network.subnets.backend", "host bits set");
+    expectIssue(base({ network: { subnets: { storage: "10.0.4.0/30" } } }), "medianest:network.subnets.storage", "between /16 and /28");
+  });
+
+  it("overlapping subnets", () => {
+    expectIssue(
+      base({ network: { subnets: { monitor: "10.0.2.0/23" } } }),
+      "medianest:network.subnets.monitor",
+      '"10.0.2.0/23" (monitor-net) overlaps 10.0.2.0/24 (backend-net)',
+    );
+    expectIssue(base({ network: { subnets: { frontend: "10.0.0.0/24" } } }), "medianest:network.subnets.frontend", "overlaps Swarm's ingress network");
+    expectIssue(
+      base({ hosts: [host("one", "10.0.3.7", "manager", allLabels)] }),
+      "medianest:network.subnets.database",
+      "contains the address 10.0.3.7 of host one",
+    );
+  });
+
+  it("non-secret SSH key", () => {
+    expectIssue(base(), "medianest:sshPrivateKey", "must be a secret", { ...context, secretKeys: new Set() });
+  });
+
+  it("missing or malformed SSH key for the ssh connection", () => {
+    expectIssue(base({ sshPrivateKey: undefined }), "medianest:sshPrivateKey", "required for connection ssh");
+    expectIssue(base({ sshPrivateKey: "hunter2" }), "medianest:sshPrivateKey", "is not a PEM/OpenSSH private key");
+  });
+
+  it("local connection with more than one host", () => {
+    const hosts = [host("one", "192.0.2.10", "manager", allLabels), host("two", "192.0.2.11", "worker")];
+    expectIssue(base({ connection: "local", hosts }), "medianest:hosts", "exactly one host is allowed, got 2");
+  });
+
+  it("unknown and misspelt keys", () => {
+    expectIssue({ ...base(), hots: [] }, "medianest:hots", "unknown key");
+    const typo = { ...host("one", "192.0.2.10", "manager", allLabels), adress: "x" };
+    expectIssue(base({ hosts: [typo as Host] }), "medianest:hosts[0].adress", "unknown key");
+  });
+
+  it("bad management CIDR, role, port and NFS export", () => {
+    expectIssue(base({ network: { managementCidrs: ["198.51.100.1/24"] } }), "medianest:network.managementCidrs[0]", "host bits set");
+    expectIssue(base({ hosts: [{ ...host("one", "192.0.2.10", "manager", allLabels), role: "boss" as "manager" }] }), "medianest:hosts[0].role", /expected one of/);
+    expectIssue(base({ hosts: [{ ...host("one", "192.0.2.10", "manager", allLabels), sshPort: 70000 }] }), "medianest:hosts[0].sshPort", /<=65535/);
+    expectIssue(base({ storage: { nfs: { server: "nas", export: "volume1" } } }), "medianest:storage.nfs.export", "must be an absolute path");
+  });
+
+  it("reports every problem at once, one line each", () => {
+    const error = errorOf(base({ hosts: [host("one", "192.0.2.300", "worker")] }));
+    expect(error.issues.length).toBeGreaterThanOrEqual(1);
+    expect(error.message).toMatch(/^Invalid stack configuration:\n {2}- medianest:hosts\[0\]\.address: /);
+  });
+});

@@ -1,0 +1,225 @@
+// Each stack under Pulumi's mocks: exactly its hosts, one init on the leader,
+// joins ordered after it, the configured labels, the five overlay networks, and
+// secrets that stay secret.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { mockedRun, isSecretValue, stackFileConfig, STACKS, FAKE_SSH_KEY, REPO_ROOT, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
+
+interface HostEntry {
+  name: string;
+  address: string;
+  role: "manager" | "worker";
+  labels?: Record<string, string | string[]>;
+}
+
+const hostsOf = (stack: StackName): HostEntry[] => stackFileConfig(stack)["medianest:hosts"] as HostEntry[];
+const commandType = (stack: StackName): string => (stack === "local" ? "command:local:Command" : "command:remote:Command");
+
+/** Positional arguments of a `bash -s -- ARGS` command line (our arguments never contain quotes in tests). */
+function scriptArgs(commandLine: unknown): string[] {
+  const text = String(commandLine);
+  const rest = text.slice(text.indexOf(" -- ") + 4);
+  return rest === "" ? [] : (rest.match(/'[^']*'|\S+/g) ?? []).map((a) => a.replace(/^'(.*)'$/, "$1"));
+}
+
+/** Everything a resource sends to the engine, with secret values removed. */
+function plainText(resource: RecordedResource): string {
+  return JSON.stringify(resource.rawInputs, (_key, value: unknown) => (isSecretValue(value) ? "[secret]" : value));
+}
+
+const runs = new Map<StackName, MockedRun>();
+async function runOf(stack: StackName): Promise<MockedRun> {
+  let run = runs.get(stack);
+  if (!run) {
+    run = await mockedRun(stack);
+    runs.set(stack, run);
+  }
+  return run;
+}
+
+describe.each(STACKS)("stack %s", (stack) => {
+  const hosts = hostsOf(stack);
+  const leader = hosts.find((h) => h.role === "manager") as HostEntry;
+
+  it("declares exactly the configured hosts, each prepared by its own scripts in order", async () => {
+    const run = await runOf(stack);
+    const hostComponents = run.ofType("medianest:host:Host");
+    expect(hostComponents.map((h) => h.name).sort()).toEqual(hosts.map((h) => h.name).sort());
+    for (const host of hostComponents) {
+      const steps = run.ofType(commandType(stack)).filter((c) => c.parent === host.urn);
+      expect(steps.length).toBeGreaterThanOrEqual(1);
+      // Each step after the first depends on the one before it.
+      steps.slice(1).forEach((step, index) => expect(step.dependencies).toContain(steps[index].urn));
+    }
+    expect(run.ofType(stack === "local" ? "command:remote:Command" : "command:local:Command")).toEqual([]);
+  });
+
+  it("runs one swarm init, on the leader, with explicit advertise and listen addresses", async () => {
+    const run = await runOf(stack);
+    const inits = run.resources.filter((r) => r.name.startsWith("swarm-init-"));
+    expect(inits.map((r) => r.name)).toEqual([`swarm-init-${leader.name}`]);
+    const args = scriptArgs(inits[0].inputs.create);
+    expect(args.slice(0, 2)).toEqual([leader.address, leader.address]);
+    expect(args[3]).toBe(String(stack === "production"));
+    if (stack !== "local") expect((inits[0].inputs.connection as { host: string }).host).toBe(leader.address);
+  });
+
+  it("joins every other host after the init, managers one by one before the workers", async () => {
+    const run = await runOf(stack);
+    const init = run.named(`swarm-init-${leader.name}`);
+    const others = hosts.filter((h) => h !== leader);
+    const joins = run.resources.filter((r) => r.name.startsWith("swarm-join-"));
+    expect(joins.map((j) => j.name).sort()).toEqual(others.map((h) => `swarm-join-${h.name}`).sort());
+    for (const host of others) {
+      const join = run.named(`swarm-join-${host.name}`);
+      expect(run.dependsOnTransitively(join, init)).toBe(true);
+      const args = scriptArgs(join.inputs.create);
+      expect(args[0]).toBe(host.role);
+      expect(args[2]).toBe(leader.address);
+      expect(args[3]).toBe(host.address);
+    }
+    const managers = others.filter((h) => h.role === "manager").map((h) => run.named(`swarm-join-${h.name}`));
+    managers.slice(1).forEach((join, index) => expect(join.dependencies).toContain(managers[index].urn));
+    for (const worker of others.filter((h) => h.role === "worker")) {
+      const join = run.named(`swarm-join-${worker.name}`);
+      for (const manager of managers) expect(join.dependencies).toContain(manager.urn);
+    }
+  });
+
+  it("applies exactly the configured labels to every node, from the leader", async () => {
+    const run = await runOf(stack);
+    const multi = new Set(hosts.flatMap((h) => Object.entries(h.labels ?? {}).filter(([, v]) => Array.isArray(v)).map(([k]) => k)));
+    for (const host of hosts) {
+      const nodeConfig = run.named(`swarm-node-${host.name}`);
+      const args = scriptArgs(nodeConfig.inputs.create);
+      const expected = Object.entries(host.labels ?? {})
+        .flatMap(([k, v]) => (multi.has(k) ? [v].flat().map((item) => `${k}.${item}=true`) : [`${k}=${String(v)}`]))
+        .sort();
+      expect(args.slice(1, 3)).toEqual([host.role, "active"]);
+      expect(args.slice(3).sort()).toEqual(expected);
+      if (stack !== "local") expect((nodeConfig.inputs.connection as { host: string }).host).toBe(leader.address);
+      // Removing a host from config drains and removes it; the leader is never removed that way.
+      if (host === leader) expect(nodeConfig.inputs.delete).toBeUndefined();
+      else expect(String(nodeConfig.inputs.delete)).toContain("bash -s --");
+    }
+  });
+
+  it("creates the five overlay networks with the spec's subnets, database-net internal", async () => {
+    const run = await runOf(stack);
+    const networks = run.ofType("docker:index/network:Network");
+    const encrypted = stack === "production";
+    expect(
+      networks.map((n) => [n.inputs.name, (n.inputs.ipamConfigs as { subnet: string }[])[0].subnet, n.inputs.internal, n.inputs.driver]),
+    ).toEqual([
+      ["frontend-net", "10.0.1.0/24", false, "overlay"],
+      ["backend-net", "10.0.2.0/24", false, "overlay"],
+      ["database-net", "10.0.3.0/24", true, "overlay"],
+      ["storage-net", "10.0.4.0/24", false, "overlay"],
+      ["monitor-net", "10.0.5.0/24", false, "overlay"],
+    ]);
+    for (const network of networks) {
+      expect(network.inputs.options ?? {}).toEqual(encrypted ? { encrypted: "" } : {});
+      expect(network.inputs.attachable).toBe(false);
+      expect(network.provider).toContain("pulumi:providers:docker::leader-docker");
+      // After every node is configured, so the swarm exists.
+      for (const host of hosts) expect(run.dependsOnTransitively(network, run.named(`swarm-node-${host.name}`))).toBe(true);
+    }
+  });
+
+  it("points the docker provider at the leader", async () => {
+    const run = await runOf(stack);
+    const [provider] = run.ofType("pulumi:providers:docker");
+    const user = (hosts[0] as { sshUser?: string }).sshUser ?? "root";
+    expect(provider.inputs.host).toBe(stack === "local" ? "unix:///var/run/docker.sock" : `ssh://${user}@${leader.address}:22`);
+  });
+
+  it("keeps the SSH key, join tokens and unlock key secret", async () => {
+    const run = await runOf(stack);
+    for (const key of ["workerJoinToken", "managerJoinToken", "swarmUnlockKey"]) expect(run.secretExports).toContain(key);
+    for (const resource of run.resources) {
+      const text = plainText(resource);
+      // The mocks' fake key, tokens and unlock key must only ever travel as secrets.
+      expect(text).not.toContain(FAKE_SSH_KEY.split("\n")[1]);
+      expect(text).not.toContain("SWMTKN-1-test-");
+      expect(text).not.toContain("SWMKEY-1-test-unlock");
+    }
+    if (stack !== "local") {
+      const command = run.named(`${leader.name}-data-dirs`);
+      const connection = command.rawInputs.connection as Record<string, unknown>;
+      expect(isSecretValue(connection) || isSecretValue(connection.privateKey)).toBe(true);
+      expect(JSON.stringify(command.inputs.connection)).toContain(FAKE_SSH_KEY.split("\n")[1]);
+    }
+    for (const join of run.resources.filter((r) => r.name.startsWith("swarm-join-"))) {
+      expect(isSecretValue(join.rawInputs.create)).toBe(true);
+      expect(String(join.inputs.create)).toContain("SWMTKN-1-test-");
+    }
+  });
+
+  it("sends the script files themselves: stdin is the file, delete commands embed the file", async () => {
+    const run = await runOf(stack);
+    const { loadScript, SCRIPT_NAMES } = await import("../components/scripts");
+    const contents = new Map(SCRIPT_NAMES.map((name) => [loadScript(name).content, name]));
+    for (const command of run.ofType(commandType(stack))) {
+      expect(contents.has(String(command.inputs.stdin)), `${command.name} stdin is a script file`).toBe(true);
+      expect(command.inputs.update).toEqual(command.inputs.create);
+      expect(command.inputs.triggers).toEqual([loadScript(contents.get(String(command.inputs.stdin)) as never).sha256]);
+      if (command.inputs.delete !== undefined) {
+        const encoded = /printf '%s' '?([A-Za-z0-9+/=]+)'? \| base64 -d/.exec(String(command.inputs.delete))?.[1];
+        expect(contents.has(Buffer.from(encoded ?? "", "base64").toString("utf8")), `${command.name} delete embeds a script`).toBe(true);
+      }
+    }
+  });
+
+  it("parents every resource to a MediaNest component", async () => {
+    const run = await runOf(stack);
+    const components = new Set(run.resources.filter((r) => r.type.startsWith("medianest:")).map((r) => r.urn));
+    for (const resource of run.resources.filter((r) => r.name !== "medianest")) {
+      expect(components.has(resource.parent), `${resource.type} ${resource.name} has a MediaNest parent`).toBe(true);
+    }
+  });
+});
+
+describe("stack files", () => {
+  it("use documentation-range addresses only", () => {
+    for (const stack of STACKS.filter((s) => s !== "local")) {
+      for (const host of hostsOf(stack)) expect(host.address).toMatch(/^(192\.0\.2|198\.51\.100|203\.0\.113)\./);
+    }
+  });
+
+  it("production matches the spec's cluster", () => {
+    const hosts = hostsOf("production") as (HostEntry & { cpus: number; memoryGb: number })[];
+    const summary = hosts.map((h) => [h.role, h.cpus, h.memoryGb, h.labels?.type ?? "-", h.labels?.storage ?? "-"]);
+    expect(summary).toEqual([
+      ["manager", 4, 8, "-", "-"],
+      ["manager", 4, 8, "-", "-"],
+      ["manager", 4, 8, "-", "-"],
+      ["worker", 8, 16, "compute", "-"],
+      ["worker", 8, 16, "compute", "-"],
+      ["worker", 8, 32, "processing", "-"],
+      ["worker", 4, 16, "database", "ssd"],
+    ]);
+    expect(new Set(hosts.map((h) => h.labels?.az)).size).toBe(3);
+  });
+
+  it("Pulumi.yaml declares a TypeScript nodejs program", () => {
+    const project = parse(readFileSync(`${REPO_ROOT}/Pulumi.yaml`, "utf8")) as { name: string; runtime: { name: string; options: { typescript: boolean } } };
+    expect(project.name).toBe("medianest");
+    expect(project.runtime).toMatchObject({ name: "nodejs", options: { typescript: true } });
+  });
+});
+
+describe("bad input", () => {
+  it("fails before any resource is created, naming the key", async () => {
+    const config: Record<string, unknown> = { ...stackFileConfig("production"), "medianest:sshPrivateKey": FAKE_SSH_KEY };
+    const hosts = [...(config["medianest:hosts"] as HostEntry[])];
+    hosts[4] = { ...hosts[4], address: "192.0.2.999" };
+    config["medianest:hosts"] = hosts;
+    await expect(mockedRun("production", { config })).rejects.toThrow('medianest:hosts[4].address: "192.0.2.999" is not a valid IP address');
+  });
+
+  it("refuses an SSH key that is not a secret", async () => {
+    const config = { ...stackFileConfig("homelab"), "medianest:sshPrivateKey": FAKE_SSH_KEY };
+    await expect(mockedRun("homelab", { config, secretKeys: [] })).rejects.toThrow("medianest:sshPrivateKey: must be a secret");
+  });
+});

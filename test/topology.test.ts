@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { validateStackConfig, type StackConfig } from "../config/schema";
+import { cidrsOverlap, intToIpv4, ipv4ToInt, parseIpv4Cidr } from "../topology/cidr";
+import { encodeNodeLabels, labelConstraint, labelEncodingFor, type ConfiguredLabels } from "../topology/labels";
+import { planTopology } from "../topology/plan";
+import { daemonJson, dataDirectoryArgs, firewallArgs, nfsMountArgs } from "../topology/host-setup";
+import { FAKE_SSH_KEY, stackFileConfig, type StackName } from "./support/mocked-run";
+
+function configOf(stack: StackName): StackConfig {
+  const raw = Object.fromEntries(Object.entries(stackFileConfig(stack)).map(([k, v]) => [k.replace(/^medianest:/, ""), v]));
+  if (raw.connection !== "local") raw.sshPrivateKey = FAKE_SSH_KEY;
+  return validateStackConfig(raw, { secretKeys: new Set(["sshPrivateKey"]), runningAsRoot: true });
+}
+
+describe("cidr", () => {
+  it("parses, rejects host bits and detects overlap", () => {
+    expect(parseIpv4Cidr("10.0.1.0/24")).toMatchObject({ first: ipv4ToInt("10.0.1.0"), last: ipv4ToInt("10.0.1.255"), prefix: 24 });
+    expect(() => parseIpv4Cidr("10.0.1.5/24")).toThrow('host bits set (the network address is 10.0.1.0/24)');
+    expect(() => parseIpv4Cidr("10.0.1.0")).toThrow("a.b.c.d/prefix");
+    expect(() => parseIpv4Cidr("10.0.300.0/24")).toThrow("invalid address part");
+    expect(cidrsOverlap(parseIpv4Cidr("10.0.0.0/16"), parseIpv4Cidr("10.0.5.0/24"))).toBe(true);
+    expect(cidrsOverlap(parseIpv4Cidr("10.0.1.0/24"), parseIpv4Cidr("10.0.2.0/24"))).toBe(false);
+    expect(intToIpv4(ipv4ToInt("198.51.100.7"))).toBe("198.51.100.7");
+  });
+});
+
+describe("labels", () => {
+  it("keeps scalar keys spec-literal and encodes list keys as one boolean label per value on every host", () => {
+    const hosts: ConfiguredLabels[] = [{ type: ["compute", "database"], az: "a" }, { type: "processing", storage: "ssd" }];
+    const encoding = labelEncodingFor(hosts);
+    expect(encodeNodeLabels(hosts[0], encoding)).toEqual({ az: "a", "type.compute": "true", "type.database": "true" });
+    expect(encodeNodeLabels(hosts[1], encoding)).toEqual({ storage: "ssd", "type.processing": "true" });
+    expect(labelConstraint("type", "compute", encoding)).toBe("node.labels.type.compute == true");
+    expect(labelConstraint("storage", "ssd", encoding)).toBe("node.labels.storage == ssd");
+  });
+});
+
+describe("plan", () => {
+  it("production: leader mgr-1, managers join in order, four workers, spec labels and placement", () => {
+    const plan = planTopology(configOf("production"));
+    expect(plan.leader.name).toBe("mgr-1");
+    expect(plan.joiningManagers.map((n) => n.name)).toEqual(["mgr-2", "mgr-3"]);
+    expect(plan.workers.map((n) => n.name)).toEqual(["wrk-1", "wrk-2", "wrk-3", "wrk-4"]);
+    expect(plan.nodes.find((n) => n.name === "wrk-4")?.labels).toEqual({ az: "a", storage: "ssd", type: "database" });
+    expect(plan.placement["medianest-frontend"]).toEqual(["node.role == worker", "node.labels.type == compute"]);
+    expect(plan.placement["postgres-primary"]).toEqual(["node.labels.type == database", "node.labels.storage == ssd"]);
+    expect(plan.leader.listenAddress).toBe("192.0.2.11");
+    expect(plan.subnets.map((s) => [s.name, s.subnet, s.internal, s.encrypted])).toEqual([
+      ["frontend-net", "10.0.1.0/24", false, true],
+      ["backend-net", "10.0.2.0/24", false, true],
+      ["database-net", "10.0.3.0/24", true, true],
+      ["storage-net", "10.0.4.0/24", false, true],
+      ["monitor-net", "10.0.5.0/24", false, true],
+    ]);
+  });
+
+  it("homelab: one manager with every label; app services are not pinned to workers", () => {
+    const plan = planTopology(configOf("homelab"));
+    expect(plan.nodes).toHaveLength(1);
+    expect(plan.workers).toEqual([]);
+    expect(plan.leader.labels).toEqual({ az: "home", storage: "ssd", "type.compute": "true", "type.database": "true", "type.processing": "true" });
+    expect(plan.placement["medianest-backend"]).toEqual(["node.labels.type.compute == true"]);
+    expect(plan.subnets.every((s) => !s.encrypted)).toBe(true);
+  });
+
+  it("host setup arguments: daemon.json, directories, NFS and firewall peers", () => {
+    const config = configOf("cluster");
+    const plan = planTopology(config);
+    expect(JSON.parse(daemonJson(config))).toEqual({ "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } });
+    expect(dataDirectoryArgs(config)).not.toContain("/mnt/media:0755:0:0");
+    expect(dataDirectoryArgs(configOf("homelab"))).toContain("/mnt/media:0755:0:0");
+    expect(dataDirectoryArgs(config)).toContain("/opt/medianest/postgres:0700:999:999");
+    expect(nfsMountArgs(config)).toEqual(["present", "192.0.2.50", "/volume1/media", "/mnt/media", "rw,hard,noatime,nfsvers=4.1,_netdev"]);
+    expect(nfsMountArgs(configOf("homelab"))).toBeUndefined();
+    const worker = plan.nodes[1];
+    expect(firewallArgs(config, plan, worker)).toEqual([
+      "--self", "192.0.2.32", "--role", "worker", "--peers", "192.0.2.31,192.0.2.32,192.0.2.33",
+      "--managers", "192.0.2.31", "--encrypted", "false", "--public-ports", "80,443", "--trusted", "192.0.2.0/24",
+    ]);
+  });
+});
