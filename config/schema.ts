@@ -200,6 +200,14 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
     }
   }
 
+  if (config.hostSetup.firewall) {
+    for (const [index, host] of config.hosts.entries()) {
+      if (isIP(host.address) === 6) {
+        yield { key: configKey(["hosts", index, "address"]), message: "is IPv6, but the host firewall manages IPv4 only: use an IPv4 address or set medianest:hostSetup.firewall to false" };
+      }
+    }
+  }
+
   yield* subnetIssues(config);
 
   for (const [index, cidr] of config.network.managementCidrs.entries()) {

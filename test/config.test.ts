@@ -99,6 +99,11 @@ describe("invalid config", () => {
     expectIssue(base({ hosts: [bad] }), "medianest:hosts[0].dataPathAddress", '"nope" is not a valid IP address');
   });
 
+  it("IPv6 host address with the IPv4-only firewall on", () => {
+    expectIssue(base({ hosts: [host("one", "2001:db8::10", "manager", allLabels)] }), "medianest:hosts[0].address", "the host firewall manages IPv4 only");
+    expect(() => validateStackConfig(base({ hosts: [host("one", "2001:db8::10", "manager", allLabels)], hostSetup: { firewall: false } }), context)).not.toThrow();
+  });
+
   it("zero managers", () => {
     expectIssue(base({ hosts: [host("one", "192.0.2.10", "worker", allLabels)] }), "medianest:hosts", "no host has role manager");
   });

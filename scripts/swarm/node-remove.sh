@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# node-remove.sh — drain, demote and remove a node that left the config (run on a manager).
+# Usage: bash -s -- NODE_ID DRAIN_TIMEOUT_SECONDS < node-remove.sh
+#   NODE_ID                swarm node ID to remove
+#   DRAIN_TIMEOUT_SECONDS  max seconds to wait for its tasks to move away (0-86400)
+# Output: "ok:"/"changed:" lines on stdout; "error: ..." on stderr + non-zero exit.
+set -euo pipefail
+
+# Code lives in functions started from the last line so `bash -s` reads it all before docker runs.
+
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  printf 'usage: node-remove.sh NODE_ID DRAIN_TIMEOUT_SECONDS\n' >&2
+  exit 2
+}
+
+require_manager() {
+  command -v docker >/dev/null 2>&1 || die "docker CLI not found; run host/install-docker.sh first"
+  local ca
+  ca="$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)" \
+    || die "docker daemon is not answering 'docker info'; start dockerd and re-run"
+  [ "$ca" = true ] || die "this host is not a swarm manager; run node-remove.sh on a manager"
+}
+
+# Count tasks still meant to run on the node; a failed query counts as "not yet drained".
+running_tasks() {
+  local out
+  out="$(docker node ps "$1" --filter desired-state=running -q 2>/dev/null)" || { printf '1'; return 0; }
+  if [ -z "$out" ]; then printf '0'; else printf '%s\n' "$out" | sort -u | wc -l; fi
+}
+
+main() {
+  [ "$#" -eq 2 ] || usage
+  local node="$1" timeout_s="$2"
+  [[ "$node" =~ ^[A-Za-z0-9]+$ ]] || die "NODE_ID '$node' is not a swarm node ID"
+  if ! [[ "$timeout_s" =~ ^[0-9]{1,5}$ ]] || (( 10#$timeout_s > 86400 )); then
+    die "DRAIN_TIMEOUT_SECONDS '$timeout_s' must be an integer between 0 and 86400"
+  fi
+  timeout_s=$((10#$timeout_s))
+  exec </dev/null
+
+  require_manager
+  # Exact ID match: 'docker node inspect' would also accept names and ID prefixes.
+  local ids
+  ids="$(docker node ls --format '{{.ID}}')" || die "'docker node ls' failed (see above)"
+  if ! grep -qx -- "$node" <<<"$ids"; then
+    printf 'ok: node %s not in swarm\n' "$node"
+    return 0
+  fi
+  [ "$node" != "$(docker info --format '{{.Swarm.NodeID}}')" ] \
+    || die "node $node is the manager running this script; run node-remove.sh on another manager"
+
+  if [ "$(docker node inspect -f '{{.Spec.Availability}}' "$node")" != drain ]; then
+    docker node update --availability drain "$node" >/dev/null \
+      || die "could not drain node $node (see above)"
+    printf 'changed: node %s availability drain\n' "$node"
+  fi
+
+  # Bounded wait for the orchestrator to move tasks off the node.
+  local deadline=$(( SECONDS + timeout_s )) left
+  left="$(running_tasks "$node")"
+  while [ "$left" -gt 0 ] && (( SECONDS < deadline )); do
+    sleep 2
+    left="$(running_tasks "$node")"
+  done
+  if [ "$left" -eq 0 ]; then
+    printf 'changed: node %s drained\n' "$node"
+  else
+    printf 'changed: node %s drain timed out after %ss with %s task(s) still running; removing anyway\n' \
+      "$node" "$timeout_s" "$left"
+  fi
+
+  # Demote first: force-removing a manager would leave a dead raft member and can cost quorum.
+  if [ "$(docker node inspect -f '{{.Spec.Role}}' "$node")" = manager ]; then
+    docker node demote "$node" >/dev/null \
+      || die "could not demote node $node (see above); a swarm must keep at least one manager"
+    printf 'changed: node %s demoted\n' "$node"
+  fi
+
+  docker node rm --force "$node" >/dev/null || die "'docker node rm --force $node' failed (see above)"
+  printf 'changed: node %s removed\n' "$node"
+}
+
+main "$@"

@@ -1,0 +1,113 @@
+// The host scripts run for real where that is safe on the test machine: the
+// firewall inside a throwaway network namespace (its own iptables), the data
+// directories under a temp root, the fstab editing on a temp file. Each runs
+// twice with the program's own arguments: the second run must change nothing.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { validateStackConfig, type RawStackConfig } from "../config/schema";
+import { dataDirectoryArgs, firewallArgs } from "../topology/host-setup";
+import { planTopology } from "../topology/plan";
+import { loadScript, type ScriptName } from "../components/scripts";
+import { FAKE_SSH_KEY, stackFileConfig } from "./support/mocked-run";
+
+const isRoot = process.getuid?.() === 0;
+const haveNetns = isRoot && spawnSync("ip", ["netns", "list"]).status === 0 && spawnSync("iptables", ["--version"]).status === 0;
+// CI runs as root with iproute2 and iptables: there these tests must run, not skip.
+const required = process.env.REQUIRE_HOST_TESTS === "1";
+
+function run(script: ScriptName, args: string[], prefix: string[] = []): { status: number | null; stdout: string; stderr: string } {
+  const [command, ...rest] = [...prefix, "bash", "-s", "--", ...args];
+  const result = spawnSync(command, rest, { input: loadScript(script).content, encoding: "utf8", timeout: 30_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function productionConfig(overrides: Partial<RawStackConfig> = {}) {
+  const raw = Object.fromEntries(Object.entries(stackFileConfig("production")).map(([k, v]) => [k.replace(/^medianest:/, ""), v]));
+  return validateStackConfig({ ...raw, sshPrivateKey: FAKE_SSH_KEY, ...overrides }, { secretKeys: new Set(["sshPrivateKey"]), runningAsRoot: true });
+}
+
+const cleanups: (() => void)[] = [];
+afterAll(() => {
+  for (const cleanup of cleanups.reverse()) cleanup();
+});
+
+describe.runIf(haveNetns || required)("firewall.sh in a network namespace", () => {
+  it("applies the planned rules once, then changes nothing; a config change updates it", () => {
+    const ns = `mn-fw-${process.pid}`;
+    expect(spawnSync("ip", ["netns", "add", ns]).status).toBe(0);
+    cleanups.push(() => spawnSync("ip", ["netns", "del", ns]));
+    const inNs = ["ip", "netns", "exec", ns];
+
+    const config = productionConfig();
+    const plan = planTopology(config);
+    const manager = plan.nodes[1];
+    // --no-persist: the boot-time unit would be installed on the test machine itself.
+    const args = ["--no-persist", ...firewallArgs(config, plan, manager)];
+
+    const first = run("host/firewall.sh", args, inNs);
+    expect(first.stderr).toBe("");
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/^changed: chain MEDIANEST-SWARM/m);
+
+    const second = run("host/firewall.sh", args, inNs);
+    expect(second.status).toBe(0);
+    expect(second.stdout).not.toMatch(/^changed:/m);
+    expect(second.stdout).toMatch(/^ok: chain MEDIANEST-SWARM/m);
+
+    const swarmRules = spawnSync(inNs[0], [...inNs.slice(1), "iptables", "-S", "MEDIANEST-SWARM"], { encoding: "utf8" }).stdout;
+    for (const peer of plan.nodes.map((n) => n.address)) {
+      expect(swarmRules).toContain(`-A MEDIANEST-SWARM -s ${peer}/32 -p tcp -m tcp --dport 2377 -j ACCEPT`);
+      expect(swarmRules).toContain(`-A MEDIANEST-SWARM -s ${peer}/32 -p udp -m udp --dport 4789 -j ACCEPT`);
+      expect(swarmRules).toContain(`-A MEDIANEST-SWARM -s ${peer}/32 -p esp -j ACCEPT`);
+    }
+    expect(swarmRules).toContain("-A MEDIANEST-SWARM -p tcp -m tcp --dport 2377 -j DROP");
+    const published = spawnSync(inNs[0], [...inNs.slice(1), "iptables", "-S", "DOCKER-USER"], { encoding: "utf8" }).stdout;
+    expect(published.split("\n")[1]).toBe("-A DOCKER-USER -j MEDIANEST-PUBLISHED");
+
+    // Overlay encryption off: ESP is no longer admitted.
+    const plain = productionConfig({ network: { encrypted: false, managementCidrs: ["198.51.100.0/24"] } });
+    const third = run("host/firewall.sh", ["--no-persist", ...firewallArgs(plain, planTopology(plain), manager)], inNs);
+    expect(third.stdout).toMatch(/^changed: chain MEDIANEST-SWARM/m);
+    const after = spawnSync(inNs[0], [...inNs.slice(1), "iptables", "-S", "MEDIANEST-SWARM"], { encoding: "utf8" }).stdout;
+    expect(after).not.toContain("-p esp");
+  });
+});
+
+describe.runIf(isRoot || required)("data-dirs.sh under a temp root", () => {
+  it("creates the planned directories with their owners and modes, then changes nothing", () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), "mn-dirs-"));
+    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+    const config = productionConfig({
+      storage: { mediaPath: `${root}/mnt/media`, backupPath: `${root}/mnt/backup`, appDataPath: `${root}/opt/medianest` },
+    });
+    const args = dataDirectoryArgs(config);
+    const first = run("host/data-dirs.sh", args);
+    expect(first.stderr).toBe("");
+    expect(first.stdout.match(/^changed:/gm)?.length).toBe(args.length);
+    const postgres = statSync(`${root}/opt/medianest/postgres`);
+    expect([postgres.mode & 0o7777, postgres.uid, postgres.gid]).toEqual([0o700, 999, 999]);
+    const second = run("host/data-dirs.sh", args);
+    expect(second.status).toBe(0);
+    expect(second.stdout).not.toMatch(/^changed:/m);
+  });
+});
+
+describe("nfs-mount.sh fstab handling", () => {
+  it("removes only its own entry, once", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "mn-fstab-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const fstab = path.join(dir, "fstab");
+    const foreign = "UUID=1234 / ext4 defaults 0 1";
+    writeFileSync(fstab, `${foreign}\n192.0.2.50:/volume1/media ${dir}/media nfs rw,hard 0 0 # managed-by=medianest\n`);
+    const first = run("host/nfs-mount.sh", ["absent", `${dir}/media`, "--fstab", fstab]);
+    expect(first.stderr).toBe("");
+    expect(first.stdout).toMatch(/^changed: .*fstab/m);
+    expect(readFileSync(fstab, "utf8")).toBe(`${foreign}\n`);
+    const second = run("host/nfs-mount.sh", ["absent", `${dir}/media`, "--fstab", fstab]);
+    expect(second.status).toBe(0);
+    expect(second.stdout).not.toMatch(/^changed:/m);
+  });
+});
