@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# backup/pg-dump.sh: logical backups of one PostgreSQL database (runs in the postgres image).
+#
+# Usage:
+#   pg-dump.sh --host HOST --port N --db NAME --user NAME --password-file FILE --dir DIR
+#       --interval-seconds N --retention-days N [--once]
+#
+# Each round writes DIR/NAME-YYYYmmddTHHMMSSZ.dump (pg_dump custom format) through a
+# .partial file that is fsynced and then renamed, so a .dump file is always complete, plus
+# NAME-...dump.sha256 (a `sha256sum` line, checked by restore.sh). It prints
+#   backup: <file> <bytes> bytes
+# then deletes this database's .dump/.dump.sha256 files older than --retention-days and
+# .partial files left over for more than a day by an interrupted run. The newest dump is
+# never old enough to go: pruning only follows a successful round.
+# --once does one round and exits 0 (pre-deploy backups); otherwise it sleeps
+# --interval-seconds and repeats forever. A failed round exits non-zero, so Swarm
+# restarts the service and the failure is visible.
+# The password is handed to pg_dump in a private 0600 passfile (PGPASSFILE), never on a
+# command line. Files are created 0600: a dump holds all the data.
+# Exit status: 2 for bad arguments, 1 for a failed round, 143 when stopped by SIGTERM.
+set -euo pipefail
+
+readonly SCRIPT=pg-dump
+
+declare -A OPT=()
+ONCE=0
+PG_DUMP=""
+PG_ISREADY=""
+WORK_DIR=""
+CHILD=""
+PARTIAL=""
+
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+usage() {
+  cat >&2 <<'EOF'
+usage: pg-dump.sh --host HOST --port N --db NAME --user NAME --password-file FILE --dir DIR
+           --interval-seconds N --retention-days N [--once]
+EOF
+  exit 2
+}
+
+bad_arg() {
+  printf 'error: %s\n' "$*" >&2
+  usage
+}
+
+# parse_flags "allowed names" ARGS...: --name value pairs into OPT, plus the bare --once.
+parse_flags() {
+  local allowed=" $1 " name
+  shift
+  while [ "$#" -gt 0 ]; do
+    case "$1" in
+      --once) ONCE=1; shift; continue ;;
+      --?*) name="${1#--}" ;;
+      *) bad_arg "unexpected argument '$1'; every value follows its --flag" ;;
+    esac
+    [[ "$allowed" == *" $name "* ]] || bad_arg "unknown flag --$name"
+    [ "$#" -ge 2 ] || bad_arg "--$name needs a value"
+    [ -z "${OPT[$name]+set}" ] || bad_arg "--$name is given twice"
+    OPT[$name]="$2"
+    shift 2
+  done
+}
+
+require_flags() {
+  local name
+  for name in "$@"; do
+    [ -n "${OPT[$name]:-}" ] || bad_arg "--$name is required"
+  done
+}
+
+check_port() {
+  if ! [[ "${OPT[$1]}" =~ ^[0-9]{1,5}$ ]] || ((10#${OPT[$1]} < 1 || 10#${OPT[$1]} > 65535)); then
+    bad_arg "--$1 '${OPT[$1]}' is not a TCP port (1-65535)"
+  fi
+  OPT[$1]="$((10#${OPT[$1]}))"
+}
+
+check_count() {
+  if ! [[ "${OPT[$1]}" =~ ^[0-9]{1,9}$ ]] || ((10#${OPT[$1]} < 1)); then
+    bad_arg "--$1 '${OPT[$1]}' must be a whole number of at least 1"
+  fi
+  OPT[$1]="$((10#${OPT[$1]}))"
+}
+
+# read_secret FLAG VAR: the password in the file named by --FLAG, trailing newlines removed.
+read_secret() {
+  local flag="$1" file="${OPT[$1]}" value
+  [ -f "$file" ] || bad_arg "--$flag '$file' is not a file; mount the Docker secret there"
+  [ -r "$file" ] || bad_arg "--$flag '$file' is not readable; run the container as root"
+  value="$(<"$file")"
+  [ -n "$value" ] || bad_arg "--$flag '$file' is empty; store the password in the secret"
+  [[ "$value" != *$'\n'* && "$value" != *$'\r'* ]] \
+    || bad_arg "--$flag '$file' holds more than one line; store the password alone on one line"
+  printf -v "$2" '%s' "$value"
+}
+
+# find_pg_tool NAME: the client binary of the image's PostgreSQL (pg_dump must not be older
+# than the server), wherever the image layout keeps it.
+find_pg_tool() {
+  local dir candidate
+  if command -v pg_config >/dev/null 2>&1; then
+    dir="$(pg_config --bindir 2>/dev/null || true)"
+    if [ -n "$dir" ] && [ -x "$dir/$1" ]; then printf '%s' "$dir/$1"; return 0; fi
+  fi
+  if [ -x "/usr/lib/postgresql/15/bin/$1" ]; then printf '%s' "/usr/lib/postgresql/15/bin/$1"; return 0; fi
+  candidate="$(command -v "$1" 2>/dev/null || true)"
+  if [ -n "$candidate" ]; then printf '%s' "$candidate"; return 0; fi
+  die "$1 not found (pg_config --bindir, /usr/lib/postgresql/15/bin, PATH); use the postgres image"
+}
+
+# The passfile is rebuilt every round from the secret, so a rotated password is picked up.
+write_passfile() {
+  local password
+  read_secret password-file password
+  password="${password//\\/\\\\}"
+  password="${password//:/\\:}"
+  printf '*:*:*:%s:%s\n' "${OPT[user]}" "$password" >"$WORK_DIR/pgpass"
+  chmod 0600 "$WORK_DIR/pgpass"
+}
+
+# Fail on a missing or malformed secret before the first round, not in the middle of one.
+check_secret() {
+  local value
+  read_secret "$1" value
+}
+
+cleanup() {
+  if [ -n "$PARTIAL" ]; then rm -f -- "$PARTIAL"; fi
+  if [ -n "$WORK_DIR" ]; then rm -rf -- "$WORK_DIR"; fi
+}
+
+# PID 1 ignores SIGTERM unless it has a handler: stop the running child, drop its partial
+# file and leave at once (children run in the background so the trap is not delayed).
+on_signal() {
+  if [ -n "$CHILD" ]; then kill -TERM "$CHILD" 2>/dev/null || true; fi
+  wait 2>/dev/null || true
+  cleanup
+  printf '%s: stopped\n' "$SCRIPT"
+  exit 143
+}
+
+# run_child CMD...: run in the background and wait, so signals are handled promptly.
+run_child() {
+  local status=0
+  "$@" &
+  CHILD=$!
+  wait "$CHILD" || status=$?
+  CHILD=""
+  return "$status"
+}
+
+# A short bounded wait, so a database that is still starting does not fail the round.
+wait_for_server() {
+  local tries deadline=$((SECONDS + 30))
+  for ((tries = 0; tries < 15 && SECONDS <= deadline; tries++)); do
+    if "$PG_ISREADY" -q -h "${OPT[host]}" -p "${OPT[port]}" -t 2; then return 0; fi
+    sleep 2
+  done
+  return 1
+}
+
+backup_round() {
+  local dir="${OPT[dir]}" db="${OPT[db]}" stamp base final bytes sum
+  if ! wait_for_server; then
+    printf 'error: %s:%s does not accept connections (waited 30 s); check the database service\n' "${OPT[host]}" "${OPT[port]}" >&2
+    return 1
+  fi
+  write_passfile
+  # A pre-deploy --once may start in the same second as the service's round: never share
+  # a file name with it.
+  local tries
+  for ((tries = 0; tries < 5; tries++)); do
+    stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+    base="$db-$stamp.dump"
+    final="$dir/$base"
+    [ -e "$final" ] || [ -e "$final.partial" ] || break
+    sleep 1
+  done
+  if [ -e "$final" ] || [ -e "$final.partial" ]; then
+    printf 'error: %s already exists; is another backup of %s running into %s?\n' "$final" "$db" "$dir" >&2
+    return 1
+  fi
+  PARTIAL="$final.partial"
+  if ! PGPASSFILE="$WORK_DIR/pgpass" run_child "$PG_DUMP" -w -Fc -h "${OPT[host]}" -p "${OPT[port]}" \
+    -U "${OPT[user]}" -d "$db" -f "$PARTIAL"; then
+    printf 'error: pg_dump of %s from %s:%s failed; see its message above\n' "$db" "${OPT[host]}" "${OPT[port]}" >&2
+    return 1
+  fi
+  # Data first, then the rename, then the directory entry: a crash never leaves a
+  # truncated file under the final name.
+  sync -- "$PARTIAL"
+  sum="$(sha256sum -- "$PARTIAL")"
+  sum="${sum%% *}"
+  mv -f -- "$PARTIAL" "$final"
+  PARTIAL="$final.sha256.partial"
+  printf '%s  %s\n' "$sum" "$base" >"$PARTIAL"
+  sync -- "$PARTIAL"
+  mv -f -- "$PARTIAL" "$final.sha256"
+  PARTIAL=""
+  sync -- "$dir"
+  bytes="$(stat -c %s -- "$final")"
+  printf 'backup: %s %s bytes\n' "$final" "$bytes"
+  prune
+}
+
+# Only this database's files with our exact name pattern are ever deleted.
+prune() {
+  local dir="${OPT[dir]}" db="${OPT[db]}" minutes=$((OPT[retention-days] * 1440)) file
+  while IFS= read -r -d '' file; do
+    rm -f -- "$file"
+    printf 'pruned: %s\n' "$file"
+  done < <(find "$dir" -maxdepth 1 -type f \
+    \( -name "$db-????????T??????Z.dump" -o -name "$db-????????T??????Z.dump.sha256" \) \
+    -mmin "+$minutes" -print0)
+  # Another run (a pre-deploy --once) may be writing right now: only day-old partials go.
+  while IFS= read -r -d '' file; do
+    rm -f -- "$file"
+    printf 'pruned: %s\n' "$file"
+  done < <(find "$dir" -maxdepth 1 -type f -name "$db-????????T??????Z.dump*.partial" -mmin +1440 -print0)
+}
+
+main() {
+  exec </dev/null
+  umask 077
+  [ "$#" -ge 1 ] || usage
+  case "$1" in -h | --help) usage ;; esac
+  parse_flags "host port db user password-file dir interval-seconds retention-days" "$@"
+  require_flags host port db user password-file dir interval-seconds retention-days
+  [[ "${OPT[host]}" =~ ^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?$ ]] \
+    || bad_arg "--host '${OPT[host]}' is not a host name or IPv4 address"
+  check_port port
+  [[ "${OPT[db]}" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || bad_arg "--db '${OPT[db]}' must be a lowercase identifier"
+  [[ "${OPT[user]}" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || bad_arg "--user '${OPT[user]}' must be a lowercase identifier"
+  [[ "${OPT[dir]}" == /* ]] || bad_arg "--dir '${OPT[dir]}' must be an absolute path"
+  check_count interval-seconds
+  check_count retention-days
+  check_secret password-file
+  PG_DUMP="$(find_pg_tool pg_dump)"
+  PG_ISREADY="$(find_pg_tool pg_isready)"
+
+  if [ ! -d "${OPT[dir]}" ]; then
+    mkdir -p -- "${OPT[dir]}" || die "cannot create --dir '${OPT[dir]}'; mount the backup volume there"
+    chmod 0700 -- "${OPT[dir]}"
+  fi
+  [ -w "${OPT[dir]}" ] || die "--dir '${OPT[dir]}' is not writable; mount the backup volume read-write"
+  WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/medianest-pg-dump.XXXXXX")"
+  trap cleanup EXIT
+  trap on_signal TERM INT
+
+  while :; do
+    backup_round || exit 1
+    if [ "$ONCE" = 1 ]; then exit 0; fi
+    run_child sleep "${OPT[interval-seconds]}"
+  done
+}
+
+main "$@"

@@ -1,0 +1,616 @@
+// The data-tier container scripts (scripts/postgres, scripts/redis, scripts/backup) run for
+// real here, outside Docker, against Debian's postgresql-15, redis-server and
+// redis-sentinel packages (none of their system services is used). Every server runs in a
+// throwaway network namespace that only has loopback, so `listen_addresses = '*'` and
+// `bind 0.0.0.0` reach nothing but this test. The scripts run as root and drop to the
+// postgres/redis users themselves, exactly as in a container; the password files are
+// root-only 0600 files, as Docker secrets are.
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const SCRIPTS = path.resolve(__dirname, "..", "scripts");
+const PG_BIN = "/usr/lib/postgresql/15/bin";
+const PRIMARY_PORT = 55432;
+const REPLICA_PORT = 55433;
+const REDIS_MASTER_PORT = 56379;
+const REDIS_REPLICA_PORT = 56380;
+const REDIS_LATE_PORT = 56381;
+const SENTINEL_PORT = 56390;
+// Characters that need escaping in .pgpass, SQL, redis.conf and URLs.
+const APP_PASSWORD = `app:pw\\ 'q"$x`;
+const ROTATED_APP_PASSWORD = "rotated:app-pw";
+const REPLICATION_PASSWORD = "repl:pw\\1";
+const REDIS_PASSWORD = `r"e\\dis pw`;
+
+function works(command: string, args: string[]): boolean {
+  return spawnSync(command, args, { stdio: "ignore", timeout: 10_000 }).status === 0;
+}
+
+const isRoot = process.getuid?.() === 0;
+const haveBinaries =
+  isRoot &&
+  existsSync(`${PG_BIN}/postgres`) &&
+  works("redis-server", ["--version"]) &&
+  works("redis-sentinel", ["--version"]) &&
+  works("redis-cli", ["--version"]) &&
+  works("id", ["postgres"]) &&
+  works("id", ["redis"]) &&
+  works("ip", ["netns", "list"]);
+// CI sets this where the packages are installed, so a missing binary fails instead of skipping.
+const required = process.env.REQUIRE_DATA_SCRIPT_TESTS === "1";
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface Service {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  output: string;
+  exitCode: number | null | undefined;
+}
+
+describe.runIf(haveBinaries || required)("data-tier container scripts on Debian's packages", () => {
+  const ns = `mn-data-${process.pid}`;
+  const services: Service[] = [];
+  let root = "";
+  let runDir = "";
+  const file = (name: string) => path.join(root, name);
+
+  function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const result: NodeJS.ProcessEnv = { ...process.env, TMPDIR: runDir };
+    // Only what a call passes explicitly may authenticate it.
+    delete result.REDISCLI_AUTH;
+    delete result.PGPASSWORD;
+    delete result.PGPASSFILE;
+    return { ...result, ...extra };
+  }
+
+  function inNs(command: string, args: string[], extraEnv: Record<string, string> = {}, timeout = 20_000): SpawnSyncReturns<string> {
+    return spawnSync("ip", ["netns", "exec", ns, command, ...args], { encoding: "utf8", env: env(extraEnv), timeout });
+  }
+
+  function runScript(name: string, args: string[]): SpawnSyncReturns<string> {
+    return inNs("bash", [path.join(SCRIPTS, name), ...args], {}, 60_000);
+  }
+
+  function start(name: string, scriptName: string, args: string[]): Service {
+    const child = spawn("ip", ["netns", "exec", ns, "bash", path.join(SCRIPTS, scriptName), ...args], {
+      env: env(),
+      stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group: the temporary server pg_ctl starts is in it too.
+      detached: true,
+    });
+    const service: Service = {
+      name,
+      child,
+      output: "",
+      exitCode: undefined,
+      exited: new Promise<void>((resolve) => {
+        child.once("exit", (code) => {
+          service.exitCode = code;
+          resolve();
+        });
+        child.once("error", () => {
+          service.exitCode = null;
+          resolve();
+        });
+      }),
+    };
+    const append = (chunk: Buffer) => {
+      service.output = (service.output + chunk.toString("utf8")).slice(-64_000);
+    };
+    child.stdout?.on("data", append);
+    child.stderr?.on("data", append);
+    services.push(service);
+    return service;
+  }
+
+  async function stop(service: Service, signal: NodeJS.Signals, timeoutMs: number): Promise<boolean> {
+    if (service.exitCode !== undefined) return true;
+    const pid = service.child.pid;
+    if (pid !== undefined) {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        // Already gone.
+      }
+    }
+    return Promise.race([service.exited.then(() => true), sleep(timeoutMs).then(() => false)]);
+  }
+
+  // Polls check() until it returns true: at most timeoutMs and 200 attempts.
+  async function waitFor(what: string, check: () => boolean, timeoutMs: number, watched: Service[] = []): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; attempt < 200; attempt++) {
+      if (check()) return;
+      const dead = watched.find((s) => s.exitCode !== undefined);
+      if (dead) throw new Error(`${dead.name} exited (${String(dead.exitCode)}) while waiting for ${what}:\n${dead.output}`);
+      if (Date.now() >= deadline) break;
+      await sleep(250);
+    }
+    const logs = watched.map((s) => `--- ${s.name}\n${s.output}`).join("\n");
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${logs}`);
+  }
+
+  function writeSecret(name: string, value: string): string {
+    const target = file(name);
+    writeFileSync(target, value, { mode: 0o600 });
+    chmodSync(target, 0o600);
+    return target;
+  }
+
+  function pgpass(name: string, user: string, password: string): string {
+    return writeSecret(name, `*:*:*:${user}:${password.replace(/\\/g, "\\\\").replace(/:/g, "\\:")}\n`);
+  }
+
+  function psql(port: number, sql: string, passfile = file("app.pgpass"), db = "medianest"): SpawnSyncReturns<string> {
+    return inNs(`${PG_BIN}/psql`, ["-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", "app", "-d", db, "-c", sql], {
+      PGPASSFILE: passfile,
+      PGCONNECT_TIMEOUT: "3",
+    });
+  }
+
+  // The superuser only logs in by peer auth on the Unix socket, as the postgres OS user.
+  function superuserSql(sql: string): SpawnSyncReturns<string> {
+    return spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/psql`, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "/var/run/postgresql", "-p", String(PRIMARY_PORT), "-d", "postgres", "-c", sql], {
+      encoding: "utf8",
+      timeout: 20_000,
+      cwd: "/",
+    });
+  }
+
+  function redisCli(port: number, args: string[], auth = true): SpawnSyncReturns<string> {
+    return inNs("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], auth ? { REDISCLI_AUTH: REDIS_PASSWORD } : {}, 10_000);
+  }
+
+  function hbaRules(dir: string): string[] {
+    return readFileSync(path.join(dir, "pg_hba.conf"), "utf8")
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/).join(" "))
+      .filter((line) => line !== "" && !line.startsWith("#"));
+  }
+
+  function sha256(target: string): string {
+    return createHash("sha256").update(readFileSync(target)).digest("hex");
+  }
+
+  const primaryArgs = (data = file("pg-primary")) => [
+    "primary",
+    ...["--data", data, "--port", String(PRIMARY_PORT), "--hba-cidr", "127.0.0.0/8"],
+    ...["--db", "medianest", "--user", "app", "--password-file", file("app.pw")],
+    ...["--replication-user", "replicator", "--replication-password-file", file("replication.pw")],
+    ...["--slots", "replica_1", "--run-as", "postgres"],
+  ];
+  const redisArgs = (port: number, roleHint: string, sentinelHost: string) => [
+    ...["--role-hint", roleHint, "--port", String(port), "--password-file", file("redis.pw"), "--data", file(`redis-${port}`)],
+    ...["--maxmemory", "64mb", "--maxmemory-policy", "noeviction", "--announce-cidr", "127.0.0.0/8"],
+    ...["--master-host", "127.0.0.1", "--master-port", String(REDIS_MASTER_PORT)],
+    ...["--sentinel-host", sentinelHost, "--sentinel-port", String(SENTINEL_PORT), "--master-name", "medianest", "--run-as", "redis"],
+  ];
+  const expectedHba = [
+    "local all all peer",
+    "host all all 127.0.0.1/32 scram-sha-256",
+    "host medianest app 127.0.0.0/8 scram-sha-256",
+    "host replication replicator 127.0.0.0/8 scram-sha-256",
+  ];
+  const postgresUid = () => Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim());
+  const redisUid = () => Number(spawnSync("id", ["-u", "redis"], { encoding: "utf8" }).stdout.trim());
+  const allOutput = () => services.map((s) => s.output).join("\n");
+
+  beforeAll(() => {
+    root = mkdtempSync(path.join(os.tmpdir(), "mn-data-scripts-"));
+    // The server users must traverse the root to reach their directories; the secrets in
+    // it stay root-only 0600, as Docker secrets are.
+    chmodSync(root, 0o711);
+    runDir = file("run");
+    mkdirSync(runDir);
+    chmodSync(runDir, 0o1777);
+    writeSecret("app.pw", `${APP_PASSWORD}\n`);
+    writeSecret("replication.pw", REPLICATION_PASSWORD);
+    writeSecret("redis.pw", `${REDIS_PASSWORD}\n`);
+    pgpass("app.pgpass", "app", APP_PASSWORD);
+    expect(spawnSync("ip", ["netns", "add", ns]).status).toBe(0);
+    expect(spawnSync("ip", ["-n", ns, "link", "set", "lo", "up"]).status).toBe(0);
+  });
+
+  afterAll(async () => {
+    for (const service of services) {
+      const signal = service.name.startsWith("postgres") ? "SIGINT" : "SIGTERM";
+      if (!(await stop(service, signal, 15_000))) await stop(service, "SIGKILL", 5_000);
+    }
+    // A postmaster that outlived its group (it should not): stop it by its pid file.
+    for (const dir of ["pg-primary", "pg-replica"]) {
+      const pidFile = file(`${dir}/postmaster.pid`);
+      if (root === "" || !existsSync(pidFile)) continue;
+      const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
+      const cmdline = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8") : "";
+      if (pid > 1 && cmdline.includes(file(dir))) process.kill(pid, "SIGKILL");
+    }
+    for (const port of [PRIMARY_PORT, REPLICA_PORT]) {
+      rmSync(`/var/run/postgresql/.s.PGSQL.${port}`, { force: true });
+      rmSync(`/var/run/postgresql/.s.PGSQL.${port}.lock`, { force: true });
+    }
+    spawnSync("ip", ["netns", "del", ns]);
+    if (root !== "") rmSync(root, { recursive: true, force: true });
+  }, 90_000);
+
+  describe("postgres/entrypoint.sh and the backup scripts", () => {
+    it("refuses a non-empty directory that is no cluster and deletes nothing", () => {
+      mkdirSync(file("pg-foreign"));
+      writeFileSync(file("pg-foreign/precious.txt"), "keep me\n");
+      const result = runScript("postgres/entrypoint.sh", primaryArgs(file("pg-foreign")));
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/^error: .*pg-foreign' is not empty but has no PG_VERSION/m);
+      expect(readFileSync(file("pg-foreign/precious.txt"), "utf8")).toBe("keep me\n");
+    });
+
+    it("primary: initialises an empty directory (wiping an interrupted bootstrap) and admits only the planned clients", async () => {
+      // What a killed first start leaves behind: our staging dir, files moved out of it, no PG_VERSION.
+      mkdirSync(file("pg-primary/.medianest-bootstrap/data"), { recursive: true });
+      mkdirSync(file("pg-primary/base"));
+      writeFileSync(file("pg-primary/base/leftover"), "");
+      const primary = start("postgres-primary", "postgres/entrypoint.sh", primaryArgs());
+      await waitFor("the primary to accept the app role over TCP", () => psql(PRIMARY_PORT, "SELECT 1").stdout.trim() === "1", 40_000, [primary]);
+      expect(primary.output).toContain("removing the remains of an interrupted bootstrap");
+      expect(existsSync(file("pg-primary/base/leftover"))).toBe(false);
+      // The exec chain leaves the postmaster itself as the spawned process, running as postgres.
+      expect(statSync(`/proc/${primary.child.pid}`).uid).toBe(postgresUid());
+      expect(readFileSync(`/proc/${primary.child.pid}/cmdline`, "utf8").split("\0")[0]).toBe(`${PG_BIN}/postgres`);
+
+      const dir = statSync(file("pg-primary"));
+      expect([dir.mode & 0o777, dir.uid]).toEqual([0o700, postgresUid()]);
+      expect(readFileSync(file("pg-primary/PG_VERSION"), "utf8").trim()).toBe("15");
+      expect(existsSync(file("pg-primary/.medianest-bootstrap"))).toBe(false);
+      expect(hbaRules(file("pg-primary"))).toEqual(expectedHba);
+      const created = psql(PRIMARY_PORT, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'hello')");
+      expect(created.stderr).toBe("");
+      expect(created.status).toBe(0);
+      // The app role owns its database and is nothing more.
+      expect(psql(PRIMARY_PORT, "SELECT rolsuper, rolcreatedb, rolreplication FROM pg_roles WHERE rolname = 'app'").stdout.trim()).toBe("f|f|f");
+      expect(allOutput()).toContain("created replication slot replica_1");
+    }, 60_000);
+
+    it("replica: clones the primary with pg_basebackup, follows it through its slot and stays read-only", async () => {
+      const replica = start("postgres-replica", "postgres/entrypoint.sh", [
+        "replica",
+        ...["--data", file("pg-replica"), "--port", String(REPLICA_PORT), "--primary-host", "127.0.0.1"],
+        ...["--primary-port", String(PRIMARY_PORT), "--slot", "replica_1"],
+        ...["--replication-user", "replicator", "--replication-password-file", file("replication.pw"), "--run-as", "postgres"],
+      ]);
+      await waitFor("the replica to serve the primary's row", () => psql(REPLICA_PORT, "SELECT v FROM t WHERE id = 1").stdout.trim() === "hello", 40_000, [replica]);
+
+      expect(psql(PRIMARY_PORT, "INSERT INTO t VALUES (2, 'streamed')").status).toBe(0);
+      await waitFor("a new row to stream to the replica", () => psql(REPLICA_PORT, "SELECT v FROM t WHERE id = 2").stdout.trim() === "streamed", 15_000, [replica]);
+
+      const write = psql(REPLICA_PORT, "INSERT INTO t VALUES (3, 'nope')");
+      expect(write.status).not.toBe(0);
+      expect(write.stderr).toContain("read-only");
+      await waitFor(
+        "slot replica_1 to be active on the primary",
+        () => psql(PRIMARY_PORT, "SELECT slot_name, active FROM pg_replication_slots").stdout.trim() === "replica_1|t",
+        15_000,
+        [replica],
+      );
+      expect(existsSync(file("pg-replica/standby.signal"))).toBe(true);
+      const passfile = statSync(file("pg-replica/medianest-replication.pgpass"));
+      expect([passfile.mode & 0o777, passfile.uid]).toEqual([0o600, postgresUid()]);
+      const auto = readFileSync(file("pg-replica/postgresql.auto.conf"), "utf8");
+      expect(auto.match(/^primary_conninfo = /gm)?.length).toBe(1);
+      expect(auto).toMatch(/^primary_slot_name = 'replica_1'$/m);
+      expect(auto).not.toContain(REPLICATION_PASSWORD);
+    }, 60_000);
+
+    it("pg-dump.sh --once writes a dump with a valid .sha256 and prunes only expired files of its database", () => {
+      const backups = file("backups");
+      mkdirSync(backups, { mode: 0o700 });
+      const old = new Date(Date.now() - 30 * 86_400_000);
+      const stale = ["medianest-20200101T000000Z.dump", "medianest-20200101T000000Z.dump.sha256", "medianest-20200101T000000Z.dump.partial"];
+      const foreign = "otherdb-20200101T000000Z.dump";
+      for (const name of [...stale, foreign]) {
+        writeFileSync(path.join(backups, name), "old\n");
+        utimesSync(path.join(backups, name), old, old);
+      }
+
+      const args = ["--host", "127.0.0.1", "--port", String(PRIMARY_PORT), "--db", "medianest", "--user", "app"];
+      args.push("--password-file", file("app.pw"), "--dir", backups, "--interval-seconds", "3600", "--retention-days", "7", "--once");
+      const result = runScript("backup/pg-dump.sh", args);
+      expect(result.stderr).toBe("");
+      expect(result.status).toBe(0);
+      const match = /^backup: (\S+) (\d+) bytes$/m.exec(result.stdout);
+      expect(match).not.toBeNull();
+      const dump = match?.[1] ?? "";
+      expect(path.dirname(dump)).toBe(backups);
+      expect(path.basename(dump)).toMatch(/^medianest-\d{8}T\d{6}Z\.dump$/);
+      const stat = statSync(dump);
+      expect(stat.size).toBe(Number(match?.[2]));
+      expect(stat.mode & 0o777).toBe(0o600);
+      expect(readFileSync(`${dump}.sha256`, "utf8")).toBe(`${sha256(dump)}  ${path.basename(dump)}\n`);
+      expect(readFileSync(dump).subarray(0, 5).toString("latin1")).toBe("PGDMP");
+
+      const left = readdirSync(backups).sort();
+      expect(left).toEqual([foreign, path.basename(dump), `${path.basename(dump)}.sha256`].sort());
+      for (const name of stale) expect(result.stdout).toContain(`pruned: ${path.join(backups, name)}`);
+      expect(result.stdout).not.toContain(APP_PASSWORD);
+    }, 60_000);
+
+    it("restore.sh refuses a damaged dump and a run without --yes, then restores into a fresh database", () => {
+      const backups = file("backups");
+      const dump = path.join(backups, readdirSync(backups).filter((n) => n.startsWith("medianest-") && n.endsWith(".dump"))[0]);
+      expect(superuserSql("CREATE DATABASE restored OWNER app").status).toBe(0);
+      const args = (target: string, yes: boolean) => [
+        ...["--file", target, "--host", "127.0.0.1", "--port", String(PRIMARY_PORT)],
+        ...["--db", "restored", "--user", "app", "--password-file", file("app.pw")],
+        ...(yes ? ["--yes"] : []),
+      ];
+      const tableInRestored = () => psql(PRIMARY_PORT, "SELECT to_regclass('public.t') IS NOT NULL", file("app.pgpass"), "restored").stdout.trim();
+
+      const dryRun = runScript("backup/restore.sh", args(dump, false));
+      expect(dryRun.status).toBe(1);
+      expect(dryRun.stdout).toMatch(/^would restore: .* into database restored/m);
+      expect(dryRun.stderr).toMatch(/^error: refusing to restore without --yes/m);
+      expect(tableInRestored()).toBe("f");
+
+      const damaged = file("damaged.dump");
+      writeFileSync(damaged, Buffer.concat([readFileSync(dump), Buffer.from("x")]));
+      copyFileSync(`${dump}.sha256`, `${damaged}.sha256`);
+      const refused = runScript("backup/restore.sh", args(damaged, true));
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/^error: sha256 mismatch/m);
+      expect(tableInRestored()).toBe("f");
+
+      const restored = runScript("backup/restore.sh", args(dump, true));
+      expect(restored.stderr).toBe("");
+      expect(restored.status).toBe(0);
+      expect(restored.stdout).toMatch(new RegExp(`^restored: ${dump.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} into restored$`, "m"));
+      expect(psql(PRIMARY_PORT, "SELECT v FROM t ORDER BY id", file("app.pgpass"), "restored").stdout.trim()).toBe("hello\nstreamed");
+    }, 60_000);
+
+    it("primary: a restart on the existing directory changes nothing but re-applies a rotated password", async () => {
+      const first = services.find((s) => s.name === "postgres-primary");
+      expect(first).toBeDefined();
+      if (first) expect(await stop(first, "SIGINT", 20_000)).toBe(true);
+      expect(first?.exitCode).toBe(0);
+
+      writeSecret("app.pw", ROTATED_APP_PASSWORD);
+      pgpass("rotated.pgpass", "app", ROTATED_APP_PASSWORD);
+      const again = start("postgres-primary-restarted", "postgres/entrypoint.sh", primaryArgs());
+      await waitFor("the restarted primary to accept the rotated password", () => psql(PRIMARY_PORT, "SELECT 1", file("rotated.pgpass")).stdout.trim() === "1", 40_000, [again]);
+
+      const stale = psql(PRIMARY_PORT, "SELECT 1");
+      expect(stale.status).not.toBe(0);
+      expect(stale.stderr).toContain("password authentication failed");
+      expect(psql(PRIMARY_PORT, "SELECT count(*) FROM t", file("rotated.pgpass")).stdout.trim()).toBe("2");
+      expect(hbaRules(file("pg-primary"))).toEqual(expectedHba);
+      const conf = readFileSync(file("pg-primary/postgresql.conf"), "utf8");
+      expect(conf.match(/^include_dir = 'conf\.d'$/gm)?.length).toBe(1);
+      expect(again.output).not.toMatch(/initialising|created (role|database|replication slot)/);
+      expect(psql(PRIMARY_PORT, "SELECT slot_name FROM pg_replication_slots", file("rotated.pgpass")).stdout.trim()).toBe("replica_1");
+      for (const secret of [APP_PASSWORD, ROTATED_APP_PASSWORD, REPLICATION_PASSWORD]) expect(allOutput()).not.toContain(secret);
+    }, 60_000);
+  });
+
+  describe("redis/entrypoint.sh and redis/sentinel-entrypoint.sh", () => {
+    it("a master requires the password and keeps its generated config private", async () => {
+      const master = start("redis-master", "redis/entrypoint.sh", redisArgs(REDIS_MASTER_PORT, "master", ""));
+      await waitFor("the master to answer an authenticated PING", () => redisCli(REDIS_MASTER_PORT, ["PING"]).stdout.trim() === "PONG", 20_000, [master]);
+
+      expect(redisCli(REDIS_MASTER_PORT, ["PING"], false).stdout).toContain("NOAUTH");
+      const info = redisCli(REDIS_MASTER_PORT, ["INFO", "server"]).stdout;
+      const configFile = /^config_file:(.+?)\r?$/m.exec(info)?.[1] ?? "";
+      expect(configFile.startsWith(runDir)).toBe(true);
+      const stat = statSync(configFile);
+      expect([stat.mode & 0o777, stat.uid]).toEqual([0o600, redisUid()]);
+      expect(statSync(path.dirname(configFile)).mode & 0o777).toBe(0o700);
+      expect(readFileSync(configFile, "utf8")).not.toMatch(/^replicaof /m);
+      expect(redisCli(REDIS_MASTER_PORT, ["INFO", "replication"]).stdout).toMatch(/^role:master\r?$/m);
+      expect(master.output).not.toContain(REDIS_PASSWORD);
+    }, 30_000);
+
+    it("a replica with --role-hint replica replicates the master", async () => {
+      const replica = start("redis-replica", "redis/entrypoint.sh", redisArgs(REDIS_REPLICA_PORT, "replica", ""));
+      await waitFor(
+        "the replica's link to the master",
+        () => {
+          const info = redisCli(REDIS_REPLICA_PORT, ["INFO", "replication"]).stdout;
+          return /^role:slave\r?$/m.test(info) && /^master_link_status:up\r?$/m.test(info);
+        },
+        20_000,
+        [replica],
+      );
+      expect(redisCli(REDIS_MASTER_PORT, ["SET", "medianest:test", "replicated"]).stdout.trim()).toBe("OK");
+      await waitFor("the key on the replica", () => redisCli(REDIS_REPLICA_PORT, ["GET", "medianest:test"]).stdout.trim() === "replicated", 10_000, [replica]);
+      expect(redisCli(REDIS_REPLICA_PORT, ["SET", "medianest:test", "x"]).stdout).toContain("READONLY");
+    }, 30_000);
+
+    it("a sentinel monitors --master-host, and a sentinel's answer outranks --role-hint", async () => {
+      const sentinel = start("redis-sentinel", "redis/sentinel-entrypoint.sh", [
+        ...["--port", String(SENTINEL_PORT), "--password-file", file("redis.pw"), "--master-name", "medianest"],
+        ...["--master-host", "127.0.0.1", "--redis-port", String(REDIS_MASTER_PORT), "--quorum", "1"],
+        ...["--announce-cidr", "127.0.0.0/8", "--peer-host", "127.0.0.1", "--data", file("sentinel"), "--run-as", "redis"],
+      ]);
+      const masterAddress = () => redisCli(SENTINEL_PORT, ["SENTINEL", "get-master-addr-by-name", "medianest"], false).stdout.trim();
+      await waitFor("the sentinel to name the master", () => masterAddress() === `127.0.0.1\n${REDIS_MASTER_PORT}`, 20_000, [sentinel]);
+      const conf = statSync(file("sentinel/sentinel.conf"));
+      expect([conf.mode & 0o777, conf.uid]).toEqual([0o600, redisUid()]);
+      // The password must work for the sentinel too: it sees the master's replica.
+      await waitFor(
+        "the sentinel to discover the replica",
+        () => redisCli(SENTINEL_PORT, ["SENTINEL", "replicas", "medianest"], false).stdout.includes(String(REDIS_REPLICA_PORT)),
+        20_000,
+        [sentinel],
+      );
+
+      const late = start("redis-late", "redis/entrypoint.sh", redisArgs(REDIS_LATE_PORT, "master", "127.0.0.1"));
+      await waitFor(
+        "the late node to follow the sentinel's master",
+        () => {
+          const info = redisCli(REDIS_LATE_PORT, ["INFO", "replication"]).stdout;
+          return /^role:slave\r?$/m.test(info) && new RegExp(`^master_port:${REDIS_MASTER_PORT}\\r?$`, "m").test(info);
+        },
+        20_000,
+        [late],
+      );
+      expect(late.output).toContain(`names 127.0.0.1:${REDIS_MASTER_PORT} as master of medianest`);
+      expect(allOutput()).not.toContain(REDIS_PASSWORD);
+    }, 60_000);
+  });
+});
+
+const DATA_SCRIPTS = [
+  "postgres/entrypoint.sh",
+  "redis/entrypoint.sh",
+  "redis/sentinel-entrypoint.sh",
+  "backup/pg-dump.sh",
+  "backup/upload.sh",
+  "backup/restore.sh",
+] as const;
+
+describe("data-tier scripts: shape and argument checks", () => {
+  it.each(DATA_SCRIPTS)("%s has the house shape: bash shebang, strict mode, main \"$@\" last", (name) => {
+    const lines = readFileSync(path.join(SCRIPTS, name), "utf8").trimEnd().split("\n");
+    expect(lines[0]).toBe("#!/usr/bin/env bash");
+    expect(lines).toContain("set -euo pipefail");
+    expect(lines[lines.length - 1]).toBe('main "$@"');
+  });
+
+  const shellcheck = spawnSync("shellcheck", ["--version"], { encoding: "utf8" });
+  it.runIf(shellcheck.status === 0 || process.env.REQUIRE_SHELLCHECK === "1")("all pass shellcheck -x", () => {
+    const result = spawnSync("shellcheck", ["-x", "--severity=style", ...DATA_SCRIPTS.map((n) => path.join(SCRIPTS, n))], { encoding: "utf8" });
+    expect(result.stdout + result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  const refused: [string, string[]][] = [
+    ["postgres/entrypoint.sh", []],
+    ["postgres/entrypoint.sh", ["standby"]],
+    ["postgres/entrypoint.sh", ["primary", "--data", "/nonexistent/pg"]],
+    ["postgres/entrypoint.sh", ["replica", "--data", "relative", "--port", "5432", "--primary-host", "db", "--primary-port", "5432", "--slot", "r1", "--replication-user", "repl", "--replication-password-file", "/nonexistent"]],
+    ["redis/entrypoint.sh", []],
+    ["redis/entrypoint.sh", ["--role-hint", "boss", "--port", "6379"]],
+    ["redis/sentinel-entrypoint.sh", ["--port", "0"]],
+    ["backup/pg-dump.sh", ["--host", "db"]],
+    ["backup/upload.sh", ["--dir", "/backups", "--offsite-endpoint", "https://s3.example.net"]],
+    ["backup/restore.sh", ["--file"]],
+  ];
+  it.each(refused)("%s %j is refused with a usage message (exit 2)", (name, args) => {
+    const result = spawnSync("bash", [path.join(SCRIPTS, name), ...args], { encoding: "utf8", timeout: 10_000 });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^usage: /m);
+    expect(result.stdout).toBe("");
+  });
+});
+
+// quay.io/minio/mc is not a Debian package: a stand-in `mc` records what upload.sh hands it.
+describe("backup/upload.sh with a stand-in mc", () => {
+  let root = "";
+  const file = (name: string) => path.join(root, name);
+  const ACCESS_KEY = "AKIA/EXAMPLE";
+  const SECRET_KEY = "s3cr3t+/:@%";
+  const encodedSecret = "s3cr3t%2B%2F%3A%40%25";
+
+  beforeAll(() => {
+    root = mkdtempSync(path.join(os.tmpdir(), "mn-upload-"));
+    mkdirSync(file("bin"));
+    mkdirSync(file("tmp"));
+    writeFileSync(
+      file("bin/mc"),
+      [
+        "#!/usr/bin/env bash",
+        `{ printf 'argv:'; printf ' %s' "$@"; printf '\\n'; env | grep '^MC_HOST_' | sort; } >>'${file("mc.log")}'`,
+        `if [ -e '${file("fail")}' ]; then echo 'mc: <ERROR> Unable to connect' >&2; exit 1; fi`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    mkdirSync(file("backups"));
+    mkdirSync(file("backups/lost+found"));
+    for (const name of ["medianest-20250101T000000Z.dump", "medianest-20250101T000000Z.dump.sha256", "medianest-20250102T000000Z.dump.partial", "notes.txt"]) {
+      writeFileSync(file(`backups/${name}`), `${name}\n`);
+    }
+    for (const [name, value] of [["access", ACCESS_KEY], ["secret", SECRET_KEY], ["offsite-access", "OFFSITE"], ["offsite-secret", "offsite secret"]]) {
+      writeFileSync(file(name), `${value}\n`, { mode: 0o600 });
+    }
+  });
+
+  afterAll(() => {
+    if (root !== "") rmSync(root, { recursive: true, force: true });
+  });
+
+  const args = (extra: string[]) => [
+    path.join(SCRIPTS, "backup/upload.sh"),
+    ...["--dir", file("backups"), "--endpoint", "http://minio:9000", "--bucket", "backups", "--prefix", "postgres"],
+    ...["--access-key-file", file("access"), "--secret-key-file", file("secret"), "--interval-seconds", "3600"],
+    ...extra,
+  ];
+  const env = () => ({ ...process.env, PATH: `${file("bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, TMPDIR: file("tmp") });
+
+  it("mirrors only the dumps and checksums to both targets, keys only in MC_HOST_*", () => {
+    rmSync(file("mc.log"), { force: true });
+    const offsite = ["--offsite-endpoint", "https://s3.example.net", "--offsite-bucket", "offsite-bucket"];
+    offsite.push("--offsite-access-key-file", file("offsite-access"), "--offsite-secret-key-file", file("offsite-secret"));
+    const result = spawnSync("bash", args([...offsite, "--once"]), { encoding: "utf8", env: env(), timeout: 20_000 });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    const bytes = ["medianest-20250101T000000Z.dump", "medianest-20250101T000000Z.dump.sha256"].reduce((sum, n) => sum + n.length + 1, 0);
+    expect(result.stdout).toBe(
+      `uploaded: 2 files (${bytes} bytes) from ${file("backups")} to medianest/backups/postgres/\n` +
+        `uploaded: 2 files (${bytes} bytes) from ${file("backups")} to offsite/offsite-bucket/postgres/\n`,
+    );
+    const log = readFileSync(file("mc.log"), "utf8");
+    const calls = log.split("\n").filter((line) => line.startsWith("argv:"));
+    expect(calls).toHaveLength(2);
+    for (const call of calls) {
+      expect(call).toContain(" mirror --overwrite ");
+      for (const exclude of ["*.partial", "notes.txt", "lost+found/*", "medianest-20250102T000000Z.dump.partial"]) expect(call).toContain(`--exclude ${exclude} `);
+      expect(call).not.toMatch(/--exclude medianest-20250101T000000Z/);
+      expect(call).not.toContain("AKIA");
+      expect(call).not.toContain("s3cr3t");
+      expect(call).not.toContain("OFFSITE");
+    }
+    expect(calls[0]).toMatch(new RegExp(`${file("backups")}/ medianest/backups/postgres/$`));
+    expect(calls[1]).toMatch(new RegExp(`${file("backups")}/ offsite/offsite-bucket/postgres/$`));
+    expect(log).toContain(`MC_HOST_medianest=http://AKIA%2FEXAMPLE:${encodedSecret}@minio:9000\n`);
+    expect(log).toContain("MC_HOST_offsite=https://OFFSITE:offsite%20secret@s3.example.net\n");
+    expect(readdirSync(file("tmp"))).toEqual([]);
+  });
+
+  it("exits non-zero when mc fails, and a looping run stops promptly on SIGTERM", async () => {
+    writeFileSync(file("fail"), "");
+    const failed = spawnSync("bash", args(["--once"]), { encoding: "utf8", env: env(), timeout: 20_000 });
+    rmSync(file("fail"));
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(/^error: mc mirror from .* failed/m);
+
+    const child = spawn("bash", args([]), { env: env(), stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      for (let attempt = 0; attempt < 100 && !output.includes("uploaded:"); attempt++) await sleep(100);
+      expect(output).toContain("uploaded: 2 files");
+      child.kill("SIGTERM");
+      const code = await Promise.race([exited, sleep(5_000).then(() => "timeout")]);
+      expect(code).toBe(143);
+      expect(output).toContain("upload: stopped");
+      expect(readdirSync(file("tmp"))).toEqual([]);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  }, 20_000);
+});
