@@ -1,11 +1,14 @@
 // Reads the `medianest:*` keys of the running stack and validates them before
 // any resource exists. The SSH key leaves here only as a Pulumi secret.
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, validateStackConfig, type StackConfig } from "./schema";
+import { CONFIG_NAMESPACE, SECRET_CONFIG_KEYS, validateStackConfig, type SecretConfigKey, type StackConfig } from "./schema";
+
+export type ConfigSecrets = Partial<Record<SecretConfigKey, pulumi.Output<string>>>;
 
 export interface LoadedStackConfig {
   readonly config: StackConfig;
-  readonly sshPrivateKey?: pulumi.Output<string>;
+  /** Secret config values, as Pulumi secrets only. */
+  readonly secrets: ConfigSecrets;
 }
 
 import * as runtimeConfigModule from "@pulumi/pulumi/runtime/config";
@@ -28,8 +31,8 @@ export function rawStackConfig(): { raw: Record<string, unknown>; secretKeys: Se
   for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
     if (!fullKey.startsWith(prefix)) continue;
     const key = fullKey.slice(prefix.length);
-    // The SSH key is text, never JSON; everything else may be structured.
-    raw[key] = key === "sshPrivateKey" ? text : parseValue(text);
+    // Secrets are text, never JSON (a numeric password must stay a string); the rest may be structured.
+    raw[key] = (SECRET_CONFIG_KEYS as readonly string[]).includes(key) ? text : parseValue(text);
     if (runtimeConfig.isConfigSecret?.(fullKey)) secretKeys.add(key);
   }
   return { raw, secretKeys };
@@ -38,6 +41,10 @@ export function rawStackConfig(): { raw: Record<string, unknown>; secretKeys: Se
 export function loadStackConfig(): LoadedStackConfig {
   const { raw, secretKeys } = rawStackConfig();
   const config = validateStackConfig(raw, { secretKeys, runningAsRoot: process.getuid?.() === 0 });
-  const key = raw.sshPrivateKey;
-  return typeof key === "string" ? { config, sshPrivateKey: pulumi.secret(key) } : { config };
+  const secrets: ConfigSecrets = {};
+  for (const key of SECRET_CONFIG_KEYS) {
+    const value = raw[key];
+    if (typeof value === "string") secrets[key] = pulumi.secret(value);
+  }
+  return { config, secrets };
 }

@@ -4,7 +4,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { OVERLAY_NETWORKS, OVERLAY_NETWORK_KEYS, SWARM_INGRESS_SUBNET } from "../topology/networks";
-import { PLACEMENT_REQUIREMENTS } from "../topology/catalogue";
+import { placementRequirements } from "../topology/catalogue";
 import { hasLabel } from "../topology/labels";
 import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../topology/cidr";
 
@@ -20,6 +20,34 @@ const absolutePath = z
   .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
 const labelKey = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "label keys are letters, digits, '.', '_' and '-'");
 const labelValue = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "label values are letters, digits, '.', '_' and '-'");
+
+/** A pinned image: a tag other than "latest", or a digest. */
+export const pinnedImage = z
+  .string()
+  .regex(/^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, "is not an image reference")
+  .refine((ref) => /@sha256:[a-f0-9]{64}$/.test(ref) || /:[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(ref.replace(/^[^/]*:\d+\//, "")), "must be pinned: add a tag or @sha256 digest")
+  .refine((ref) => !/:latest(@|$)/.test(ref), 'must not use the moving "latest" tag; pin a version or a digest');
+
+/**
+ * Secret config keys. Each is optional (a random value is generated when unset,
+ * except where external systems dictate it) and must be set with --secret.
+ */
+export const SECRET_CONFIG_KEYS = [
+  "sshPrivateKey",
+  "postgresPassword",
+  "replicationPassword",
+  "redisPassword",
+  "jwtSecret",
+  "nextAuthSecret",
+  "minioRootPassword",
+  "s3AccessKey",
+  "s3SecretKey",
+  "offsiteAccessKey",
+  "offsiteSecretKey",
+] as const;
+export type SecretConfigKey = (typeof SECRET_CONFIG_KEYS)[number];
+
+const replicas = (fallback: number, min = 1) => z.number().int().min(min).max(50).default(fallback);
 
 const hostSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a lowercase hostname label (a-z, 0-9, '-')"),
@@ -50,7 +78,94 @@ export const stackConfigSchema = z.strictObject({
   environment: z.enum(["production", "staging", "homelab", "local", "lab"]),
   connection: z.enum(["ssh", "local"]).default("ssh"),
   hosts: z.array(hostSchema).min(1, "at least one host is required"),
-  sshPrivateKey: z.string().optional(),
+  ...(Object.fromEntries(SECRET_CONFIG_KEYS.map((key) => [key, z.string().min(1, "must not be empty").optional()])) as Record<
+    SecretConfigKey,
+    z.ZodOptional<z.ZodString>
+  >),
+  app: z.strictObject({
+    /** Public host name of the portal (NEXTAUTH_URL, and later the edge routers and DNS). */
+    hostname: z.string().regex(/^(localhost|([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})$/, "must be a DNS name such as medianest.example.com"),
+  }),
+  images: z.strictObject({
+    frontend: pinnedImage,
+    backend: pinnedImage,
+    /** Defaults to the backend image (the worker is the backend in worker mode). */
+    worker: pinnedImage.optional(),
+    postgres: pinnedImage.default("postgres:15.10-bookworm"),
+    redis: pinnedImage.default("redis:7.4.2-bookworm"),
+    /** MinIO CE stopped shipping binaries in late 2025: pin the last image by digest. */
+    minio: pinnedImage.default(
+      "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z@sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e",
+    ),
+    mc: pinnedImage.default(
+      "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z@sha256:a7fe349ef4bd8521fb8497f55c6042871b2ae640607cf99d9bede5e9bdf11727",
+    ),
+  }),
+  services: z
+    .strictObject({
+      /** vip needs IPVS in the kernel; dnsrr works everywhere (clients then see every task's address). */
+      endpointMode: z.enum(["vip", "dnsrr"]).default("vip"),
+      frontend: z.strictObject({ replicas: replicas(3) }).prefault({}),
+      backend: z.strictObject({ replicas: replicas(3) }).prefault({}),
+      worker: z
+        .strictObject({
+          replicas: replicas(2),
+          /** Queues every worker task consumes (spec: media processing and thumbnail generation). */
+          queues: z.array(z.string().regex(/^[a-z0-9-]+$/, "queue names are a-z, 0-9 and '-'")).min(1).default(["media-processing", "thumbnails"]),
+        })
+        .prefault({}),
+      postgres: z
+        .strictObject({
+          /** Streaming replicas; replica N runs on the host labelled postgres=replica-N. */
+          replicas: replicas(2, 0).refine((n) => n <= 5, "at most 5 replicas"),
+          database: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier").default("medianest"),
+          user: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier").default("medianest"),
+        })
+        .prefault({}),
+      redis: z
+        .strictObject({
+          /** Replicas besides the master (spec: 3 Redis nodes in all). */
+          replicas: replicas(2, 0),
+          /** 0 (single Redis, clients connect directly) or an odd number of at least 3. */
+          sentinels: z.number().int().min(0).max(7).default(3),
+          quorum: z.number().int().min(1).default(2),
+          maxmemoryMb: z.number().int().min(16).default(400),
+          /** Only keys with a TTL (cache) are evicted; queue keys never are. */
+          maxmemoryPolicy: z
+            .enum(["noeviction", "volatile-lru", "volatile-lfu", "volatile-ttl", "allkeys-lru", "allkeys-lfu"])
+            .default("volatile-lru"),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  s3: z
+    .strictObject({
+      /** internal: a MinIO service on storage-net; external: an existing S3/MinIO endpoint (keys from s3AccessKey/s3SecretKey). */
+      mode: z.enum(["internal", "external"]).default("internal"),
+      endpoint: z.url({ error: "must be a URL such as https://s3.example.com" }).optional(),
+      region: z.string().default("us-east-1"),
+      buckets: z
+        .strictObject({
+          media: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "is not a valid bucket name").default("media"),
+          thumbnails: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "is not a valid bucket name").default("thumbnails"),
+          backups: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "is not a valid bucket name").default("backups"),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  backup: z
+    .strictObject({
+      intervalHours: z.number().int().min(1).max(168).default(24),
+      retentionDays: z.number().int().min(1).max(3650).default(14),
+      /** Copy of every dump on an off-site S3-compatible target (keys from offsiteAccessKey/offsiteSecretKey). */
+      offsite: z
+        .strictObject({
+          endpoint: z.url({ error: "must be a URL such as https://s3.backup.example.net" }),
+          bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "is not a valid bucket name"),
+        })
+        .optional(),
+    })
+    .prefault({}),
   swarm: z
     .strictObject({
       /** Name of the manager that runs `swarm init`; defaults to the first manager. */
@@ -107,7 +222,8 @@ type ParsedStackConfig = z.output<typeof stackConfigSchema>;
 export type HostConfig = ParsedStackConfig["hosts"][number];
 
 /** A validated stack configuration with every default resolved. The SSH key is not here: it stays a Pulumi secret. */
-export interface StackConfig extends Omit<ParsedStackConfig, "sshPrivateKey" | "swarm" | "network" | "hosts"> {
+export interface StackConfig extends Omit<ParsedStackConfig, SecretConfigKey | "swarm" | "network" | "hosts" | "images"> {
+  readonly images: ParsedStackConfig["images"] & { worker: string };
   readonly hosts: readonly (HostConfig & { sudo: boolean })[];
   readonly swarm: ParsedStackConfig["swarm"] & { leader: string; autolock: boolean };
   readonly network: Omit<ParsedStackConfig["network"], "subnets"> & {
@@ -185,14 +301,47 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
   if (config.connection === "ssh") {
     if (config.sshPrivateKey === undefined) {
       yield { key: configKey(["sshPrivateKey"]), message: "required for connection ssh: pulumi config set --secret medianest:sshPrivateKey < ~/.ssh/id_ed25519" };
-    } else if (!context.secretKeys.has("sshPrivateKey")) {
-      yield { key: configKey(["sshPrivateKey"]), message: "must be a secret: set it again with `pulumi config set --secret medianest:sshPrivateKey < KEYFILE`" };
     } else if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(config.sshPrivateKey)) {
       yield { key: configKey(["sshPrivateKey"]), message: "is not a PEM/OpenSSH private key (expected a '-----BEGIN ... PRIVATE KEY-----' block)" };
     }
   }
 
-  for (const requirement of PLACEMENT_REQUIREMENTS) {
+  for (const key of SECRET_CONFIG_KEYS) {
+    if (config[key] !== undefined && !context.secretKeys.has(key)) {
+      yield { key: configKey([key]), message: `must be a secret: set it again with \`pulumi config set --secret medianest:${key}\`` };
+    }
+  }
+  if (config.s3.mode === "external") {
+    if (config.s3.endpoint === undefined) yield { key: configKey(["s3", "endpoint"]), message: "is required when s3.mode is external" };
+    for (const key of ["s3AccessKey", "s3SecretKey"] as const) {
+      if (config[key] === undefined) yield { key: configKey([key]), message: "is required when s3.mode is external (set it with --secret)" };
+    }
+  } else if (config.s3.endpoint !== undefined) {
+    yield { key: configKey(["s3", "endpoint"]), message: "only applies when s3.mode is external; the internal MinIO has its own endpoint" };
+  }
+  if (config.backup.offsite) {
+    for (const key of ["offsiteAccessKey", "offsiteSecretKey"] as const) {
+      if (config[key] === undefined) yield { key: configKey([key]), message: "is required when backup.offsite is set (set it with --secret)" };
+    }
+  }
+  const redis = config.services.redis;
+  if (redis.sentinels !== 0 && (redis.sentinels < 3 || redis.sentinels % 2 === 0)) {
+    yield { key: configKey(["services", "redis", "sentinels"]), message: `${redis.sentinels} sentinels cannot fail over safely: use 0 (no Sentinel) or an odd number of at least 3` };
+  }
+  if (redis.sentinels !== 0 && (redis.quorum > redis.sentinels || redis.quorum < 2)) {
+    yield { key: configKey(["services", "redis", "quorum"]), message: `quorum ${redis.quorum} must be at least 2 and at most the ${redis.sentinels} sentinels` };
+  }
+  if (redis.sentinels > config.hosts.length) {
+    yield { key: configKey(["services", "redis", "sentinels"]), message: `${redis.sentinels} sentinels need as many hosts (one per node), there are ${config.hosts.length}` };
+  }
+  if (redis.replicas + 1 > config.hosts.length) {
+    yield { key: configKey(["services", "redis", "replicas"]), message: `the master and ${redis.replicas} replicas need ${redis.replicas + 1} hosts (one per node), there are ${config.hosts.length}` };
+  }
+  if (redis.maxmemoryMb > 450) {
+    yield { key: configKey(["services", "redis", "maxmemoryMb"]), message: `${redis.maxmemoryMb} MB does not fit Redis's 512 MB container limit with room for AOF rewrites; use at most 450` };
+  }
+
+  for (const requirement of placementRequirements({ postgresReplicas: config.services.postgres.replicas, internalS3: config.s3.mode === "internal" })) {
     const satisfied = config.hosts.some((host) => Object.entries(requirement.labels).every(([k, v]) => hasLabel(host.labels, k, v)));
     if (!satisfied) {
       const wanted = Object.entries(requirement.labels).map(([k, v]) => `${k}=${v}`).join(", ");
@@ -262,9 +411,13 @@ function resolveDefaults(config: ParsedStackConfig, context: ValidationContext):
   const production = config.environment === "production";
   const firstManager = config.hosts.find((h) => h.role === "manager");
   if (!firstManager) throw new Error("unreachable: validated config has a manager");
-  const { sshPrivateKey: _key, ...rest } = config;
+  const rest = Object.fromEntries(Object.entries(config).filter(([key]) => !(SECRET_CONFIG_KEYS as readonly string[]).includes(key))) as Omit<
+    ParsedStackConfig,
+    SecretConfigKey
+  >;
   return {
     ...rest,
+    images: { ...config.images, worker: config.images.worker ?? config.images.backend },
     hosts: config.hosts.map((host) => ({
       ...host,
       sudo: host.sudo ?? (config.connection === "local" ? !context.runningAsRoot : host.sshUser !== "root"),

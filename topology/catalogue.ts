@@ -1,5 +1,70 @@
-// Where the spec's services may run ("Node Placement Strategy"), as data. Config
-// validation uses it to refuse a stack on which a service could never be scheduled.
+// The service catalogue: what the spec says about each MediaNest service, as
+// data. Budgets ("Service Placement & Constraints"), network attachments
+// ("Network Security Rules"), placement needs and update behaviour live here
+// once; the program, config validation and the policies all read them.
+import type { OverlayNetworkKey } from "./networks";
+
+export type ServiceRole =
+  | "frontend"
+  | "backend"
+  | "worker"
+  | "postgres-primary"
+  | "postgres-replica"
+  | "redis"
+  | "redis-sentinel"
+  | "minio"
+  | "postgres-backup"
+  | "backup-upload";
+
+export interface ResourceBudget {
+  readonly limits: { readonly cpus: number; readonly memoryMb: number };
+  readonly reservations: { readonly cpus: number; readonly memoryMb: number };
+}
+
+/**
+ * Per-service budgets. Spec values where the spec gives them; where it gives only
+ * limits (worker, postgres primary) reservations are half the limits; the rest are
+ * ours, sized so the production cluster's managers keep headroom.
+ */
+export const SERVICE_BUDGETS: Readonly<Record<ServiceRole, ResourceBudget>> = {
+  frontend: { limits: { cpus: 0.5, memoryMb: 512 }, reservations: { cpus: 0.25, memoryMb: 256 } },
+  backend: { limits: { cpus: 1.0, memoryMb: 1024 }, reservations: { cpus: 0.5, memoryMb: 512 } },
+  worker: { limits: { cpus: 2.0, memoryMb: 4096 }, reservations: { cpus: 1.0, memoryMb: 2048 } },
+  "postgres-primary": { limits: { cpus: 2.0, memoryMb: 4096 }, reservations: { cpus: 1.0, memoryMb: 2048 } },
+  "postgres-replica": { limits: { cpus: 1.0, memoryMb: 2048 }, reservations: { cpus: 0.5, memoryMb: 1024 } },
+  redis: { limits: { cpus: 0.5, memoryMb: 512 }, reservations: { cpus: 0.25, memoryMb: 256 } },
+  "redis-sentinel": { limits: { cpus: 0.1, memoryMb: 64 }, reservations: { cpus: 0.05, memoryMb: 32 } },
+  minio: { limits: { cpus: 1.0, memoryMb: 2048 }, reservations: { cpus: 0.5, memoryMb: 1024 } },
+  "postgres-backup": { limits: { cpus: 0.5, memoryMb: 512 }, reservations: { cpus: 0.1, memoryMb: 128 } },
+  "backup-upload": { limits: { cpus: 0.25, memoryMb: 256 }, reservations: { cpus: 0.05, memoryMb: 64 } },
+};
+
+/**
+ * Network attachments, from the spec's security table: the frontend only on
+ * frontend-net; database-net only for the data services and their clients
+ * (backend, workers for their Redis queues, the backup dumper).
+ */
+export const NETWORK_ATTACHMENTS: Readonly<Record<ServiceRole, readonly OverlayNetworkKey[]>> = {
+  frontend: ["frontend"],
+  backend: ["frontend", "backend", "database"],
+  worker: ["backend", "storage", "database"],
+  "postgres-primary": ["database"],
+  "postgres-replica": ["database"],
+  redis: ["database"],
+  "redis-sentinel": ["database"],
+  minio: ["storage"],
+  "postgres-backup": ["database"],
+  "backup-upload": ["storage"],
+};
+
+/** Stateful services stop the old task before starting the new one (one writer per data dir). */
+export const STATEFUL_ROLES: ReadonlySet<ServiceRole> = new Set<ServiceRole>([
+  "postgres-primary",
+  "postgres-replica",
+  "redis",
+  "minio",
+  "postgres-backup",
+]);
 
 export interface PlacementRequirement {
   readonly service: string;
@@ -13,9 +78,30 @@ export interface PlacementRequirement {
   readonly preferWorkers: boolean;
 }
 
-export const PLACEMENT_REQUIREMENTS: readonly PlacementRequirement[] = [
-  { service: "medianest-frontend", labels: { type: "compute" }, preferWorkers: true },
-  { service: "medianest-backend", labels: { type: "compute" }, preferWorkers: true },
-  { service: "medianest-worker", labels: { type: "processing" }, preferWorkers: false },
-  { service: "postgres-primary", labels: { type: "database", storage: "ssd" }, preferWorkers: false },
-];
+export const postgresReplicaName = (index: number): string => `postgres-replica-${index}`;
+
+/** Label that pins the internal MinIO (one task, data on a host path) to one host. */
+export const MINIO_LABEL = { key: "s3", value: "minio" } as const;
+
+export interface PlacementOptions {
+  readonly postgresReplicas: number;
+  /** The internal MinIO runs on the host labelled s3=minio. */
+  readonly internalS3: boolean;
+}
+
+/** Where labelled services must run; replica N of Postgres runs on the host labelled postgres=replica-N. */
+export function placementRequirements(options: PlacementOptions): PlacementRequirement[] {
+  const { postgresReplicas } = options;
+  return [
+    { service: "medianest-frontend", labels: { type: "compute" }, preferWorkers: true },
+    { service: "medianest-backend", labels: { type: "compute" }, preferWorkers: true },
+    { service: "medianest-worker", labels: { type: "processing" }, preferWorkers: false },
+    { service: "postgres-primary", labels: { type: "database", storage: "ssd" }, preferWorkers: false },
+    ...Array.from({ length: postgresReplicas }, (_, i) => ({
+      service: postgresReplicaName(i + 1),
+      labels: { postgres: `replica-${i + 1}` },
+      preferWorkers: false,
+    })),
+    ...(options.internalS3 ? [{ service: "minio", labels: { [MINIO_LABEL.key]: MINIO_LABEL.value }, preferWorkers: false }] : []),
+  ];
+}

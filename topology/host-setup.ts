@@ -15,7 +15,7 @@ export function daemonJson(config: StackConfig): string {
 export interface DataDirectory {
   readonly path: string;
   readonly mode: string;
-  /** Numeric ids: the official images' users (postgres/redis 999, grafana 472, prometheus 65534). */
+  /** Numeric ids: the official images' users (grafana 472, prometheus 65534). */
   readonly owner: number;
   readonly group: number;
 }
@@ -26,8 +26,10 @@ export function dataDirectories(config: StackConfig): DataDirectory[] {
   const dirs: DataDirectory[] = [
     { path: config.storage.backupPath, mode: "0750", owner: 0, group: 0 },
     { path: app, mode: "0755", owner: 0, group: 0 },
-    { path: `${app}/postgres`, mode: "0700", owner: 999, group: 999 },
-    { path: `${app}/redis`, mode: "0750", owner: 999, group: 999 },
+    // Traversable, not listable: each entrypoint creates and owns its own subdirectory
+    // (0700) as the image's postgres/redis user, whatever uid that image gives it.
+    { path: `${app}/postgres`, mode: "0711", owner: 0, group: 0 },
+    { path: `${app}/redis`, mode: "0711", owner: 0, group: 0 },
     { path: `${app}/minio`, mode: "0750", owner: 0, group: 0 },
     { path: `${app}/traefik`, mode: "0700", owner: 0, group: 0 },
     { path: `${app}/prometheus`, mode: "0755", owner: 65534, group: 65534 },

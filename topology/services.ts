@@ -1,0 +1,438 @@
+// Config + plan → the full specification of every Swarm service: image,
+// replicas, resources, placement, networks, update policy, health, env,
+// secrets and config files. Plain data: the SwarmService component turns it
+// into docker.Service inputs, the policies and the lab read it as it is.
+import type { StackConfig } from "../config/schema";
+import { NETWORK_ATTACHMENTS, SERVICE_BUDGETS, STATEFUL_ROLES, postgresReplicaName, type ResourceBudget, type ServiceRole } from "./catalogue";
+import type { OverlayNetworkKey } from "./networks";
+import type { TopologyPlan } from "./plan";
+
+export const SECRET_NAMES = [
+  "postgres-password",
+  "postgres-replication-password",
+  "redis-password",
+  "jwt-secret",
+  "nextauth-secret",
+  "minio-root-user",
+  "minio-root-password",
+  "s3-app-access-key",
+  "s3-app-secret-key",
+  "s3-backup-access-key",
+  "s3-backup-secret-key",
+  "offsite-access-key",
+  "offsite-secret-key",
+] as const;
+export type SecretName = (typeof SECRET_NAMES)[number];
+
+/** Scripts delivered to containers as Swarm configs (files under scripts/). */
+export const CONTAINER_SCRIPTS = {
+  "postgres-entrypoint": "postgres/entrypoint.sh",
+  "redis-entrypoint": "redis/entrypoint.sh",
+  "sentinel-entrypoint": "redis/sentinel-entrypoint.sh",
+  "pg-dump": "backup/pg-dump.sh",
+  "backup-upload": "backup/upload.sh",
+} as const;
+export type ContainerScript = keyof typeof CONTAINER_SCRIPTS;
+
+export const SECRETS_DIR = "/run/secrets";
+export const SCRIPTS_MOUNT_DIR = "/run/medianest";
+export const secretPath = (name: SecretName): string => `${SECRETS_DIR}/${name}`;
+export const scriptPath = (name: ContainerScript): string => `${SCRIPTS_MOUNT_DIR}/${name}.sh`;
+
+export const PORTS = { frontend: 3000, backend: 3001, postgres: 5432, redis: 6379, sentinel: 26379, minio: 9000 } as const;
+export const SENTINEL_MASTER_NAME = "medianest";
+export const REPLICATION_USER = "replicator";
+
+export interface HealthcheckSpec {
+  readonly test: readonly string[];
+  readonly interval: string;
+  readonly timeout: string;
+  readonly retries: number;
+  readonly startPeriod: string;
+}
+
+export interface ServiceSpec {
+  readonly name: string;
+  readonly role: ServiceRole;
+  readonly image: string;
+  readonly replicas: number;
+  readonly resources: ResourceBudget;
+  readonly placement: {
+    readonly constraints: readonly string[];
+    /** Spread descriptors, e.g. "node.labels.az". */
+    readonly spread: readonly string[];
+    readonly maxReplicasPerNode?: number;
+  };
+  readonly networks: readonly OverlayNetworkKey[];
+  /** stateless: start-first + rollback; stateful: stop-first. */
+  readonly update: "stateless" | "stateful";
+  readonly healthcheck?: HealthcheckSpec;
+  /** Plain settings only: secrets travel as files (`*_FILE`). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly secrets: readonly SecretName[];
+  readonly scripts: readonly ContainerScript[];
+  readonly mounts: readonly { readonly source: string; readonly target: string; readonly readOnly: boolean }[];
+  /** tmpfs mounts: generated files holding secrets (Redis config, passfiles) never touch a disk. */
+  readonly tmpfs?: readonly string[];
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
+  readonly endpointMode: "vip" | "dnsrr";
+  /** Host-mode published ports (admin access from the cluster and management networks only). */
+  readonly hostPorts?: readonly { readonly target: number; readonly published: number }[];
+  readonly stopSignal?: string;
+  readonly stopGracePeriod?: string;
+}
+
+const nodeHealth = (url: string): HealthcheckSpec => ({
+  // node is in every Node.js image; curl/wget are not.
+  test: ["CMD", "node", "-e", `require('http').get('${url}',r=>process.exit(r.statusCode<400?0:1)).on('error',()=>process.exit(1))`],
+  interval: "10s",
+  timeout: "5s",
+  retries: 3,
+  startPeriod: "30s",
+});
+
+const shellHealth = (command: string, startPeriod = "60s"): HealthcheckSpec => ({
+  test: ["CMD-SHELL", command],
+  interval: "10s",
+  timeout: "5s",
+  retries: 5,
+  startPeriod,
+});
+
+/** Data services are reached through `tasks.<service>`: task addresses, no IPVS VIP (which drops idle connections after 900 s). */
+export const tasksHost = (service: string): string => `tasks.${service}`;
+
+export function postgresReadHosts(config: StackConfig): string[] {
+  return Array.from({ length: config.services.postgres.replicas }, (_, i) => tasksHost(postgresReplicaName(i + 1)));
+}
+
+export function s3Endpoint(config: StackConfig): string {
+  return config.s3.mode === "external" ? (config.s3.endpoint as string) : `http://${tasksHost("minio")}:${PORTS.minio}`;
+}
+
+function dsn(config: StackConfig, host: string): string {
+  const { user, database } = config.services.postgres;
+  return `postgresql://${user}@${host}:${PORTS.postgres}/${database}?keepalives=1&keepalives_idle=300`;
+}
+
+function appConnectionEnv(config: StackConfig): Record<string, string> {
+  const { redis, postgres } = config.services;
+  return {
+    NODE_ENV: "production",
+    DATABASE_URL: dsn(config, tasksHost("postgres-primary")),
+    DATABASE_READ_URLS: postgresReadHosts(config).map((host) => dsn(config, host)).join(","),
+    DATABASE_USER: postgres.user,
+    DATABASE_NAME: postgres.database,
+    DATABASE_PASSWORD_FILE: secretPath("postgres-password"),
+    REDIS_URL: `redis://${tasksHost("redis-master")}:${PORTS.redis}`,
+    REDIS_SENTINELS: redis.sentinels > 0 ? `${tasksHost("redis-sentinel")}:${PORTS.sentinel}` : "",
+    REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
+    REDIS_PASSWORD_FILE: secretPath("redis-password"),
+    S3_ENDPOINT: s3Endpoint(config),
+    S3_REGION: config.s3.region,
+    S3_FORCE_PATH_STYLE: "true",
+    S3_BUCKET_MEDIA: config.s3.buckets.media,
+    S3_BUCKET_THUMBNAILS: config.s3.buckets.thumbnails,
+    S3_ACCESS_KEY_FILE: secretPath("s3-app-access-key"),
+    S3_SECRET_KEY_FILE: secretPath("s3-app-secret-key"),
+  };
+}
+
+interface Base {
+  readonly config: StackConfig;
+  readonly plan: TopologyPlan;
+}
+
+function service(base: Base, role: ServiceRole, spec: Omit<ServiceSpec, "role" | "resources" | "networks" | "update" | "endpointMode">): ServiceSpec {
+  return {
+    ...spec,
+    role,
+    resources: SERVICE_BUDGETS[role],
+    networks: NETWORK_ATTACHMENTS[role],
+    update: STATEFUL_ROLES.has(role) ? "stateful" : "stateless",
+    endpointMode: base.config.services.endpointMode,
+  };
+}
+
+function appServices(base: Base): ServiceSpec[] {
+  const { config, plan } = base;
+  const publicUrl = config.app.hostname === "localhost" ? "http://localhost" : `https://${config.app.hostname}`;
+  return [
+    service(base, "frontend", {
+      name: "medianest-frontend",
+      image: config.images.frontend,
+      replicas: config.services.frontend.replicas,
+      placement: { constraints: plan.placement["medianest-frontend"], spread: ["node.labels.az"] },
+      healthcheck: nodeHealth(`http://127.0.0.1:${PORTS.frontend}/`),
+      env: {
+        NODE_ENV: "production",
+        PORT: String(PORTS.frontend),
+        NEXTAUTH_URL: publicUrl,
+        NEXTAUTH_SECRET_FILE: secretPath("nextauth-secret"),
+        BACKEND_URL: `http://medianest-backend:${PORTS.backend}`,
+      },
+      secrets: ["nextauth-secret"],
+      scripts: [],
+      mounts: [],
+    }),
+    service(base, "backend", {
+      name: "medianest-backend",
+      image: config.images.backend,
+      replicas: config.services.backend.replicas,
+      placement: { constraints: plan.placement["medianest-backend"], spread: [] },
+      healthcheck: nodeHealth(`http://127.0.0.1:${PORTS.backend}/api/health`),
+      env: {
+        ...appConnectionEnv(config),
+        PORT: String(PORTS.backend),
+        PUBLIC_URL: publicUrl,
+        JWT_SECRET_FILE: secretPath("jwt-secret"),
+      },
+      secrets: ["postgres-password", "redis-password", "s3-app-access-key", "s3-app-secret-key", "jwt-secret"],
+      scripts: [],
+      mounts: [],
+    }),
+    service(base, "worker", {
+      name: "medianest-worker",
+      image: config.images.worker,
+      replicas: config.services.worker.replicas,
+      placement: { constraints: plan.placement["medianest-worker"], spread: [] },
+      env: {
+        ...appConnectionEnv(config),
+        WORKER_QUEUES: config.services.worker.queues.join(","),
+        // Swarm template: each task knows its slot (logs, metrics, queue sharding).
+        WORKER_INSTANCE: "{{.Task.Slot}}",
+        MEDIA_PATH: "/media",
+      },
+      secrets: ["postgres-password", "redis-password", "s3-app-access-key", "s3-app-secret-key"],
+      scripts: [],
+      mounts: [{ source: config.storage.mediaPath, target: "/media", readOnly: false }],
+    }),
+  ];
+}
+
+const POSTGRES_MOUNT = "/var/lib/medianest/postgres";
+
+function postgresServices(base: Base): ServiceSpec[] {
+  const { config, plan } = base;
+  const pg = config.services.postgres;
+  const replicaSlots = Array.from({ length: pg.replicas }, (_, i) => `replica_${i + 1}`);
+  const common = {
+    image: config.images.postgres,
+    replicas: 1,
+    env: {},
+    scripts: ["postgres-entrypoint"] as ContainerScript[],
+    mounts: [{ source: `${config.storage.appDataPath}/postgres`, target: POSTGRES_MOUNT, readOnly: false }],
+    command: ["bash", scriptPath("postgres-entrypoint")],
+    tmpfs: ["/tmp"],
+    healthcheck: shellHealth(`pg_isready -q -h 127.0.0.1 -p ${PORTS.postgres}`, "120s"),
+    // SIGINT is PostgreSQL's fast shutdown: clients are disconnected, nothing is lost.
+    stopSignal: "SIGINT",
+    stopGracePeriod: "60s",
+  };
+  const primary = service(base, "postgres-primary", {
+    ...common,
+    name: "postgres-primary",
+    placement: { constraints: plan.placement["postgres-primary"], spread: [] },
+    secrets: ["postgres-password", "postgres-replication-password"],
+    args: [
+      "primary",
+      "--data", `${POSTGRES_MOUNT}/primary`,
+      "--port", String(PORTS.postgres),
+      "--hba-cidr", config.network.subnets.database,
+      "--db", pg.database,
+      "--user", pg.user,
+      "--password-file", secretPath("postgres-password"),
+      "--replication-user", REPLICATION_USER,
+      "--replication-password-file", secretPath("postgres-replication-password"),
+      "--slots", replicaSlots.join(","),
+      "--run-as", "postgres",
+    ],
+  });
+  const replicas = replicaSlots.map((slot, i) =>
+    service(base, "postgres-replica", {
+      ...common,
+      name: postgresReplicaName(i + 1),
+      placement: { constraints: plan.placement[postgresReplicaName(i + 1)], spread: [] },
+      secrets: ["postgres-replication-password"],
+      args: [
+        "replica",
+        "--data", `${POSTGRES_MOUNT}/replica-${i + 1}`,
+        "--port", String(PORTS.postgres),
+        "--primary-host", tasksHost("postgres-primary"),
+        "--primary-port", String(PORTS.postgres),
+        "--slot", slot,
+        "--replication-user", REPLICATION_USER,
+        "--replication-password-file", secretPath("postgres-replication-password"),
+        "--run-as", "postgres",
+      ],
+    }),
+  );
+  return [primary, ...replicas];
+}
+
+const REDIS_MOUNT = "/var/lib/medianest/redis";
+
+function redisServices(base: Base): ServiceSpec[] {
+  const { config } = base;
+  const redis = config.services.redis;
+  const sentinelHost = redis.sentinels > 0 ? tasksHost("redis-sentinel") : "";
+  const redisArgs = (roleHint: "master" | "replica", dataDir: string): string[] => [
+    "--role-hint", roleHint,
+    "--port", String(PORTS.redis),
+    "--password-file", secretPath("redis-password"),
+    "--data", `${REDIS_MOUNT}/${dataDir}`,
+    "--maxmemory", `${redis.maxmemoryMb}mb`,
+    "--maxmemory-policy", redis.maxmemoryPolicy,
+    "--announce-cidr", config.network.subnets.database,
+    "--master-host", tasksHost("redis-master"),
+    "--master-port", String(PORTS.redis),
+    "--sentinel-host", sentinelHost,
+    "--sentinel-port", String(PORTS.sentinel),
+    "--master-name", SENTINEL_MASTER_NAME,
+    "--run-as", "redis",
+  ];
+  const common = {
+    image: config.images.redis,
+    env: {},
+    secrets: ["redis-password"] as SecretName[],
+    scripts: ["redis-entrypoint"] as ContainerScript[],
+    mounts: [{ source: `${config.storage.appDataPath}/redis`, target: REDIS_MOUNT, readOnly: false }],
+    command: ["bash", scriptPath("redis-entrypoint")],
+    tmpfs: ["/tmp"],
+    healthcheck: shellHealth(`REDISCLI_AUTH="$(cat ${secretPath("redis-password")})" redis-cli -p ${PORTS.redis} ping | grep -q PONG`, "30s"),
+  };
+  // The spec spreads Redis over nodes (node.id): one task per node.
+  const spread = { constraints: [], spread: ["node.id"], maxReplicasPerNode: 1 };
+  const services = [service(base, "redis", { ...common, name: "redis-master", replicas: 1, placement: spread, args: redisArgs("master", "master") })];
+  if (redis.replicas > 0) {
+    services.push(service(base, "redis", { ...common, name: "redis-replica", replicas: redis.replicas, placement: spread, args: redisArgs("replica", "replica") }));
+  }
+  if (redis.sentinels > 0) {
+    services.push(
+      service(base, "redis-sentinel", {
+        name: "redis-sentinel",
+        image: config.images.redis,
+        replicas: redis.sentinels,
+        placement: spread,
+        env: {},
+        secrets: ["redis-password"],
+        scripts: ["sentinel-entrypoint"],
+        mounts: [],
+        command: ["bash", scriptPath("sentinel-entrypoint")],
+        tmpfs: ["/tmp"],
+        args: [
+          "--port", String(PORTS.sentinel),
+          "--password-file", secretPath("redis-password"),
+          "--master-name", SENTINEL_MASTER_NAME,
+          "--master-host", tasksHost("redis-master"),
+          "--redis-port", String(PORTS.redis),
+          "--quorum", String(redis.quorum),
+          "--announce-cidr", config.network.subnets.database,
+          "--peer-host", tasksHost("redis-sentinel"),
+          // Sentinel rewrites its config: it needs a writable place that is per task.
+          "--data", "/tmp/sentinel",
+          "--run-as", "redis",
+        ],
+        healthcheck: shellHealth(`redis-cli -p ${PORTS.sentinel} ping | grep -q PONG`, "30s"),
+      }),
+    );
+  }
+  return services;
+}
+
+function minioServices(base: Base): ServiceSpec[] {
+  const { config, plan } = base;
+  if (config.s3.mode !== "internal") return [];
+  return [
+    service(base, "minio", {
+      name: "minio",
+      image: config.images.minio,
+      replicas: 1,
+      placement: { constraints: plan.placement.minio, spread: [] },
+      env: {
+        MINIO_ROOT_USER_FILE: secretPath("minio-root-user"),
+        MINIO_ROOT_PASSWORD_FILE: secretPath("minio-root-password"),
+        MINIO_BROWSER: "off",
+      },
+      secrets: ["minio-root-user", "minio-root-password"],
+      scripts: [],
+      mounts: [{ source: config.storage.mediaPath, target: "/data", readOnly: false }],
+      command: ["minio", "server", "/data", "--address", `:${PORTS.minio}`],
+      // The MinIO image ships mc with a "local" alias; `mc ready` probes the health endpoint.
+      healthcheck: { test: ["CMD", "mc", "ready", "local"], interval: "10s", timeout: "5s", retries: 5, startPeriod: "30s" },
+      // Published on its own node only, for the minio provider run by operators;
+      // the host firewall admits it from cluster and management networks only.
+      hostPorts: [{ target: PORTS.minio, published: PORTS.minio }],
+    }),
+  ];
+}
+
+function backupServices(base: Base): ServiceSpec[] {
+  const { config, plan } = base;
+  const pg = config.services.postgres;
+  // Both run where the primary runs: /mnt/backup is a host path.
+  const placement = { constraints: plan.placement["postgres-primary"], spread: [] };
+  const mount = (readOnly: boolean) => [{ source: config.storage.backupPath, target: "/backup", readOnly }];
+  const interval = String(config.backup.intervalHours * 3600);
+  const offsite = config.backup.offsite;
+  return [
+    service(base, "postgres-backup", {
+      name: "postgres-backup",
+      image: config.images.postgres,
+      replicas: 1,
+      placement,
+      env: {},
+      secrets: ["postgres-password"],
+      scripts: ["pg-dump"],
+      mounts: mount(false),
+      command: ["bash", scriptPath("pg-dump")],
+      tmpfs: ["/tmp"],
+      args: [
+        "--host", tasksHost("postgres-primary"),
+        "--port", String(PORTS.postgres),
+        "--db", pg.database,
+        "--user", pg.user,
+        "--password-file", secretPath("postgres-password"),
+        "--dir", "/backup",
+        "--interval-seconds", interval,
+        "--retention-days", String(config.backup.retentionDays),
+      ],
+    }),
+    service(base, "backup-upload", {
+      name: "backup-upload",
+      image: config.images.mc,
+      replicas: 1,
+      placement,
+      env: {},
+      secrets: ["s3-backup-access-key", "s3-backup-secret-key", ...(offsite ? (["offsite-access-key", "offsite-secret-key"] as const) : [])],
+      scripts: ["backup-upload"],
+      mounts: mount(true),
+      command: ["bash", scriptPath("backup-upload")],
+      tmpfs: ["/tmp"],
+      args: [
+        "--dir", "/backup",
+        "--endpoint", s3Endpoint(config),
+        "--bucket", config.s3.buckets.backups,
+        "--prefix", "postgres",
+        "--access-key-file", secretPath("s3-backup-access-key"),
+        "--secret-key-file", secretPath("s3-backup-secret-key"),
+        ...(offsite
+          ? [
+              "--offsite-endpoint", offsite.endpoint,
+              "--offsite-bucket", offsite.bucket,
+              "--offsite-access-key-file", secretPath("offsite-access-key"),
+              "--offsite-secret-key-file", secretPath("offsite-secret-key"),
+            ]
+          : []),
+        "--interval-seconds", interval,
+      ],
+    }),
+  ];
+}
+
+/** Every Swarm service of the stack, data tier first. */
+export function planServices(config: StackConfig, plan: TopologyPlan): ServiceSpec[] {
+  const base = { config, plan };
+  return [...postgresServices(base), ...redisServices(base), ...minioServices(base), ...backupServices(base), ...appServices(base)];
+}
