@@ -5,9 +5,9 @@ import { loadStackConfig } from "./config/load";
 import { planTopology } from "./topology/plan";
 import { MediaNestStack } from "./components/medianest-stack";
 
-const { config, sshPrivateKey } = loadStackConfig();
+const { config, secrets } = loadStackConfig();
 const plan = planTopology(config);
-const medianest = new MediaNestStack("medianest", { config, plan, sshPrivateKey, stackName: pulumi.getStack() });
+const medianest = new MediaNestStack("medianest", { config, plan, secrets, stackName: pulumi.getStack() });
 
 export const environment = config.environment;
 export const leaderAddress = medianest.leaderAddress;
@@ -19,3 +19,5 @@ export const swarmUnlockKey = medianest.unlockKey;
 /** Secret: to join extra nodes by hand. */
 export const workerJoinToken = medianest.workerToken;
 export const managerJoinToken = medianest.managerToken;
+export const services = medianest.serviceNames;
+export const buckets = medianest.buckets;

@@ -36,13 +36,27 @@ export function dockerSshOptions(leader: PlannedNode, dir: string): string[] {
   ];
 }
 
+// One exit hook for the whole process, however often the program is evaluated in it.
+const cleanupKey = Symbol.for("medianest.ssh-key-dirs");
+function removeAtExit(dir: string): void {
+  const registry = globalThis as unknown as Record<symbol, Set<string> | undefined>;
+  let dirs = registry[cleanupKey];
+  if (!dirs) {
+    const created = new Set<string>();
+    registry[cleanupKey] = created;
+    process.once("exit", () => created.forEach((d) => rmSync(d, { recursive: true, force: true })));
+    dirs = created;
+  }
+  dirs.add(dir);
+}
+
 function writeSshFiles(dir: string, leader: PlannedNode, key: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   writeFileSync(path.join(dir, "id"), key.endsWith("\n") ? key : `${key}\n`, { mode: 0o600 });
   const hostPattern = leader.ssh.port === 22 ? leader.address : `[${leader.address}]:${leader.ssh.port}`;
   writeFileSync(path.join(dir, "known_hosts"), leader.ssh.hostKey ? `${hostPattern} ${leader.ssh.hostKey}\n` : "", { mode: 0o600 });
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  removeAtExit(dir);
 }
 
 export function leaderDockerProvider(name: string, args: LeaderDockerProviderArgs, opts: pulumi.CustomResourceOptions): docker.Provider {

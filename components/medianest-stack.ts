@@ -2,7 +2,9 @@
 // Later layers (data, app, edge, monitoring) hang off the provider and networks.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import type { ConfigSecrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
+import { planServices } from "../topology/services";
 import type { OverlayNetworkKey } from "../topology/networks";
 import type { PlannedNode, TopologyPlan } from "../topology/plan";
 import { leaderDockerProvider } from "./docker-provider";
@@ -10,11 +12,17 @@ import { Host } from "./host";
 import { Networks } from "./networks";
 import type { ScriptTarget } from "./script-command";
 import { Swarm } from "./swarm";
+import { DataServices } from "./data-services";
+import { MediaNestApp } from "./medianest-app";
+import { ObjectStorage } from "./object-storage";
+import { ServiceScripts } from "./service-scripts";
+import { SwarmSecrets } from "./swarm-secrets";
+import type { SwarmServiceRefs } from "./swarm-service";
 
 export interface MediaNestStackArgs {
   readonly config: StackConfig;
   readonly plan: TopologyPlan;
-  readonly sshPrivateKey?: pulumi.Output<string>;
+  readonly secrets: ConfigSecrets;
   /** Stack name, to keep per-run files of concurrent stacks apart. */
   readonly stackName: string;
 }
@@ -48,11 +56,14 @@ export class MediaNestStack extends pulumi.ComponentResource {
   readonly managerToken: pulumi.Output<string>;
   readonly provider: docker.Provider;
   readonly networks: Networks;
+  readonly serviceNames: pulumi.Output<string[]>;
+  readonly buckets: pulumi.Output<Record<"media" | "thumbnails" | "backups", string>>;
 
   constructor(name: string, args: MediaNestStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("medianest:stack:MediaNest", name, {}, opts);
     const { config, plan } = args;
-    const targets = new Map(plan.nodes.map((node) => [node.name, scriptTarget(config, node, args.sshPrivateKey)]));
+    const sshPrivateKey = args.secrets.sshPrivateKey;
+    const targets = new Map(plan.nodes.map((node) => [node.name, scriptTarget(config, node, sshPrivateKey)]));
     const hosts = new Map(
       plan.nodes.map((node) => {
         const target = targets.get(node.name) as ScriptTarget;
@@ -66,10 +77,41 @@ export class MediaNestStack extends pulumi.ComponentResource {
     );
     this.provider = leaderDockerProvider(
       "leader-docker",
-      { connection: config.connection, leader: plan.leader, sshPrivateKey: args.sshPrivateKey, scope: args.stackName },
+      { connection: config.connection, leader: plan.leader, sshPrivateKey, scope: args.stackName },
       { parent: this, dependsOn: swarm.ready },
     );
     this.networks = new Networks("overlays", { subnets: plan.subnets, provider: this.provider, dependsOn: swarm.ready }, { parent: this });
+
+    // Services: secrets and scripts first, then storage, data, app.
+    const specs = planServices(config, plan);
+    const provider = this.provider;
+    const secrets = new SwarmSecrets("secrets", { provider }, { parent: this, dependsOn: swarm.ready });
+    const fromConfig = args.secrets;
+    secrets.generated("postgres-password", fromConfig.postgresPassword);
+    secrets.generated("postgres-replication-password", fromConfig.replicationPassword);
+    secrets.generated("redis-password", fromConfig.redisPassword);
+    secrets.generated("jwt-secret", fromConfig.jwtSecret, 64);
+    secrets.generated("nextauth-secret", fromConfig.nextAuthSecret, 64);
+    if (config.backup.offsite) {
+      if (!fromConfig.offsiteAccessKey || !fromConfig.offsiteSecretKey) throw new Error("backup.offsite needs medianest:offsiteAccessKey and offsiteSecretKey");
+      secrets.fromValue("offsite-access-key", fromConfig.offsiteAccessKey);
+      secrets.fromValue("offsite-secret-key", fromConfig.offsiteSecretKey);
+    }
+    const scripts = new ServiceScripts("scripts", { provider, scripts: specs.flatMap((s) => s.scripts) }, { parent: this, dependsOn: swarm.ready });
+    const refs = (): SwarmServiceRefs => ({ networkIds: this.networks.ids, secrets: secrets.refs(), scripts: scripts.refs });
+    const storage = new ObjectStorage(
+      "object-storage",
+      { config, plan, provider, specs, secrets, refs, configSecrets: fromConfig },
+      { parent: this, dependsOn: [this.networks] },
+    );
+    const data = new DataServices(
+      "data",
+      { specs, provider, refs: refs(), storageReady: storage.ready },
+      { parent: this, dependsOn: [this.networks] },
+    );
+    new MediaNestApp("app", { specs, provider, refs: refs(), dependsOn: [...data.ready, ...storage.ready] }, { parent: this, dependsOn: [this.networks] });
+    this.serviceNames = pulumi.output(specs.map((s) => s.name));
+    this.buckets = storage.buckets;
 
     this.leaderAddress = swarm.leaderAddress;
     this.nodeIds = swarm.nodeIds;
@@ -82,6 +124,7 @@ export class MediaNestStack extends pulumi.ComponentResource {
       leaderAddress: this.leaderAddress,
       nodeIds: this.nodeIds,
       networkIds: this.networkIds,
+      serviceNames: this.serviceNames,
       clusterId: this.clusterId,
       unlockKey: this.unlockKey,
     });

@@ -1,0 +1,145 @@
+// The one building block every Swarm service goes through. It cannot express a
+// service without limits AND reservations (the spec type requires both), pins
+// networks by id, mounts secrets and scripts as files, and applies the spec's
+// rolling-update strategy. `swarmServiceArgs` is the pure translation; the lab
+// applies the very same inputs to a real swarm.
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { OverlayNetworkKey } from "../topology/networks";
+import { scriptPath, secretPath, type ContainerScript, type SecretName, type ServiceSpec } from "../topology/services";
+
+export interface SwarmObjectRef {
+  readonly id: pulumi.Input<string>;
+  readonly name: pulumi.Input<string>;
+}
+
+export interface SwarmServiceRefs {
+  readonly networkIds: pulumi.Input<Record<OverlayNetworkKey, string>>;
+  readonly secrets: ReadonlyMap<SecretName, SwarmObjectRef>;
+  readonly scripts: ReadonlyMap<ContainerScript, SwarmObjectRef>;
+}
+
+const NANO = 1e9;
+const MIB = 1024 * 1024;
+
+export function updatePolicy(spec: ServiceSpec): docker.types.input.ServiceUpdateConfig {
+  // Host-mode ports cannot be bound twice on a node: start-first would fail with "address already in use".
+  const order = spec.update === "stateless" && !spec.hostPorts?.length ? "start-first" : "stop-first";
+  return {
+    parallelism: 1,
+    delay: "10s",
+    // Stateless tasks roll back on their own; a database is not restarted again automatically.
+    failureAction: spec.update === "stateless" ? "rollback" : "pause",
+    monitor: "30s",
+    maxFailureRatio: "0",
+    order,
+  };
+}
+
+function requireRef<K>(map: ReadonlyMap<K, SwarmObjectRef>, key: K, what: string, service: string): SwarmObjectRef {
+  const ref = map.get(key);
+  if (!ref) throw new Error(`service ${service} needs ${what} "${String(key)}", which was not created`);
+  return ref;
+}
+
+export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): docker.ServiceArgs {
+  const { limits, reservations } = spec.resources;
+  if (!(limits.cpus > 0 && limits.memoryMb > 0 && reservations.cpus > 0 && reservations.memoryMb > 0)) {
+    throw new Error(`service ${spec.name}: limits and reservations must both be set and positive`);
+  }
+  if (reservations.cpus > limits.cpus || reservations.memoryMb > limits.memoryMb) {
+    throw new Error(`service ${spec.name}: reservations exceed limits`);
+  }
+  const update = updatePolicy(spec);
+  // Secrets read by our entrypoints (run as root, then drop privileges) stay root-only.
+  const secretMode = spec.scripts.length > 0 ? 0o400 : 0o444;
+  return {
+    name: spec.name,
+    mode: { replicated: { replicas: spec.replicas } },
+    labels: [
+      { label: "com.medianest.role", value: spec.role },
+      { label: "com.medianest.managed-by", value: "pulumi" },
+    ],
+    taskSpec: {
+      containerSpec: {
+        image: spec.image,
+        ...(spec.command ? { commands: [...spec.command] } : {}),
+        ...(spec.args ? { args: [...spec.args] } : {}),
+        env: { ...spec.env },
+        ...(spec.healthcheck
+          ? {
+              healthcheck: {
+                tests: [...spec.healthcheck.test],
+                interval: spec.healthcheck.interval,
+                timeout: spec.healthcheck.timeout,
+                retries: spec.healthcheck.retries,
+                startPeriod: spec.healthcheck.startPeriod,
+              },
+            }
+          : {}),
+        secrets: spec.secrets.map((name) => {
+          const ref = requireRef(refs.secrets, name, "secret", spec.name);
+          return { secretId: ref.id, secretName: ref.name, fileName: secretPath(name), fileMode: secretMode };
+        }),
+        configs: spec.scripts.map((name) => {
+          const ref = requireRef(refs.scripts, name, "script", spec.name);
+          return { configId: ref.id, configName: ref.name, fileName: scriptPath(name), fileMode: 0o555 };
+        }),
+        mounts: [
+          ...spec.mounts.map((m) => ({ type: "bind", source: m.source, target: m.target, readOnly: m.readOnly })),
+          ...(spec.tmpfs ?? []).map((target) => ({ type: "tmpfs", target, tmpfsOptions: { mode: 0o1777 } })),
+        ],
+        ...(spec.stopSignal ? { stopSignal: spec.stopSignal } : {}),
+        ...(spec.stopGracePeriod ? { stopGracePeriod: spec.stopGracePeriod } : {}),
+      },
+      resources: {
+        limits: { nanoCpus: Math.round(limits.cpus * NANO), memoryBytes: limits.memoryMb * MIB },
+        reservation: { nanoCpus: Math.round(reservations.cpus * NANO), memoryBytes: reservations.memoryMb * MIB },
+      },
+      placement: {
+        constraints: [...spec.placement.constraints],
+        prefs: spec.placement.spread.map((descriptor) => `spread=${descriptor}`),
+        ...(spec.placement.maxReplicasPerNode ? { maxReplicas: spec.placement.maxReplicasPerNode } : {}),
+      },
+      restartPolicy: { condition: "any", delay: "5s", maxAttempts: 0, window: "120s" },
+      // By id: attaching by name makes the provider see a diff on every run.
+      networksAdvanceds: pulumi.output(refs.networkIds).apply((ids) =>
+        spec.networks.map((key) => {
+          const id = ids[key];
+          if (!id) throw new Error(`service ${spec.name}: network ${key} does not exist`);
+          return { name: id };
+        }),
+      ),
+    },
+    updateConfig: update,
+    rollbackConfig: { parallelism: 1, delay: "0s", failureAction: "pause", monitor: "30s", maxFailureRatio: "0", order: update.order },
+    endpointSpec: {
+      mode: spec.endpointMode,
+      ports: (spec.hostPorts ?? []).map((p) => ({ targetPort: p.target, publishedPort: p.published, publishMode: "host", protocol: "tcp" })),
+    },
+    // Replicated services only (it conflicts with global mode): wait until every task runs.
+    convergeConfig: { delay: "7s", timeout: "5m" },
+  };
+}
+
+export interface SwarmServiceArgs extends SwarmServiceRefs {
+  readonly spec: ServiceSpec;
+  readonly provider: docker.Provider;
+}
+
+export class SwarmService extends pulumi.ComponentResource {
+  readonly service: docker.Service;
+  readonly serviceName: pulumi.Output<string>;
+
+  constructor(name: string, args: SwarmServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("medianest:service:SwarmService", name, {}, opts);
+    this.service = new docker.Service(args.spec.name, swarmServiceArgs(args.spec, args), {
+      parent: this,
+      provider: args.provider,
+      // The name is fixed (clients resolve it): a replace must delete first.
+      deleteBeforeReplace: true,
+    });
+    this.serviceName = this.service.name;
+    this.registerOutputs({ serviceName: this.serviceName });
+  }
+}
