@@ -12,11 +12,14 @@ const host = (name: string, address: string, role: "manager" | "worker", labels:
   memoryGb: 8,
   labels,
 });
-const allLabels = { type: ["compute", "processing", "database"], storage: "ssd" };
+const allLabels = { type: ["compute", "processing", "database"], storage: "ssd", s3: "minio" };
 
 function base(overrides: Partial<RawStackConfig> = {}): RawStackConfig {
   return {
     environment: "homelab",
+    app: { hostname: "medianest.example.com" },
+    images: { frontend: "ghcr.io/medianest/frontend:1.0.0", backend: "ghcr.io/medianest/backend:1.0.0" },
+    services: { postgres: { replicas: 0 }, redis: { replicas: 0, sentinels: 0 } },
     hosts: [host("one", "192.0.2.10", "manager", allLabels)],
     sshPrivateKey: FAKE_SSH_KEY,
     ...overrides,
@@ -170,6 +173,44 @@ describe("invalid config", () => {
     expectIssue(base({ hosts: [{ ...host("one", "192.0.2.10", "manager", allLabels), role: "boss" as "manager" }] }), "medianest:hosts[0].role", /expected one of/);
     expectIssue(base({ hosts: [{ ...host("one", "192.0.2.10", "manager", allLabels), sshPort: 70000 }] }), "medianest:hosts[0].sshPort", /<=65535/);
     expectIssue(base({ storage: { nfs: { server: "nas", export: "volume1" } } }), "medianest:storage.nfs.export", "must be an absolute path");
+  });
+
+  it("unpinned or moving image references", () => {
+    const images = (frontend: string) => ({ frontend, backend: "ghcr.io/medianest/backend:1.0.0" });
+    expectIssue(base({ images: images("ghcr.io/medianest/frontend") }), "medianest:images.frontend", "must be pinned");
+    expectIssue(base({ images: images("registry.local:5000/medianest/frontend") }), "medianest:images.frontend", "must be pinned");
+    expectIssue(base({ images: images("ghcr.io/medianest/frontend:latest") }), "medianest:images.frontend", 'must not use the moving "latest" tag');
+    expect(() => validateStackConfig(base({ images: images("registry.local:5000/medianest/frontend:1.2.3") }), context)).not.toThrow();
+    expect(() => validateStackConfig(base({ images: images(`ghcr.io/medianest/frontend@sha256:${"a".repeat(64)}`) }), context)).not.toThrow();
+  });
+
+  it("service secrets given in plain text", () => {
+    expectIssue(base({ postgresPassword: "hunter2hunter2" }), "medianest:postgresPassword", "must be a secret");
+  });
+
+  it("external S3 without endpoint or keys, off-site backup without keys", () => {
+    const external = base({ s3: { mode: "external" } });
+    expectIssue(external, "medianest:s3.endpoint", "is required when s3.mode is external");
+    expectIssue(external, "medianest:s3AccessKey", "is required when s3.mode is external");
+    expectIssue(base({ s3: { endpoint: "https://s3.example.com" } }), "medianest:s3.endpoint", "only applies when s3.mode is external");
+    expectIssue(base({ backup: { offsite: { endpoint: "https://backup.example.net", bucket: "medianest" } } }), "medianest:offsiteSecretKey", "is required when backup.offsite is set");
+    expectIssue(base({ backup: { offsite: { endpoint: "not a url", bucket: "medianest" } } }), "medianest:backup.offsite.endpoint", "must be a URL");
+  });
+
+  it("Redis Sentinel counts that cannot fail over or cannot be placed", () => {
+    const hosts = [host("one", "192.0.2.10", "manager", allLabels), host("two", "192.0.2.11", "worker"), host("three", "192.0.2.12", "worker")];
+    expectIssue(base({ hosts, services: { redis: { replicas: 0, sentinels: 2 } } }), "medianest:services.redis.sentinels", "use 0 (no Sentinel) or an odd number of at least 3");
+    expectIssue(base({ services: { redis: { replicas: 0, sentinels: 3 } } }), "medianest:services.redis.sentinels", "3 sentinels need as many hosts");
+    expectIssue(base({ hosts, services: { redis: { replicas: 2, sentinels: 3, quorum: 4 } } }), "medianest:services.redis.quorum", "quorum 4 must be at least 2");
+    expectIssue(base({ services: { redis: { replicas: 1, sentinels: 0 } } }), "medianest:services.redis.replicas", "need 2 hosts");
+  });
+
+  it("Postgres replicas without a host labelled for them", () => {
+    expectIssue(base({ services: { postgres: { replicas: 1 }, redis: { replicas: 0, sentinels: 0 } } }), "medianest:hosts", "no host carries the labels postgres=replica-1 that postgres-replica-1 needs");
+  });
+
+  it("internal MinIO without a host labelled s3=minio", () => {
+    expectIssue(base({ hosts: [host("one", "192.0.2.10", "manager", { ...allLabels, s3: "elsewhere" })] }), "medianest:hosts", "s3=minio that minio needs");
   });
 
   it("reports every problem at once, one line each", () => {

@@ -7,11 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { validateStackConfig, type RawStackConfig } from "../config/schema";
+import type { RawStackConfig } from "../config/schema";
 import { dataDirectoryArgs, firewallArgs } from "../topology/host-setup";
 import { planTopology } from "../topology/plan";
 import { loadScript, type ScriptName } from "../components/scripts";
-import { FAKE_SSH_KEY, stackFileConfig } from "./support/mocked-run";
+import { validatedStackConfig } from "./support/stack-config";
 
 const isRoot = process.getuid?.() === 0;
 const haveNetns = isRoot && spawnSync("ip", ["netns", "list"]).status === 0 && spawnSync("iptables", ["--version"]).status === 0;
@@ -24,10 +24,7 @@ function run(script: ScriptName, args: string[], prefix: string[] = []): { statu
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-function productionConfig(overrides: Partial<RawStackConfig> = {}) {
-  const raw = Object.fromEntries(Object.entries(stackFileConfig("production")).map(([k, v]) => [k.replace(/^medianest:/, ""), v]));
-  return validateStackConfig({ ...raw, sshPrivateKey: FAKE_SSH_KEY, ...overrides }, { secretKeys: new Set(["sshPrivateKey"]), runningAsRoot: true });
-}
+const productionConfig = (overrides: Partial<RawStackConfig> = {}) => validatedStackConfig("production", overrides);
 
 const cleanups: (() => void)[] = [];
 afterAll(() => {
@@ -88,7 +85,7 @@ describe.runIf(isRoot || required)("data-dirs.sh under a temp root", () => {
     expect(first.stderr).toBe("");
     expect(first.stdout.match(/^changed:/gm)?.length).toBe(args.length);
     const postgres = statSync(`${root}/opt/medianest/postgres`);
-    expect([postgres.mode & 0o7777, postgres.uid, postgres.gid]).toEqual([0o700, 999, 999]);
+    expect([postgres.mode & 0o7777, postgres.uid, postgres.gid]).toEqual([0o711, 0, 0]);
     const second = run("host/data-dirs.sh", args);
     expect(second.status).toBe(0);
     expect(second.stdout).not.toMatch(/^changed:/m);

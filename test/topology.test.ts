@@ -1,16 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { validateStackConfig, type StackConfig } from "../config/schema";
 import { cidrsOverlap, intToIpv4, ipv4ToInt, parseIpv4Cidr } from "../topology/cidr";
 import { encodeNodeLabels, labelConstraint, labelEncodingFor, type ConfiguredLabels } from "../topology/labels";
 import { planTopology } from "../topology/plan";
 import { daemonJson, dataDirectoryArgs, firewallArgs, nfsMountArgs } from "../topology/host-setup";
-import { FAKE_SSH_KEY, stackFileConfig, type StackName } from "./support/mocked-run";
-
-function configOf(stack: StackName): StackConfig {
-  const raw = Object.fromEntries(Object.entries(stackFileConfig(stack)).map(([k, v]) => [k.replace(/^medianest:/, ""), v]));
-  if (raw.connection !== "local") raw.sshPrivateKey = FAKE_SSH_KEY;
-  return validateStackConfig(raw, { secretKeys: new Set(["sshPrivateKey"]), runningAsRoot: true });
-}
+import { validatedStackConfig as configOf } from "./support/stack-config";
 
 describe("cidr", () => {
   it("parses, rejects host bits and detects overlap", () => {
@@ -42,6 +35,8 @@ describe("plan", () => {
     expect(plan.joiningManagers.map((n) => n.name)).toEqual(["mgr-2", "mgr-3"]);
     expect(plan.workers.map((n) => n.name)).toEqual(["wrk-1", "wrk-2", "wrk-3", "wrk-4"]);
     expect(plan.nodes.find((n) => n.name === "wrk-4")?.labels).toEqual({ az: "a", storage: "ssd", type: "database" });
+    expect(plan.nodes.find((n) => n.name === "mgr-2")?.labels).toEqual({ az: "b", postgres: "replica-2" });
+    expect(plan.placement["postgres-replica-2"]).toEqual(["node.labels.postgres == replica-2"]);
     expect(plan.placement["medianest-frontend"]).toEqual(["node.role == worker", "node.labels.type == compute"]);
     expect(plan.placement["postgres-primary"]).toEqual(["node.labels.type == database", "node.labels.storage == ssd"]);
     expect(plan.leader.listenAddress).toBe("192.0.2.11");
@@ -58,7 +53,7 @@ describe("plan", () => {
     const plan = planTopology(configOf("homelab"));
     expect(plan.nodes).toHaveLength(1);
     expect(plan.workers).toEqual([]);
-    expect(plan.leader.labels).toEqual({ az: "home", storage: "ssd", "type.compute": "true", "type.database": "true", "type.processing": "true" });
+    expect(plan.leader.labels).toEqual({ az: "home", s3: "minio", storage: "ssd", "type.compute": "true", "type.database": "true", "type.processing": "true" });
     expect(plan.placement["medianest-backend"]).toEqual(["node.labels.type.compute == true"]);
     expect(plan.subnets.every((s) => !s.encrypted)).toBe(true);
   });
@@ -69,7 +64,7 @@ describe("plan", () => {
     expect(JSON.parse(daemonJson(config))).toEqual({ "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } });
     expect(dataDirectoryArgs(config)).not.toContain("/mnt/media:0755:0:0");
     expect(dataDirectoryArgs(configOf("homelab"))).toContain("/mnt/media:0755:0:0");
-    expect(dataDirectoryArgs(config)).toContain("/opt/medianest/postgres:0700:999:999");
+    expect(dataDirectoryArgs(config)).toContain("/opt/medianest/postgres:0711:0:0");
     expect(nfsMountArgs(config)).toEqual(["present", "192.0.2.50", "/volume1/media", "/mnt/media", "rw,hard,noatime,nfsvers=4.1,_netdev"]);
     expect(nfsMountArgs(configOf("homelab"))).toBeUndefined();
     const worker = plan.nodes[1];

@@ -26,6 +26,7 @@ export interface RecordedResource {
   readonly urn: string;
   readonly parent: string;
   readonly dependencies: readonly string[];
+  readonly deleteBeforeReplace: boolean;
   /** Provider reference ("urn::id"), empty for the default provider. */
   readonly provider: string;
   /** Inputs with secrets unwrapped. */
@@ -66,7 +67,7 @@ export function stackFileConfig(stack: string): Record<string, unknown> {
 export interface MockedRunOptions {
   /** Replaces the stack file's config entirely when given. */
   readonly config?: Record<string, unknown>;
-  /** Fully qualified keys to mark secret; defaults to the SSH key when present. */
+  /** Fully qualified keys to mark secret; defaults to every secret config key present. */
   readonly secretKeys?: readonly string[];
 }
 
@@ -74,6 +75,11 @@ export interface MockedRunOptions {
 export function testConfig(stack: StackName): Record<string, unknown> {
   const config = stackFileConfig(stack);
   if (config["medianest:connection"] !== "local") config["medianest:sshPrivateKey"] = FAKE_SSH_KEY;
+  const s3 = config["medianest:s3"] as { mode?: string } | undefined;
+  if (s3?.mode === "external") {
+    config["medianest:s3AccessKey"] = FAKE_CONFIG_SECRETS.s3AccessKey;
+    config["medianest:s3SecretKey"] = FAKE_CONFIG_SECRETS.s3SecretKey;
+  }
   return config;
 }
 
@@ -94,7 +100,28 @@ function commandStdout(name: string, stdin: string, scripts: Map<string, string>
   return "ok: mocked\n";
 }
 
-const ALLOWED_TYPES = new Set(["command:remote:Command", "command:local:Command", "docker:index/network:Network", "pulumi:providers:docker"]);
+const ALLOWED_TYPES = new Set([
+  "command:remote:Command",
+  "command:local:Command",
+  "pulumi:providers:docker",
+  "docker:index/network:Network",
+  "docker:index/secret:Secret",
+  "docker:index/serviceConfig:ServiceConfig",
+  "docker:index/service:Service",
+  "random:index/randomPassword:RandomPassword",
+  "pulumi:providers:minio",
+  "minio:index/s3Bucket:S3Bucket",
+  "minio:index/s3BucketVersioning:S3BucketVersioning",
+  "minio:index/ilmPolicy:IlmPolicy",
+  "minio:index/iamUser:IamUser",
+  "minio:index/iamPolicy:IamPolicy",
+  "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment",
+]);
+
+/** Every generated password in a mocked run starts with this, so tests can find leaks. */
+export const MOCK_RANDOM_PREFIX = "MOCKRANDOM";
+/** Fake secret config values (only ever given as secrets). */
+export const FAKE_CONFIG_SECRETS = { s3AccessKey: "FAKEACCESSKEY0001", s3SecretKey: "FAKESECRETKEY0001" } as const;
 
 export async function mockedRun(stack: StackName, options: MockedRunOptions = {}): Promise<MockedRun> {
   vi.resetModules();
@@ -110,6 +137,9 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
         if (args.type.startsWith("medianest:")) return { id: undefined, state: args.inputs };
         if (!ALLOWED_TYPES.has(args.type)) throw new Error(`strict mock: unexpected resource type ${args.type} (${args.name})`);
         const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "random:index/randomPassword:RandomPassword") state.result = `${MOCK_RANDOM_PREFIX}${args.name.replace(/[^A-Za-z0-9]/g, "")}`;
+        // Engine-side autonaming does not run under mocks: mimic it.
+        if (args.type.startsWith("docker:") && state.name === undefined) state.name = `${args.name}-mock`;
         if (args.type.startsWith("command:")) {
           state.stdout = commandStdout(args.name, String(args.inputs.stdin ?? ""), scripts);
           state.stderr = "";
@@ -131,6 +161,7 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
     getParent(): string;
     getDependenciesList(): string[];
     getProvider(): string;
+    getDeletebeforereplace(): boolean;
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
   }
   type Callback = (error: unknown, response?: { getUrn(): string }) => void;
@@ -150,6 +181,7 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
           parent: req.getParent(),
           dependencies: req.getDependenciesList(),
           provider: req.getProvider(),
+          deleteBeforeReplace: req.getDeletebeforereplace(),
           inputs: object ? (unwrapSecrets(deserializeProperties(object as never)) as Record<string, unknown>) : {},
           rawInputs: object ? object.toJavaScript() : {},
         });
@@ -159,7 +191,8 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
   };
 
   const config = options.config ?? testConfig(stack);
-  const secretKeys = options.secretKeys ?? Object.keys(config).filter((k) => k.endsWith(":sshPrivateKey"));
+  const { SECRET_CONFIG_KEYS } = await import("../../config/schema");
+  const secretKeys = options.secretKeys ?? Object.keys(config).filter((k) => (SECRET_CONFIG_KEYS as readonly string[]).includes(k.replace(/^medianest:/, "")));
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
     [...secretKeys],

@@ -1,0 +1,279 @@
+// Services and data tier under mocks: the spec's placement and budgets, secrets
+// only as files, the network security table, Postgres/Redis wiring, MinIO.
+import { describe, expect, it } from "vitest";
+import { contentHashedName, containerScriptContent } from "../components/service-scripts";
+import { appPolicy, backupPolicy } from "../topology/s3-policies";
+import { CONTAINER_SCRIPTS } from "../topology/services";
+import {
+  FAKE_CONFIG_SECRETS,
+  FAKE_SSH_KEY,
+  MOCK_RANDOM_PREFIX,
+  STACKS,
+  isSecretValue,
+  mockedRun,
+  type MockedRun,
+  type RecordedResource,
+  type StackName,
+} from "./support/mocked-run";
+import { validatedStackConfig } from "./support/stack-config";
+
+interface ServiceInputs {
+  name: string;
+  mode: { replicated: { replicas: number } };
+  taskSpec: {
+    containerSpec: {
+      image: string;
+      env?: Record<string, string>;
+      args?: string[];
+      commands?: string[];
+      secrets?: { secretName: string; fileName: string }[];
+      configs?: { configName: string; fileName: string }[];
+    };
+    resources: { limits: { nanoCpus: number; memoryBytes: number }; reservation: { nanoCpus: number; memoryBytes: number } };
+    placement: { constraints: string[]; prefs: string[]; maxReplicas?: number };
+    networksAdvanceds: { name: string }[];
+  };
+  updateConfig: { order: string; failureAction: string; parallelism: number };
+  endpointSpec: { mode: string; ports: { publishMode: string; publishedPort: number }[] };
+}
+
+const runs = new Map<StackName, MockedRun>();
+async function runOf(stack: StackName): Promise<MockedRun> {
+  if (!runs.has(stack)) runs.set(stack, await mockedRun(stack));
+  return runs.get(stack) as MockedRun;
+}
+
+const services = (run: MockedRun) => run.ofType("docker:index/service:Service");
+const inputsOf = (service: RecordedResource) => service.inputs as unknown as ServiceInputs;
+function serviceNamed(run: MockedRun, name: string): ServiceInputs {
+  const found = services(run).find((s) => inputsOf(s).name === name);
+  if (!found) throw new Error(`no service ${name}`);
+  return inputsOf(found);
+}
+const mb = (bytes: number) => bytes / 1024 / 1024;
+const cpus = (nano: number) => nano / 1e9;
+function budget(s: ServiceInputs) {
+  const r = s.taskSpec.resources;
+  return [cpus(r.limits.nanoCpus), mb(r.limits.memoryBytes), cpus(r.reservation.nanoCpus), mb(r.reservation.memoryBytes)];
+}
+/** Network keys a service is attached to (ids of the mocked networks are "<name>-id"). */
+function networksOf(s: ServiceInputs): string[] {
+  return s.taskSpec.networksAdvanceds.map((n) => n.name.replace(/-net-id$/, "")).sort();
+}
+
+describe("production follows the spec's placement and budgets", () => {
+  it.each([
+    // name, replicas, constraints, prefs, [limit cpus, limit MB, reserved cpus, reserved MB]
+    ["medianest-frontend", 3, ["node.role == worker", "node.labels.type == compute"], ["spread=node.labels.az"], [0.5, 512, 0.25, 256]],
+    ["medianest-backend", 3, ["node.role == worker", "node.labels.type == compute"], [], [1.0, 1024, 0.5, 512]],
+    ["medianest-worker", 2, ["node.labels.type == processing"], [], [2.0, 4096, 1.0, 2048]],
+    ["postgres-primary", 1, ["node.labels.type == database", "node.labels.storage == ssd"], [], [2.0, 4096, 1.0, 2048]],
+    ["postgres-replica-1", 1, ["node.labels.postgres == replica-1"], [], [1.0, 2048, 0.5, 1024]],
+    ["postgres-replica-2", 1, ["node.labels.postgres == replica-2"], [], [1.0, 2048, 0.5, 1024]],
+    ["redis-master", 1, [], ["spread=node.id"], [0.5, 512, 0.25, 256]],
+    ["redis-replica", 2, [], ["spread=node.id"], [0.5, 512, 0.25, 256]],
+    ["redis-sentinel", 3, [], ["spread=node.id"], [0.1, 64, 0.05, 32]],
+  ] as const)("%s", async (name, replicas, constraints, prefs, resources) => {
+    const s = serviceNamed(await runOf("production"), name);
+    expect(s.mode.replicated.replicas).toBe(replicas);
+    expect(s.taskSpec.placement.constraints).toEqual(constraints);
+    expect(s.taskSpec.placement.prefs).toEqual(prefs);
+    expect(budget(s)).toEqual(resources);
+  });
+
+  it("runs Redis three times in all, one task per node", async () => {
+    const run = await runOf("production");
+    expect(serviceNamed(run, "redis-master").mode.replicated.replicas + serviceNamed(run, "redis-replica").mode.replicated.replicas).toBe(3);
+    for (const name of ["redis-master", "redis-replica", "redis-sentinel"]) expect(serviceNamed(run, name).taskSpec.placement.maxReplicas).toBe(1);
+  });
+
+  it("uses the external S3 endpoint and creates no MinIO", async () => {
+    const run = await runOf("production");
+    expect(services(run).map((s) => inputsOf(s).name)).not.toContain("minio");
+    expect(run.ofType("pulumi:providers:minio")).toEqual([]);
+    expect(serviceNamed(run, "medianest-worker").taskSpec.containerSpec.env?.S3_ENDPOINT).toBe("https://s3.example.com");
+  });
+});
+
+describe("homelab runs single replicas on its one node", () => {
+  it("every service has one task and label constraints in the list-label form", async () => {
+    const run = await runOf("homelab");
+    for (const service of services(run)) expect(inputsOf(service).mode.replicated.replicas).toBe(1);
+    expect(serviceNamed(run, "medianest-frontend").taskSpec.placement.constraints).toEqual(["node.labels.type.compute == true"]);
+    expect(serviceNamed(run, "postgres-primary").taskSpec.placement.constraints).toEqual([
+      "node.labels.type.database == true",
+      "node.labels.storage == ssd",
+    ]);
+    const names = services(run).map((s) => inputsOf(s).name);
+    expect(names).not.toContain("redis-sentinel");
+    expect(names.filter((n) => n.startsWith("postgres-replica"))).toEqual([]);
+    expect(names).toContain("minio");
+  });
+});
+
+describe.each(STACKS)("stack %s services", (stack) => {
+  it("declare limits and reservations, both positive, reservations within limits", async () => {
+    for (const service of services(await runOf(stack))) {
+      const [limitCpu, limitMb, resCpu, resMb] = budget(inputsOf(service));
+      expect(Math.min(limitCpu, limitMb, resCpu, resMb), inputsOf(service).name).toBeGreaterThan(0);
+      expect(resCpu).toBeLessThanOrEqual(limitCpu);
+      expect(resMb).toBeLessThanOrEqual(limitMb);
+    }
+  });
+
+  it("hold no secret in plain env: secret settings are *_FILE paths under /run/secrets", async () => {
+    const run = await runOf(stack);
+    const secretValues = [MOCK_RANDOM_PREFIX, FAKE_CONFIG_SECRETS.s3AccessKey, FAKE_CONFIG_SECRETS.s3SecretKey, FAKE_SSH_KEY.split("\n")[1]];
+    for (const service of services(run)) {
+      const env = inputsOf(service).taskSpec.containerSpec.env ?? {};
+      for (const [key, value] of Object.entries(env)) {
+        if (/PASSWORD|SECRET|TOKEN|_KEY/.test(key)) {
+          expect(key, `${inputsOf(service).name} ${key}`).toMatch(/_FILE$/);
+          expect(value).toMatch(/^\/run\/secrets\//);
+        }
+        for (const secret of secretValues) expect(value).not.toContain(secret);
+      }
+      // Nothing anywhere in the service's inputs carries a secret value in plain text.
+      const text = JSON.stringify(service.rawInputs, (_k, v: unknown) => (isSecretValue(v) ? "[secret]" : v));
+      for (const secret of secretValues) expect(text).not.toContain(secret);
+    }
+    for (const secret of run.ofType("docker:index/secret:Secret")) expect(isSecretValue(secret.rawInputs.data)).toBe(true);
+  });
+
+  it("attach networks by id exactly as the spec's security table says", async () => {
+    const run = await runOf(stack);
+    const expected: Record<string, string[]> = {
+      "medianest-frontend": ["frontend"],
+      "medianest-backend": ["backend", "database", "frontend"],
+      "medianest-worker": ["backend", "database", "storage"],
+      minio: ["storage"],
+      "backup-upload": ["storage"],
+    };
+    const onDatabase: string[] = [];
+    for (const service of services(run)) {
+      const s = inputsOf(service);
+      const networks = networksOf(s);
+      if (s.name in expected) expect(networks, s.name).toEqual(expected[s.name]);
+      if (/^(postgres|redis)/.test(s.name)) expect(networks, s.name).toEqual(["database"]);
+      if (networks.includes("database")) onDatabase.push(s.name);
+      for (const n of s.taskSpec.networksAdvanceds) expect(n.name).toMatch(/-net-id$/);
+    }
+    expect(onDatabase.every((n) => /^(postgres-|redis-|medianest-backend$|medianest-worker$)/.test(n))).toBe(true);
+    expect(onDatabase).not.toContain("medianest-frontend");
+  });
+
+  it("roll stateless services start-first with rollback, stateful ones stop-first", async () => {
+    for (const service of services(await runOf(stack))) {
+      const s = inputsOf(service);
+      const stateful = /^(postgres-primary|postgres-replica|redis-master|redis-replica|minio|postgres-backup)/.test(s.name);
+      expect(s.updateConfig.parallelism).toBe(1);
+      expect([s.name, s.updateConfig.order]).toEqual([s.name, stateful ? "stop-first" : "start-first"]);
+      if (!stateful) expect(s.updateConfig.failureAction).toBe("rollback");
+      for (const port of s.endpointSpec.ports) expect([s.name, port.publishMode]).toEqual([s.name, "host"]);
+    }
+  });
+
+  it("mount every container script as a config named by its content hash", async () => {
+    const run = await runOf(stack);
+    const configs = run.ofType("docker:index/serviceConfig:ServiceConfig");
+    for (const config of configs) {
+      const script = config.name as keyof typeof CONTAINER_SCRIPTS;
+      const content = containerScriptContent(script);
+      expect(config.inputs.name).toBe(contentHashedName(script, content));
+      expect(Buffer.from(String(config.inputs.data), "base64").toString("utf8")).toBe(content);
+    }
+    for (const service of services(run)) {
+      for (const ref of inputsOf(service).taskSpec.containerSpec.configs ?? []) {
+        expect(configs.map((c) => c.inputs.name)).toContain(ref.configName);
+      }
+    }
+  });
+
+  it("fixed service names are deleted before they are replaced", async () => {
+    const run = await runOf(stack);
+    expect(services(run).length).toBeGreaterThan(0);
+    for (const service of services(run)) expect([inputsOf(service).name, service.deleteBeforeReplace]).toEqual([inputsOf(service).name, true]);
+  });
+});
+
+describe("Postgres", () => {
+  it("replicas depend on the primary, share the replication secret and run the bootstrap script", async () => {
+    const run = await runOf("production");
+    const component = (name: string) => run.resources.find((r) => r.type === "medianest:service:SwarmService" && r.name === name) as RecordedResource;
+    const dockerService = (name: string) => services(run).find((r) => inputsOf(r).name === name) as RecordedResource;
+    const primary = serviceNamed(run, "postgres-primary");
+    expect(primary.taskSpec.containerSpec.args?.slice(0, 1)).toEqual(["primary"]);
+    expect(primary.taskSpec.containerSpec.args).toEqual(expect.arrayContaining(["--hba-cidr", "10.0.3.0/24", "--slots", "replica_1,replica_2"]));
+    const replicationSecret = (s: ServiceInputs) => s.taskSpec.containerSpec.secrets?.find((x) => x.fileName === "/run/secrets/postgres-replication-password")?.secretName;
+    for (const index of [1, 2]) {
+      const replica = serviceNamed(run, `postgres-replica-${index}`);
+      // Pulumi expands a dependency on a component to the resources inside it.
+      expect(component(`postgres-replica-${index}`).dependencies).toContain(dockerService("postgres-primary").urn);
+      expect(replicationSecret(replica)).toBe(replicationSecret(primary));
+      expect(replica.taskSpec.containerSpec.commands).toEqual(["bash", "/run/medianest/postgres-entrypoint.sh"]);
+      expect(replica.taskSpec.containerSpec.args).toEqual(
+        expect.arrayContaining(["replica", "--primary-host", "tasks.postgres-primary", "--slot", `replica_${index}`]),
+      );
+    }
+  });
+});
+
+describe("Redis", () => {
+  it("replicas point at the master and the Sentinels monitor it with quorum 2", async () => {
+    const run = await runOf("production");
+    const replica = serviceNamed(run, "redis-replica").taskSpec.containerSpec.args ?? [];
+    expect(replica).toEqual(expect.arrayContaining(["--role-hint", "replica", "--master-host", "tasks.redis-master", "--announce-cidr", "10.0.3.0/24"]));
+    const sentinel = serviceNamed(run, "redis-sentinel").taskSpec.containerSpec.args ?? [];
+    expect(sentinel).toEqual(expect.arrayContaining(["--master-host", "tasks.redis-master", "--quorum", "2", "--announce-cidr", "10.0.3.0/24"]));
+    const backend = serviceNamed(run, "medianest-backend").taskSpec.containerSpec.env ?? {};
+    expect(backend.REDIS_SENTINELS).toBe("tasks.redis-sentinel:26379");
+    expect(backend.DATABASE_URL).toBe("postgresql://medianest@tasks.postgres-primary:5432/medianest?keepalives=1&keepalives_idle=300");
+  });
+});
+
+describe("MinIO", () => {
+  it("creates the buckets, backup versioning and retention, and least-privilege users", async () => {
+    const run = await runOf("homelab");
+    expect(run.ofType("minio:index/s3Bucket:S3Bucket").map((b) => [b.inputs.bucket, b.inputs.acl])).toEqual([
+      ["media", "private"],
+      ["thumbnails", "private"],
+      ["backups", "private"],
+    ]);
+    const [versioning] = run.ofType("minio:index/s3BucketVersioning:S3BucketVersioning");
+    expect(versioning.inputs).toMatchObject({ bucket: "backups", versioningConfiguration: { status: "Enabled" } });
+    const [ilm] = run.ofType("minio:index/ilmPolicy:IlmPolicy");
+    expect(ilm.inputs).toMatchObject({ bucket: "backups", rules: [{ expiration: "14d", status: "Enabled" }] });
+    const users = run.ofType("minio:index/iamUser:IamUser").map((u) => u.inputs.name);
+    expect(users).toEqual(["medianest-app", "medianest-backup"]);
+    const policies = Object.fromEntries(run.ofType("minio:index/iamPolicy:IamPolicy").map((p) => [p.name, JSON.parse(String(p.inputs.policy))]));
+    const actions = (doc: { Statement: { Action: string[] }[] }) => doc.Statement.flatMap((s) => s.Action).sort();
+    expect(actions(policies.app)).toEqual(
+      ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:ListMultipartUploadParts", "s3:PutObject"].sort(),
+    );
+    expect(actions(policies.backup)).toEqual(["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucket", "s3:PutObject"]);
+    expect(JSON.stringify(policies.backup)).not.toMatch(/media|thumbnails|GetObject|Delete/);
+    for (const attachment of run.ofType("minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment")) {
+      expect(attachment.provider).toContain("pulumi:providers:minio");
+    }
+    const [provider] = run.ofType("pulumi:providers:minio");
+    expect(provider.inputs.minioServer).toBe("192.0.2.10:9000");
+    expect(isSecretValue(provider.rawInputs.minioPassword)).toBe(true);
+  });
+
+  it("policies grant only the listed buckets", () => {
+    const config = validatedStackConfig("homelab");
+    const resources = (doc: ReturnType<typeof appPolicy>) => doc.Statement.flatMap((s) => s.Resource);
+    expect(resources(appPolicy(config)).every((r) => /:::(media|thumbnails)(\/\*)?$/.test(r))).toBe(true);
+    expect(resources(backupPolicy(config)).every((r) => /:::backups(\/\*)?$/.test(r))).toBe(true);
+  });
+});
+
+describe("content-hashed config names", () => {
+  it("change when the script changes, so services roll onto the new config", () => {
+    const before = contentHashedName("pg-dump", "#!/usr/bin/env bash\necho one\n");
+    const after = contentHashedName("pg-dump", "#!/usr/bin/env bash\necho two\n");
+    expect(before).toMatch(/^pg-dump-[0-9a-f]{12}$/);
+    expect(after).not.toBe(before);
+    expect(contentHashedName("pg-dump", "#!/usr/bin/env bash\necho one\n")).toBe(before);
+  });
+});

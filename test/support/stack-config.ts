@@ -1,0 +1,9 @@
+// A stack file's config validated the way the program does it, for pure tests.
+import { SECRET_CONFIG_KEYS, validateStackConfig, type RawStackConfig, type StackConfig } from "../../config/schema";
+import { testConfig, type StackName } from "./mocked-run";
+
+export function validatedStackConfig(stack: StackName, overrides: Partial<RawStackConfig> = {}): StackConfig {
+  const raw = Object.fromEntries(Object.entries(testConfig(stack)).map(([k, v]) => [k.replace(/^medianest:/, ""), v]));
+  const secretKeys = new Set(Object.keys(raw).filter((k) => (SECRET_CONFIG_KEYS as readonly string[]).includes(k)));
+  return validateStackConfig({ ...raw, ...overrides }, { secretKeys, runningAsRoot: true });
+}
