@@ -50,6 +50,13 @@ function removeAtExit(dir: string): void {
   dirs.add(dir);
 }
 
+/** Removes the key files written so far (the exit hook does it at the end of a real run; tests call it). */
+export function removeSshKeyFiles(): void {
+  const dirs = (globalThis as unknown as Record<symbol, Set<string> | undefined>)[cleanupKey];
+  dirs?.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  dirs?.clear();
+}
+
 function writeSshFiles(dir: string, leader: PlannedNode, key: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);

@@ -214,6 +214,8 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
     await new Promise((resolve) => setImmediate(resolve));
     quiet = inFlight === 0 ? quiet + 1 : 0;
   }
+  const { removeSshKeyFiles } = await import("../../components/docker-provider");
+  removeSshKeyFiles();
   return {
     resources: recorded,
     exports,
