@@ -15,7 +15,8 @@ export interface MediaNestAppArgs {
 }
 
 export class MediaNestApp extends pulumi.ComponentResource {
-  readonly backend: SwarmService;
+  /** One backend (rolling) or one per color (blue-green). */
+  readonly backends: readonly SwarmService[];
   readonly frontend: SwarmService;
   readonly worker: SwarmService;
 
@@ -28,9 +29,11 @@ export class MediaNestApp extends pulumi.ComponentResource {
     };
     const create = (s: ServiceSpec, dependsOn: pulumi.Input<pulumi.Resource>[]) =>
       new SwarmService(s.name, { ...args.refs, spec: s, provider: args.provider }, { parent: this, dependsOn });
-    this.backend = create(spec("backend"), args.dependsOn);
+    this.backends = args.specs.filter((s) => s.role === "backend").map((s) => create(s, args.dependsOn));
+    if (this.backends.length === 0) throw new Error("the plan has no backend service");
     this.worker = create(spec("worker"), args.dependsOn);
-    this.frontend = create(spec("frontend"), [this.backend]);
+    // After the backend: a new version reaches the API first (the spec's rolling timeline).
+    this.frontend = create(spec("frontend"), [...this.backends]);
     this.registerOutputs({});
   }
 }

@@ -5,6 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ConfigSecrets } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import { planServices } from "../topology/services";
+import { generatedFiles } from "../topology/generated-files";
+import { SECRET_SOURCES } from "../topology/secret-sources";
 import type { OverlayNetworkKey } from "../topology/networks";
 import type { PlannedNode, TopologyPlan } from "../topology/plan";
 import { leaderDockerProvider } from "./docker-provider";
@@ -15,7 +17,10 @@ import { Swarm } from "./swarm";
 import { DataServices } from "./data-services";
 import { MediaNestApp } from "./medianest-app";
 import { ObjectStorage } from "./object-storage";
-import { ServiceScripts } from "./service-scripts";
+import { ServiceConfigs } from "./service-configs";
+import { Edge } from "./edge";
+import { Monitoring } from "./monitoring";
+import { PreDeployBackup } from "./predeploy-backup";
 import { SwarmSecrets } from "./swarm-secrets";
 import type { SwarmServiceRefs } from "./swarm-service";
 
@@ -82,34 +87,47 @@ export class MediaNestStack extends pulumi.ComponentResource {
     );
     this.networks = new Networks("overlays", { subnets: plan.subnets, provider: this.provider, dependsOn: swarm.ready }, { parent: this });
 
-    // Services: secrets and scripts first, then storage, data, app.
+    // Services: secrets and config files first, then storage, data, app, edge, monitoring.
     const specs = planServices(config, plan);
     const provider = this.provider;
     const secrets = new SwarmSecrets("secrets", { provider }, { parent: this, dependsOn: swarm.ready });
     const fromConfig = args.secrets;
-    secrets.generated("postgres-password", fromConfig.postgresPassword);
-    secrets.generated("postgres-replication-password", fromConfig.replicationPassword);
-    secrets.generated("redis-password", fromConfig.redisPassword);
-    secrets.generated("jwt-secret", fromConfig.jwtSecret, 64);
-    secrets.generated("nextauth-secret", fromConfig.nextAuthSecret, 64);
-    if (config.backup.offsite) {
-      if (!fromConfig.offsiteAccessKey || !fromConfig.offsiteSecretKey) throw new Error("backup.offsite needs medianest:offsiteAccessKey and offsiteSecretKey");
-      secrets.fromValue("offsite-access-key", fromConfig.offsiteAccessKey);
-      secrets.fromValue("offsite-secret-key", fromConfig.offsiteSecretKey);
+    const needed = new Set(specs.flatMap((s) => s.secrets));
+    for (const name of [...needed].sort()) {
+      const source = SECRET_SOURCES[name];
+      if (source.kind === "generated") secrets.generated(name, fromConfig[source.configKey], source.length);
+      if (source.kind === "config") {
+        const value = fromConfig[source.configKey];
+        if (!value) throw new Error(`secret ${name} needs medianest:${source.configKey}`);
+        secrets.fromValue(name, value);
+      }
     }
-    const scripts = new ServiceScripts("scripts", { provider, scripts: specs.flatMap((s) => s.scripts) }, { parent: this, dependsOn: swarm.ready });
-    const refs = (): SwarmServiceRefs => ({ networkIds: this.networks.ids, secrets: secrets.refs(), scripts: scripts.refs });
+    const configs = new ServiceConfigs(
+      "configs",
+      { provider, scripts: specs.flatMap((s) => s.scripts), files: generatedFiles(config, plan, specs) },
+      { parent: this, dependsOn: swarm.ready },
+    );
+    const refs = (): SwarmServiceRefs => ({ networkIds: this.networks.ids, secrets: secrets.refs(), configs: configs.refs });
     const storage = new ObjectStorage(
       "object-storage",
       { config, plan, provider, specs, secrets, refs, configSecrets: fromConfig },
       { parent: this, dependsOn: [this.networks] },
     );
-    const data = new DataServices(
-      "data",
-      { specs, provider, refs: refs(), storageReady: storage.ready },
+    const data = new DataServices("data", { specs, provider, refs: refs(), storageReady: storage.ready }, { parent: this, dependsOn: [this.networks] });
+    const backup = config.deployment.preDeployBackup
+      ? new PreDeployBackup("predeploy-backup", { config, plan, specs, targets, dependsOn: [data] }, { parent: this }).done
+      : [];
+    const app = new MediaNestApp(
+      "app",
+      { specs, provider, refs: refs(), dependsOn: [...data.ready, ...storage.ready, ...backup] },
       { parent: this, dependsOn: [this.networks] },
     );
-    new MediaNestApp("app", { specs, provider, refs: refs(), dependsOn: [...data.ready, ...storage.ready] }, { parent: this, dependsOn: [this.networks] });
+    new Edge(
+      "edge",
+      { config, specs, provider, refs: refs(), cloudflareApiToken: fromConfig.cloudflareApiToken },
+      { parent: this, dependsOn: [this.networks] },
+    );
+    new Monitoring("monitoring", { specs, provider, refs: refs(), dataReady: data.ready }, { parent: this, dependsOn: [this.networks, app] });
     this.serviceNames = pulumi.output(specs.map((s) => s.name));
     this.buckets = storage.buckets;
 

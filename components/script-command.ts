@@ -21,6 +21,8 @@ export interface ScriptCommandArgs extends ScriptInvocation {
   readonly onDelete?: ScriptInvocation;
   /** stdout carries secrets (join tokens): keep it out of logs and encrypt it in state. */
   readonly secretStdout?: boolean;
+  /** Values that re-run the script when they change (besides the script itself and its arguments). */
+  readonly triggers?: readonly pulumi.Input<string>[];
 }
 
 export interface ScriptCommand {
@@ -62,7 +64,7 @@ export function runScript(name: string, args: ScriptCommandArgs, opts: pulumi.Cu
     update: create,
     delete: args.onDelete ? embeddedScriptCommandLine(args.target, args.onDelete) : undefined,
     stdin: script.content,
-    triggers: [script.sha256],
+    triggers: [script.sha256, ...(args.triggers ?? [])],
   };
   const options: pulumi.CustomResourceOptions = args.secretStdout
     ? { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "stdout"] }

@@ -18,6 +18,7 @@ export const SCRIPT_NAMES = [
   "swarm/leave.sh",
   "swarm/node-config.sh",
   "swarm/node-remove.sh",
+  "swarm/predeploy-backup.sh",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -6,7 +6,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { OverlayNetworkKey } from "../topology/networks";
-import { scriptPath, secretPath, type ContainerScript, type SecretName, type ServiceSpec } from "../topology/services";
+import { scriptPath, secretPath, type ContainerScript, type GeneratedFile, type SecretName, type ServiceSpec } from "../topology/services";
 
 export interface SwarmObjectRef {
   readonly id: pulumi.Input<string>;
@@ -16,7 +16,8 @@ export interface SwarmObjectRef {
 export interface SwarmServiceRefs {
   readonly networkIds: pulumi.Input<Record<OverlayNetworkKey, string>>;
   readonly secrets: ReadonlyMap<SecretName, SwarmObjectRef>;
-  readonly scripts: ReadonlyMap<ContainerScript, SwarmObjectRef>;
+  /** Swarm configs by name: container scripts and generated files. */
+  readonly configs: ReadonlyMap<ContainerScript | GeneratedFile, SwarmObjectRef>;
 }
 
 const NANO = 1e9;
@@ -55,11 +56,10 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
   const secretMode = spec.scripts.length > 0 ? 0o400 : 0o444;
   return {
     name: spec.name,
-    mode: { replicated: { replicas: spec.replicas } },
-    labels: [
-      { label: "com.medianest.role", value: spec.role },
-      { label: "com.medianest.managed-by", value: "pulumi" },
-    ],
+    mode: spec.global ? { global: true } : { replicated: { replicas: spec.replicas } },
+    labels: Object.entries({ ...(spec.labels ?? {}), "com.medianest.role": spec.role, "com.medianest.managed-by": "pulumi" })
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([label, value]) => ({ label, value })),
     taskSpec: {
       containerSpec: {
         image: spec.image,
@@ -81,10 +81,16 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
           const ref = requireRef(refs.secrets, name, "secret", spec.name);
           return { secretId: ref.id, secretName: ref.name, fileName: secretPath(name), fileMode: secretMode };
         }),
-        configs: spec.scripts.map((name) => {
-          const ref = requireRef(refs.scripts, name, "script", spec.name);
-          return { configId: ref.id, configName: ref.name, fileName: scriptPath(name), fileMode: 0o555 };
-        }),
+        configs: [
+          ...spec.scripts.map((name) => {
+            const ref = requireRef(refs.configs, name, "script", spec.name);
+            return { configId: ref.id, configName: ref.name, fileName: scriptPath(name), fileMode: 0o555 };
+          }),
+          ...(spec.files ?? []).map(({ file, target }) => {
+            const ref = requireRef(refs.configs, file, "config file", spec.name);
+            return { configId: ref.id, configName: ref.name, fileName: target, fileMode: 0o444 };
+          }),
+        ],
         mounts: [
           ...spec.mounts.map((m) => ({ type: "bind", source: m.source, target: m.target, readOnly: m.readOnly })),
           ...(spec.tmpfs ?? []).map((target) => ({ type: "tmpfs", target, tmpfsOptions: { mode: 0o1777 } })),
@@ -118,7 +124,7 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
       ports: (spec.hostPorts ?? []).map((p) => ({ targetPort: p.target, publishedPort: p.published, publishMode: "host", protocol: "tcp" })),
     },
     // Replicated services only (it conflicts with global mode): wait until every task runs.
-    convergeConfig: { delay: "7s", timeout: "5m" },
+    ...(spec.global ? {} : { convergeConfig: { delay: "7s", timeout: "5m" } }),
   };
 }
 

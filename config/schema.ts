@@ -4,7 +4,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { OVERLAY_NETWORKS, OVERLAY_NETWORK_KEYS, SWARM_INGRESS_SUBNET } from "../topology/networks";
-import { placementRequirements } from "../topology/catalogue";
+import { EDGE_LABEL, placementRequirements, type PlacementOptions } from "../topology/catalogue";
 import { hasLabel } from "../topology/labels";
 import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../topology/cidr";
 
@@ -44,6 +44,13 @@ export const SECRET_CONFIG_KEYS = [
   "s3SecretKey",
   "offsiteAccessKey",
   "offsiteSecretKey",
+  "cloudflareApiToken",
+  "cloudflareDnsToken",
+  "grafanaAdminPassword",
+  "traefikDashboardUsers",
+  "alertWebhookUrl",
+  "alertSmtpPassword",
+  "alertSlackWebhookUrl",
 ] as const;
 export type SecretConfigKey = (typeof SECRET_CONFIG_KEYS)[number];
 
@@ -64,6 +71,8 @@ const hostSchema = z.strictObject({
   sudo: z.boolean().optional(),
   /** Separate address for VXLAN data traffic (`--data-path-addr`). */
   dataPathAddress: ipAddress.optional(),
+  /** Public address of an edge node (Cloudflare records point here); e.g. the router's WAN IP in a homelab. */
+  publicAddress: ipAddress.optional(),
   availability: z.enum(["active", "pause", "drain"]).default("active"),
 });
 
@@ -100,7 +109,79 @@ export const stackConfigSchema = z.strictObject({
     mc: pinnedImage.default(
       "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z@sha256:a7fe349ef4bd8521fb8497f55c6042871b2ae640607cf99d9bede5e9bdf11727",
     ),
+    traefik: pinnedImage.default("traefik:v3.5.3"),
+    socketProxy: pinnedImage.default("tecnativa/docker-socket-proxy:0.3.0"),
+    prometheus: pinnedImage.default("prom/prometheus:v3.5.0"),
+    alertmanager: pinnedImage.default("prom/alertmanager:v0.28.1"),
+    grafana: pinnedImage.default("grafana/grafana:12.1.1"),
+    nodeExporter: pinnedImage.default("prom/node-exporter:v1.9.1"),
+    cadvisor: pinnedImage.default("gcr.io/cadvisor/cadvisor:v0.52.1"),
+    postgresExporter: pinnedImage.default("quay.io/prometheuscommunity/postgres-exporter:v0.17.1"),
+    redisExporter: pinnedImage.default("oliver006/redis_exporter:v1.74.0"),
   }),
+  edge: z
+    .strictObject({
+      /** acme: Let's Encrypt certificates; none: Traefik's default certificate (local use only). */
+      tls: z.enum(["acme", "none"]).default("acme"),
+      acme: z
+        .strictObject({
+          email: z.email({ error: "must be an e-mail address (Let's Encrypt account)" }),
+          /** http: HTTP-01 on port 80 (one edge node); dns-cloudflare: DNS-01, needed when several edge nodes share certificates. */
+          challenge: z.enum(["http", "dns-cloudflare"]).default("http"),
+          staging: z.boolean().default(false),
+        })
+        .optional(),
+      rateLimit: z
+        .strictObject({ average: z.number().int().min(1).default(100), burst: z.number().int().min(1).default(200) })
+        .prefault({}),
+      /** Traefik's dashboard at traefik.<app.hostname>, management networks only, users from traefikDashboardUsers (htpasswd lines). */
+      dashboard: z.boolean().default(false),
+    })
+    .prefault({}),
+  cloudflare: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      zone: z.string().regex(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/, "must be a DNS zone such as example.com").optional(),
+      staticCacheTtlSeconds: z.number().int().min(60).default(31_536_000),
+      imageCacheTtlSeconds: z.number().int().min(60).default(86_400),
+    })
+    .prefault({}),
+  monitoring: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      retentionDays: z.number().int().min(1).max(3650).default(15),
+      alerting: z
+        .strictObject({
+          /** Generic webhook; the URL is the secret alertWebhookUrl. */
+          webhook: z.boolean().default(false),
+          email: z
+            .strictObject({
+              to: z.email(),
+              from: z.email(),
+              smarthost: z.string().regex(/^[A-Za-z0-9.-]+:\d+$/, "must be host:port"),
+              username: z.string().optional(),
+              requireTls: z.boolean().default(true),
+            })
+            .optional(),
+          /** Slack incoming webhook; the URL is the secret alertSlackWebhookUrl. */
+          slack: z.strictObject({ channel: z.string().regex(/^#?[a-z0-9_-]+$/, "must be a channel name") }).optional(),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  deployment: z
+    .strictObject({
+      /** rolling: one backend service updated task by task; blue-green: two colored backends, Traefik routes to activeColor. */
+      strategy: z.enum(["rolling", "blue-green"]).default("rolling"),
+      activeColor: z.enum(["blue", "green"]).default("blue"),
+      /** Replicas of the idle color (default: as many as the active one, for an instant switch back; 0 to park it). */
+      idleReplicas: z.number().int().min(0).max(50).optional(),
+      /** Backend image per color (default images.backend). */
+      images: z.strictObject({ blue: pinnedImage.optional(), green: pinnedImage.optional() }).prefault({}),
+      /** pg_dump on the database node before app images change. */
+      preDeployBackup: z.boolean().default(true),
+    })
+    .prefault({}),
   services: z
     .strictObject({
       /** vip needs IPVS in the kernel; dnsrr works everywhere (clients then see every task's address). */
@@ -324,6 +405,53 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
       if (config[key] === undefined) yield { key: configKey([key]), message: "is required when backup.offsite is set (set it with --secret)" };
     }
   }
+  if (config.edge.tls === "acme" && config.edge.acme === undefined) {
+    yield { key: configKey(["edge", "acme"]), message: "is required when edge.tls is acme: set edge.acme.email (and the challenge)" };
+  }
+  if (config.edge.tls === "acme" && config.app.hostname === "localhost") {
+    yield { key: configKey(["edge", "tls"]), message: "Let's Encrypt cannot issue for localhost: set edge.tls to none or app.hostname to a public name" };
+  }
+  if (config.edge.acme?.challenge === "dns-cloudflare" && config.cloudflareDnsToken === undefined) {
+    yield { key: configKey(["cloudflareDnsToken"]), message: "is required for the dns-cloudflare challenge: a token scoped to Zone:DNS:Edit (set it with --secret)" };
+  }
+  const edgeHosts = config.hosts.filter((h) => hasLabel(h.labels, EDGE_LABEL.key, EDGE_LABEL.value));
+  for (const [index, host] of config.hosts.entries()) {
+    if (hasLabel(host.labels, EDGE_LABEL.key, EDGE_LABEL.value) && host.role !== "manager") {
+      yield { key: configKey(["hosts", index, "labels"]), message: `${EDGE_LABEL.key}=${EDGE_LABEL.value} is only allowed on managers: Traefik runs on manager nodes` };
+    }
+  }
+  if (edgeHosts.length > 1 && config.edge.tls === "acme" && config.edge.acme?.challenge === "http") {
+    yield { key: configKey(["edge", "acme", "challenge"]), message: `${edgeHosts.length} edge nodes cannot share HTTP-01 certificates: use dns-cloudflare` };
+  }
+  if (config.edge.dashboard && config.traefikDashboardUsers === undefined) {
+    yield { key: configKey(["traefikDashboardUsers"]), message: "is required when edge.dashboard is on: htpasswd lines (user:bcrypt-hash), set with --secret" };
+  }
+  if (config.cloudflare.enabled) {
+    if (config.cloudflare.zone === undefined) yield { key: configKey(["cloudflare", "zone"]), message: "is required when cloudflare.enabled is true" };
+    else if (config.app.hostname !== config.cloudflare.zone && !config.app.hostname.endsWith(`.${config.cloudflare.zone}`)) {
+      yield { key: configKey(["app", "hostname"]), message: `"${config.app.hostname}" is not inside the Cloudflare zone ${config.cloudflare.zone}` };
+    }
+    if (config.cloudflareApiToken === undefined) yield { key: configKey(["cloudflareApiToken"]), message: "is required when cloudflare.enabled is true (set it with --secret)" };
+    for (const [index, host] of config.hosts.entries()) {
+      if (hasLabel(host.labels, EDGE_LABEL.key, EDGE_LABEL.value) && host.publicAddress === undefined) {
+        yield { key: configKey(["hosts", index, "publicAddress"]), message: "is required on edge hosts when cloudflare.enabled is true (the DNS records point there)" };
+      }
+    }
+  }
+  const alerting = config.monitoring.alerting;
+  if (alerting.webhook && config.alertWebhookUrl === undefined) {
+    yield { key: configKey(["alertWebhookUrl"]), message: "is required when monitoring.alerting.webhook is true (set it with --secret)" };
+  }
+  if (alerting.slack && config.alertSlackWebhookUrl === undefined) {
+    yield { key: configKey(["alertSlackWebhookUrl"]), message: "is required when monitoring.alerting.slack is set (set it with --secret)" };
+  }
+  if (alerting.email?.username !== undefined && config.alertSmtpPassword === undefined) {
+    yield { key: configKey(["alertSmtpPassword"]), message: "is required when monitoring.alerting.email.username is set (set it with --secret)" };
+  }
+  if (config.deployment.strategy === "rolling" && (config.deployment.images.blue || config.deployment.images.green)) {
+    yield { key: configKey(["deployment", "images"]), message: "only applies to the blue-green strategy; with rolling updates set images.backend" };
+  }
+
   const redis = config.services.redis;
   if (redis.sentinels !== 0 && (redis.sentinels < 3 || redis.sentinels % 2 === 0)) {
     yield { key: configKey(["services", "redis", "sentinels"]), message: `${redis.sentinels} sentinels cannot fail over safely: use 0 (no Sentinel) or an odd number of at least 3` };
@@ -341,7 +469,7 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
     yield { key: configKey(["services", "redis", "maxmemoryMb"]), message: `${redis.maxmemoryMb} MB does not fit Redis's 512 MB container limit with room for AOF rewrites; use at most 450` };
   }
 
-  for (const requirement of placementRequirements({ postgresReplicas: config.services.postgres.replicas, internalS3: config.s3.mode === "internal" })) {
+  for (const requirement of placementRequirements(placementOptions(config))) {
     const satisfied = config.hosts.some((host) => Object.entries(requirement.labels).every(([k, v]) => hasLabel(host.labels, k, v)));
     if (!satisfied) {
       const wanted = Object.entries(requirement.labels).map(([k, v]) => `${k}=${v}`).join(", ");
@@ -366,6 +494,10 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
       yield { key: configKey(["network", "managementCidrs", index]), message: (error as Error).message };
     }
   }
+}
+
+export function placementOptions(config: Pick<ParsedStackConfig, "services" | "s3" | "monitoring">): PlacementOptions {
+  return { postgresReplicas: config.services.postgres.replicas, internalS3: config.s3.mode === "internal", monitoring: config.monitoring.enabled };
 }
 
 function* duplicateIssues(hosts: readonly HostConfig[], field: "name" | "address"): Generator<ConfigIssue> {

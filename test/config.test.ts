@@ -12,7 +12,7 @@ const host = (name: string, address: string, role: "manager" | "worker", labels:
   memoryGb: 8,
   labels,
 });
-const allLabels = { type: ["compute", "processing", "database"], storage: "ssd", s3: "minio" };
+const allLabels = { type: ["compute", "processing", "database"], storage: "ssd", s3: "minio", edge: "traefik", monitoring: "main" };
 
 function base(overrides: Partial<RawStackConfig> = {}): RawStackConfig {
   return {
@@ -20,6 +20,7 @@ function base(overrides: Partial<RawStackConfig> = {}): RawStackConfig {
     app: { hostname: "medianest.example.com" },
     images: { frontend: "ghcr.io/medianest/frontend:1.0.0", backend: "ghcr.io/medianest/backend:1.0.0" },
     services: { postgres: { replicas: 0 }, redis: { replicas: 0, sentinels: 0 } },
+    edge: { acme: { email: "admin@example.com" } },
     hosts: [host("one", "192.0.2.10", "manager", allLabels)],
     sshPrivateKey: FAKE_SSH_KEY,
     ...overrides,

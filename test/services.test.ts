@@ -1,7 +1,7 @@
 // Services and data tier under mocks: the spec's placement and budgets, secrets
 // only as files, the network security table, Postgres/Redis wiring, MinIO.
 import { describe, expect, it } from "vitest";
-import { contentHashedName, containerScriptContent } from "../components/service-scripts";
+import { contentHashedName, containerScriptContent } from "../components/service-configs";
 import { appPolicy, backupPolicy } from "../topology/s3-policies";
 import { CONTAINER_SCRIPTS } from "../topology/services";
 import {
@@ -19,7 +19,7 @@ import { validatedStackConfig } from "./support/stack-config";
 
 interface ServiceInputs {
   name: string;
-  mode: { replicated: { replicas: number } };
+  mode: { replicated?: { replicas: number }; global?: boolean };
   taskSpec: {
     containerSpec: {
       image: string;
@@ -75,7 +75,7 @@ describe("production follows the spec's placement and budgets", () => {
     ["redis-sentinel", 3, [], ["spread=node.id"], [0.1, 64, 0.05, 32]],
   ] as const)("%s", async (name, replicas, constraints, prefs, resources) => {
     const s = serviceNamed(await runOf("production"), name);
-    expect(s.mode.replicated.replicas).toBe(replicas);
+    expect(s.mode.replicated?.replicas).toBe(replicas);
     expect(s.taskSpec.placement.constraints).toEqual(constraints);
     expect(s.taskSpec.placement.prefs).toEqual(prefs);
     expect(budget(s)).toEqual(resources);
@@ -83,7 +83,7 @@ describe("production follows the spec's placement and budgets", () => {
 
   it("runs Redis three times in all, one task per node", async () => {
     const run = await runOf("production");
-    expect(serviceNamed(run, "redis-master").mode.replicated.replicas + serviceNamed(run, "redis-replica").mode.replicated.replicas).toBe(3);
+    expect((serviceNamed(run, "redis-master").mode.replicated?.replicas ?? 0) + (serviceNamed(run, "redis-replica").mode.replicated?.replicas ?? 0)).toBe(3);
     for (const name of ["redis-master", "redis-replica", "redis-sentinel"]) expect(serviceNamed(run, name).taskSpec.placement.maxReplicas).toBe(1);
   });
 
@@ -98,7 +98,11 @@ describe("production follows the spec's placement and budgets", () => {
 describe("homelab runs single replicas on its one node", () => {
   it("every service has one task and label constraints in the list-label form", async () => {
     const run = await runOf("homelab");
-    for (const service of services(run)) expect(inputsOf(service).mode.replicated.replicas).toBe(1);
+    for (const service of services(run)) {
+      const mode = inputsOf(service).mode;
+      // Global services (node-exporter, cAdvisor, the socket proxy) run once per node anyway.
+      if (!mode.global) expect([inputsOf(service).name, mode.replicated?.replicas]).toEqual([inputsOf(service).name, 1]);
+    }
     expect(serviceNamed(run, "medianest-frontend").taskSpec.placement.constraints).toEqual(["node.labels.type.compute == true"]);
     expect(serviceNamed(run, "postgres-primary").taskSpec.placement.constraints).toEqual([
       "node.labels.type.database == true",
@@ -148,26 +152,38 @@ describe.each(STACKS)("stack %s services", (stack) => {
       "medianest-worker": ["backend", "database", "storage"],
       minio: ["storage"],
       "backup-upload": ["storage"],
+      traefik: ["frontend", "monitor"],
+      "docker-socket-proxy": ["monitor"],
+      prometheus: ["backend", "monitor", "storage"],
+      grafana: ["monitor"],
+      alertmanager: ["monitor"],
+      "node-exporter": ["monitor"],
+      cadvisor: ["monitor"],
+      "postgres-exporter": ["database", "monitor"],
+      "redis-exporter": ["database", "monitor"],
     };
     const onDatabase: string[] = [];
     for (const service of services(run)) {
       const s = inputsOf(service);
       const networks = networksOf(s);
       if (s.name in expected) expect(networks, s.name).toEqual(expected[s.name]);
-      if (/^(postgres|redis)/.test(s.name)) expect(networks, s.name).toEqual(["database"]);
+      if (/^(postgres|redis)/.test(s.name) && !s.name.endsWith("-exporter")) expect(networks, s.name).toEqual(["database"]);
       if (networks.includes("database")) onDatabase.push(s.name);
       for (const n of s.taskSpec.networksAdvanceds) expect(n.name).toMatch(/-net-id$/);
     }
-    expect(onDatabase.every((n) => /^(postgres-|redis-|medianest-backend$|medianest-worker$)/.test(n))).toBe(true);
+    // Data services, their clients (backend, workers, backups) and their exporters: nothing else.
+    expect(onDatabase.filter((n) => !/^(postgres-|redis-|medianest-backend(-blue|-green)?$|medianest-worker$)/.test(n))).toEqual([]);
     expect(onDatabase).not.toContain("medianest-frontend");
   });
 
   it("roll stateless services start-first with rollback, stateful ones stop-first", async () => {
     for (const service of services(await runOf(stack))) {
       const s = inputsOf(service);
-      const stateful = /^(postgres-primary|postgres-replica|redis-master|redis-replica|minio|postgres-backup)/.test(s.name);
+      const stateful = /^(postgres-primary|postgres-replica-\d+|redis-master|redis-replica|minio|postgres-backup|prometheus|alertmanager|grafana)$/.test(s.name);
+      // Host-mode ports (Traefik) cannot be bound twice on a node: stop-first too.
+      const hostPorts = s.endpointSpec.ports.length > 0;
       expect(s.updateConfig.parallelism).toBe(1);
-      expect([s.name, s.updateConfig.order]).toEqual([s.name, stateful ? "stop-first" : "start-first"]);
+      expect([s.name, s.updateConfig.order]).toEqual([s.name, stateful || hostPorts ? "stop-first" : "start-first"]);
       if (!stateful) expect(s.updateConfig.failureAction).toBe("rollback");
       for (const port of s.endpointSpec.ports) expect([s.name, port.publishMode]).toEqual([s.name, "host"]);
     }
@@ -176,11 +192,16 @@ describe.each(STACKS)("stack %s services", (stack) => {
   it("mount every container script as a config named by its content hash", async () => {
     const run = await runOf(stack);
     const configs = run.ofType("docker:index/serviceConfig:ServiceConfig");
-    for (const config of configs) {
+    for (const config of configs.filter((c) => c.name in CONTAINER_SCRIPTS)) {
       const script = config.name as keyof typeof CONTAINER_SCRIPTS;
       const content = containerScriptContent(script);
       expect(config.inputs.name).toBe(contentHashedName(script, content));
       expect(Buffer.from(String(config.inputs.data), "base64").toString("utf8")).toBe(content);
+    }
+    // Generated files too: the name is the hash of exactly the data sent.
+    for (const config of configs) {
+      const content = Buffer.from(String(config.inputs.data), "base64").toString("utf8");
+      expect(config.inputs.name).toBe(contentHashedName(config.name, content));
     }
     for (const service of services(run)) {
       for (const ref of inputsOf(service).taskSpec.containerSpec.configs ?? []) {

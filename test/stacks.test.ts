@@ -163,7 +163,7 @@ describe.each(STACKS)("stack %s", (stack) => {
     for (const command of run.ofType(commandType(stack))) {
       expect(contents.has(String(command.inputs.stdin)), `${command.name} stdin is a script file`).toBe(true);
       expect(command.inputs.update).toEqual(command.inputs.create);
-      expect(command.inputs.triggers).toEqual([loadScript(contents.get(String(command.inputs.stdin)) as never).sha256]);
+      expect((command.inputs.triggers as string[])[0]).toBe(loadScript(contents.get(String(command.inputs.stdin)) as never).sha256);
       if (command.inputs.delete !== undefined) {
         const encoded = /printf '%s' '?([A-Za-z0-9+/=]+)'? \| base64 -d/.exec(String(command.inputs.delete))?.[1];
         expect(contents.has(Buffer.from(encoded ?? "", "base64").toString("utf8")), `${command.name} delete embeds a script`).toBe(true);

@@ -35,7 +35,7 @@ describe("plan", () => {
     expect(plan.joiningManagers.map((n) => n.name)).toEqual(["mgr-2", "mgr-3"]);
     expect(plan.workers.map((n) => n.name)).toEqual(["wrk-1", "wrk-2", "wrk-3", "wrk-4"]);
     expect(plan.nodes.find((n) => n.name === "wrk-4")?.labels).toEqual({ az: "a", storage: "ssd", type: "database" });
-    expect(plan.nodes.find((n) => n.name === "mgr-2")?.labels).toEqual({ az: "b", postgres: "replica-2" });
+    expect(plan.nodes.find((n) => n.name === "mgr-2")?.labels).toEqual({ az: "b", edge: "traefik", postgres: "replica-2" });
     expect(plan.placement["postgres-replica-2"]).toEqual(["node.labels.postgres == replica-2"]);
     expect(plan.placement["medianest-frontend"]).toEqual(["node.role == worker", "node.labels.type == compute"]);
     expect(plan.placement["postgres-primary"]).toEqual(["node.labels.type == database", "node.labels.storage == ssd"]);
@@ -53,7 +53,16 @@ describe("plan", () => {
     const plan = planTopology(configOf("homelab"));
     expect(plan.nodes).toHaveLength(1);
     expect(plan.workers).toEqual([]);
-    expect(plan.leader.labels).toEqual({ az: "home", s3: "minio", storage: "ssd", "type.compute": "true", "type.database": "true", "type.processing": "true" });
+    expect(plan.leader.labels).toEqual({
+      az: "home",
+      edge: "traefik",
+      monitoring: "main",
+      s3: "minio",
+      storage: "ssd",
+      "type.compute": "true",
+      "type.database": "true",
+      "type.processing": "true",
+    });
     expect(plan.placement["medianest-backend"]).toEqual(["node.labels.type.compute == true"]);
     expect(plan.subnets.every((s) => !s.encrypted)).toBe(true);
   });

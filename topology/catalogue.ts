@@ -14,7 +14,16 @@ export type ServiceRole =
   | "redis-sentinel"
   | "minio"
   | "postgres-backup"
-  | "backup-upload";
+  | "backup-upload"
+  | "traefik"
+  | "socket-proxy"
+  | "prometheus"
+  | "alertmanager"
+  | "grafana"
+  | "node-exporter"
+  | "cadvisor"
+  | "postgres-exporter"
+  | "redis-exporter";
 
 export interface ResourceBudget {
   readonly limits: { readonly cpus: number; readonly memoryMb: number };
@@ -37,6 +46,15 @@ export const SERVICE_BUDGETS: Readonly<Record<ServiceRole, ResourceBudget>> = {
   minio: { limits: { cpus: 1.0, memoryMb: 2048 }, reservations: { cpus: 0.5, memoryMb: 1024 } },
   "postgres-backup": { limits: { cpus: 0.5, memoryMb: 512 }, reservations: { cpus: 0.1, memoryMb: 128 } },
   "backup-upload": { limits: { cpus: 0.25, memoryMb: 256 }, reservations: { cpus: 0.05, memoryMb: 64 } },
+  traefik: { limits: { cpus: 1.0, memoryMb: 512 }, reservations: { cpus: 0.25, memoryMb: 128 } },
+  "socket-proxy": { limits: { cpus: 0.1, memoryMb: 64 }, reservations: { cpus: 0.05, memoryMb: 16 } },
+  prometheus: { limits: { cpus: 1.0, memoryMb: 2048 }, reservations: { cpus: 0.5, memoryMb: 1024 } },
+  alertmanager: { limits: { cpus: 0.2, memoryMb: 128 }, reservations: { cpus: 0.05, memoryMb: 64 } },
+  grafana: { limits: { cpus: 0.5, memoryMb: 512 }, reservations: { cpus: 0.1, memoryMb: 128 } },
+  "node-exporter": { limits: { cpus: 0.2, memoryMb: 64 }, reservations: { cpus: 0.05, memoryMb: 32 } },
+  cadvisor: { limits: { cpus: 0.3, memoryMb: 256 }, reservations: { cpus: 0.1, memoryMb: 128 } },
+  "postgres-exporter": { limits: { cpus: 0.2, memoryMb: 128 }, reservations: { cpus: 0.05, memoryMb: 32 } },
+  "redis-exporter": { limits: { cpus: 0.1, memoryMb: 64 }, reservations: { cpus: 0.05, memoryMb: 32 } },
 };
 
 /**
@@ -55,6 +73,18 @@ export const NETWORK_ATTACHMENTS: Readonly<Record<ServiceRole, readonly OverlayN
   minio: ["storage"],
   "postgres-backup": ["database"],
   "backup-upload": ["storage"],
+  // The edge serves the app over frontend-net and reaches the socket proxy and Prometheus over monitor-net.
+  traefik: ["frontend", "monitor"],
+  "socket-proxy": ["monitor"],
+  // "monitor-net → all networks (metrics collection)": Prometheus joins the networks of its targets,
+  // except database-net, which only data services and their clients (the exporters) may join.
+  prometheus: ["monitor", "backend", "storage"],
+  alertmanager: ["monitor"],
+  grafana: ["monitor"],
+  "node-exporter": ["monitor"],
+  cadvisor: ["monitor"],
+  "postgres-exporter": ["database", "monitor"],
+  "redis-exporter": ["database", "monitor"],
 };
 
 /** Stateful services stop the old task before starting the new one (one writer per data dir). */
@@ -64,7 +94,13 @@ export const STATEFUL_ROLES: ReadonlySet<ServiceRole> = new Set<ServiceRole>([
   "redis",
   "minio",
   "postgres-backup",
+  "prometheus",
+  "alertmanager",
+  "grafana",
 ]);
+
+/** Roles that may publish ports: only the edge, only 80 and 443 (plus the internal MinIO admin port, see object-storage). */
+export const EDGE_PORTS: readonly number[] = [80, 443];
 
 export interface PlacementRequirement {
   readonly service: string;
@@ -83,10 +119,16 @@ export const postgresReplicaName = (index: number): string => `postgres-replica-
 /** Label that pins the internal MinIO (one task, data on a host path) to one host. */
 export const MINIO_LABEL = { key: "s3", value: "minio" } as const;
 
+/** Traefik runs on the managers labelled edge=traefik (production: managers 1 and 2, LB1/LB2). */
+export const EDGE_LABEL = { key: "edge", value: "traefik" } as const;
+/** Prometheus, Alertmanager and Grafana keep their data on the host labelled monitoring=main. */
+export const MONITORING_LABEL = { key: "monitoring", value: "main" } as const;
+
 export interface PlacementOptions {
   readonly postgresReplicas: number;
   /** The internal MinIO runs on the host labelled s3=minio. */
   readonly internalS3: boolean;
+  readonly monitoring: boolean;
 }
 
 /** Where labelled services must run; replica N of Postgres runs on the host labelled postgres=replica-N. */
@@ -103,5 +145,9 @@ export function placementRequirements(options: PlacementOptions): PlacementRequi
       preferWorkers: false,
     })),
     ...(options.internalS3 ? [{ service: "minio", labels: { [MINIO_LABEL.key]: MINIO_LABEL.value }, preferWorkers: false }] : []),
+    { service: "traefik", labels: { [EDGE_LABEL.key]: EDGE_LABEL.value }, preferWorkers: false },
+    ...(options.monitoring
+      ? [{ service: "monitoring", labels: { [MONITORING_LABEL.key]: MONITORING_LABEL.value }, preferWorkers: false }]
+      : []),
   ];
 }

@@ -1,7 +1,7 @@
 // Config → topology plan: who leads, who manages, who works, with which labels,
 // in what join order, on which overlay subnets. Plain data, no Pulumi: the
 // components, the policies and the lab all consume this one plan.
-import type { StackConfig } from "../config/schema";
+import { placementOptions, type StackConfig } from "../config/schema";
 import { OVERLAY_NETWORKS, type OverlayNetworkKey } from "./networks";
 import { placementRequirements } from "./catalogue";
 import { encodeNodeLabels, hasLabel, labelConstraint, labelEncodingFor, type LabelEncoding } from "./labels";
@@ -85,7 +85,7 @@ export function planTopology(config: StackConfig): TopologyPlan {
   });
 
   const placement: Record<string, readonly string[]> = {};
-  for (const requirement of placementRequirements({ postgresReplicas: config.services.postgres.replicas, internalS3: config.s3.mode === "internal" })) {
+  for (const requirement of placementRequirements(placementOptions(config))) {
     const labelConstraints = Object.entries(requirement.labels).map(([k, v]) => labelConstraint(k, v, labelEncoding));
     const workerCarriesLabels = config.hosts.some(
       (h) => h.role === "worker" && Object.entries(requirement.labels).every(([k, v]) => hasLabel(h.labels, k, v)),

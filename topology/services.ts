@@ -6,6 +6,17 @@ import type { StackConfig } from "../config/schema";
 import { NETWORK_ATTACHMENTS, SERVICE_BUDGETS, STATEFUL_ROLES, postgresReplicaName, type ResourceBudget, type ServiceRole } from "./catalogue";
 import type { OverlayNetworkKey } from "./networks";
 import type { TopologyPlan } from "./plan";
+import {
+  ACME_DIR,
+  NOT_ROUTED,
+  TRAEFIK_DYNAMIC_PATH,
+  TRAEFIK_PORTS,
+  backendRoutingLabels,
+  edgeHostNames,
+  frontendRoutingLabels,
+  grafanaRoutingLabels,
+  traefikArgs,
+} from "./edge";
 
 export const SECRET_NAMES = [
   "postgres-password",
@@ -21,6 +32,12 @@ export const SECRET_NAMES = [
   "s3-backup-secret-key",
   "offsite-access-key",
   "offsite-secret-key",
+  "cloudflare-dns-token",
+  "traefik-dashboard-users",
+  "grafana-admin-password",
+  "alert-webhook-url",
+  "alert-smtp-password",
+  "alert-slack-webhook-url",
 ] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
@@ -34,12 +51,38 @@ export const CONTAINER_SCRIPTS = {
 } as const;
 export type ContainerScript = keyof typeof CONTAINER_SCRIPTS;
 
+/** Files generated from config (Prometheus, Alertmanager, Grafana, Traefik), delivered as Swarm configs. */
+export const GENERATED_FILES = [
+  "traefik-dynamic.yml",
+  "prometheus.yml",
+  "prometheus-rules.yml",
+  "alertmanager.yml",
+  "grafana-datasources.yml",
+  "grafana-dashboards.yml",
+  "grafana-medianest-dashboard.json",
+] as const;
+export type GeneratedFile = (typeof GENERATED_FILES)[number];
+
 export const SECRETS_DIR = "/run/secrets";
 export const SCRIPTS_MOUNT_DIR = "/run/medianest";
 export const secretPath = (name: SecretName): string => `${SECRETS_DIR}/${name}`;
 export const scriptPath = (name: ContainerScript): string => `${SCRIPTS_MOUNT_DIR}/${name}.sh`;
 
-export const PORTS = { frontend: 3000, backend: 3001, postgres: 5432, redis: 6379, sentinel: 26379, minio: 9000 } as const;
+export const PORTS = {
+  frontend: 3000,
+  backend: 3001,
+  postgres: 5432,
+  redis: 6379,
+  sentinel: 26379,
+  minio: 9000,
+  prometheus: 9090,
+  alertmanager: 9093,
+  grafana: 3000,
+  nodeExporter: 9100,
+  cadvisor: 8080,
+  postgresExporter: 9187,
+  redisExporter: 9121,
+} as const;
 export const SENTINEL_MASTER_NAME = "medianest";
 export const REPLICATION_USER = "replicator";
 
@@ -71,6 +114,12 @@ export interface ServiceSpec {
   readonly env: Readonly<Record<string, string>>;
   readonly secrets: readonly SecretName[];
   readonly scripts: readonly ContainerScript[];
+  /** Generated config files and where they are mounted (read-only). */
+  readonly files?: readonly { readonly file: GeneratedFile; readonly target: string }[];
+  /** Service labels (Traefik routers read them). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** One task per eligible node (node-exporter, cAdvisor); `replicas` is then ignored. */
+  readonly global?: boolean;
   readonly mounts: readonly { readonly source: string; readonly target: string; readonly readOnly: boolean }[];
   /** tmpfs mounts: generated files holding secrets (Redis config, passfiles) never touch a disk. */
   readonly tmpfs?: readonly string[];
@@ -155,31 +204,23 @@ function service(base: Base, role: ServiceRole, spec: Omit<ServiceSpec, "role" |
   };
 }
 
+export type Color = "blue" | "green";
+export const COLORS: readonly Color[] = ["blue", "green"];
+
+/** The backend services: one (rolling) or one per color (blue-green), Traefik routing only the active one. */
+export function backendServiceNames(config: StackConfig): string[] {
+  return config.deployment.strategy === "rolling" ? ["medianest-backend"] : COLORS.map((c) => `medianest-backend-${c}`);
+}
+
 function appServices(base: Base): ServiceSpec[] {
   const { config, plan } = base;
   const publicUrl = config.app.hostname === "localhost" ? "http://localhost" : `https://${config.app.hostname}`;
-  return [
-    service(base, "frontend", {
-      name: "medianest-frontend",
-      image: config.images.frontend,
-      replicas: config.services.frontend.replicas,
-      placement: { constraints: plan.placement["medianest-frontend"], spread: ["node.labels.az"] },
-      healthcheck: nodeHealth(`http://127.0.0.1:${PORTS.frontend}/`),
-      env: {
-        NODE_ENV: "production",
-        PORT: String(PORTS.frontend),
-        NEXTAUTH_URL: publicUrl,
-        NEXTAUTH_SECRET_FILE: secretPath("nextauth-secret"),
-        BACKEND_URL: `http://medianest-backend:${PORTS.backend}`,
-      },
-      secrets: ["nextauth-secret"],
-      scripts: [],
-      mounts: [],
-    }),
+  const deployment = config.deployment;
+  const backend = (name: string, image: string, replicas: number, routed: boolean, color?: Color): ServiceSpec =>
     service(base, "backend", {
-      name: "medianest-backend",
-      image: config.images.backend,
-      replicas: config.services.backend.replicas,
+      name,
+      image,
+      replicas,
       placement: { constraints: plan.placement["medianest-backend"], spread: [] },
       healthcheck: nodeHealth(`http://127.0.0.1:${PORTS.backend}/api/health`),
       env: {
@@ -191,6 +232,40 @@ function appServices(base: Base): ServiceSpec[] {
       secrets: ["postgres-password", "redis-password", "s3-app-access-key", "s3-app-secret-key", "jwt-secret"],
       scripts: [],
       mounts: [],
+      labels: {
+        ...(routed ? backendRoutingLabels(config, PORTS.backend) : NOT_ROUTED),
+        ...(color ? { "com.medianest.color": color } : {}),
+      },
+    });
+  const backends =
+    deployment.strategy === "rolling"
+      ? [backend("medianest-backend", config.images.backend, config.services.backend.replicas, true)]
+      : COLORS.map((color) => {
+          const active = color === deployment.activeColor;
+          const replicas = active ? config.services.backend.replicas : (deployment.idleReplicas ?? config.services.backend.replicas);
+          return backend(`medianest-backend-${color}`, deployment.images[color] ?? config.images.backend, replicas, active, color);
+        });
+  return [
+    ...backends,
+    service(base, "frontend", {
+      name: "medianest-frontend",
+      image: config.images.frontend,
+      replicas: config.services.frontend.replicas,
+      placement: { constraints: plan.placement["medianest-frontend"], spread: ["node.labels.az"] },
+      healthcheck: nodeHealth(`http://127.0.0.1:${PORTS.frontend}/`),
+      env: {
+        NODE_ENV: "production",
+        PORT: String(PORTS.frontend),
+        NEXTAUTH_URL: publicUrl,
+        NEXTAUTH_SECRET_FILE: secretPath("nextauth-secret"),
+        // Server-side API calls go through the edge's internal entrypoint, which routes to
+        // the active backend: a blue-green switch is a label change on the backends only.
+        BACKEND_URL: `http://traefik:${TRAEFIK_PORTS.internal}`,
+      },
+      secrets: ["nextauth-secret"],
+      scripts: [],
+      mounts: [],
+      labels: frontendRoutingLabels(config, PORTS.frontend),
     }),
     service(base, "worker", {
       name: "medianest-worker",
@@ -210,6 +285,195 @@ function appServices(base: Base): ServiceSpec[] {
     }),
   ];
 }
+
+function edgeServices(base: Base): ServiceSpec[] {
+  const { config, plan } = base;
+  const dnsChallenge = config.edge.tls === "acme" && config.edge.acme?.challenge === "dns-cloudflare";
+  const secrets: SecretName[] = [...(dnsChallenge ? (["cloudflare-dns-token"] as const) : []), ...(config.edge.dashboard ? (["traefik-dashboard-users"] as const) : [])];
+  return [
+    service(base, "socket-proxy", {
+      name: "docker-socket-proxy",
+      image: config.images.socketProxy,
+      replicas: 1,
+      // The Swarm API answers on managers only; one proxy per manager.
+      global: true,
+      placement: { constraints: ["node.role == manager"], spread: [] },
+      // Read-only: exactly the endpoints Traefik's Swarm provider reads.
+      env: { SERVICES: "1", TASKS: "1", NETWORKS: "1", NODES: "1", INFO: "1", VERSION: "1", PING: "1", EVENTS: "1", CONTAINERS: "0", POST: "0" },
+      secrets: [],
+      scripts: [],
+      mounts: [{ source: "/var/run/docker.sock", target: "/var/run/docker.sock", readOnly: true }],
+    }),
+    service(base, "traefik", {
+      name: "traefik",
+      image: config.images.traefik,
+      replicas: edgeHostNames(config).length,
+      placement: { constraints: ["node.role == manager", ...plan.placement.traefik], spread: [], maxReplicasPerNode: 1 },
+      env: dnsChallenge ? { CF_DNS_API_TOKEN_FILE: secretPath("cloudflare-dns-token") } : {},
+      secrets,
+      scripts: [],
+      files: [{ file: "traefik-dynamic.yml", target: TRAEFIK_DYNAMIC_PATH }],
+      mounts: [{ source: `${config.storage.appDataPath}/traefik`, target: ACME_DIR, readOnly: false }],
+      args: traefikArgs(config),
+      healthcheck: {
+        test: ["CMD", "traefik", "healthcheck", "--ping", "--ping.entrypoint=metrics", `--entrypoints.metrics.address=:${TRAEFIK_PORTS.metrics}`],
+        interval: "10s",
+        timeout: "5s",
+        retries: 3,
+        startPeriod: "20s",
+      },
+      hostPorts: [
+        { target: TRAEFIK_PORTS.web, published: TRAEFIK_PORTS.web },
+        { target: TRAEFIK_PORTS.websecure, published: TRAEFIK_PORTS.websecure },
+      ],
+    }),
+  ];
+}
+
+const wgetHealth = (port: number, path: string): HealthcheckSpec => ({
+  test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${port}${path}`],
+  interval: "15s",
+  timeout: "5s",
+  retries: 3,
+  startPeriod: "30s",
+});
+
+function monitoringServices(base: Base): ServiceSpec[] {
+  const { config, plan } = base;
+  if (!config.monitoring.enabled) return [];
+  const app = config.storage.appDataPath;
+  const placement = { constraints: plan.placement.monitoring, spread: [] };
+  const alerting = config.monitoring.alerting;
+  const alertSecrets: SecretName[] = [
+    ...(alerting.webhook ? (["alert-webhook-url"] as const) : []),
+    ...(alerting.email?.username !== undefined ? (["alert-smtp-password"] as const) : []),
+    ...(alerting.slack ? (["alert-slack-webhook-url"] as const) : []),
+  ];
+  const grafanaUrl = config.app.hostname === "localhost" ? "http://localhost:3000" : `https://grafana.${config.app.hostname}`;
+  const exporter = (role: "postgres-exporter" | "redis-exporter", image: string, env: Record<string, string>, secret: SecretName, port: number) =>
+    service(base, role, {
+      name: role,
+      image,
+      replicas: 1,
+      placement: { constraints: [], spread: [] },
+      env,
+      secrets: [secret],
+      scripts: [],
+      mounts: [],
+      healthcheck: wgetHealth(port, "/"),
+    });
+  return [
+    service(base, "prometheus", {
+      name: "prometheus",
+      image: config.images.prometheus,
+      replicas: 1,
+      placement,
+      env: {},
+      secrets: [],
+      scripts: [],
+      files: [
+        { file: "prometheus.yml", target: "/etc/prometheus/prometheus.yml" },
+        { file: "prometheus-rules.yml", target: "/etc/prometheus/rules/medianest.yml" },
+      ],
+      mounts: [{ source: `${app}/prometheus`, target: "/prometheus", readOnly: false }],
+      args: [
+        "--config.file=/etc/prometheus/prometheus.yml",
+        "--storage.tsdb.path=/prometheus",
+        `--storage.tsdb.retention.time=${config.monitoring.retentionDays}d`,
+      ],
+      healthcheck: wgetHealth(PORTS.prometheus, "/-/healthy"),
+    }),
+    service(base, "alertmanager", {
+      name: "alertmanager",
+      image: config.images.alertmanager,
+      replicas: 1,
+      placement,
+      env: {},
+      secrets: alertSecrets,
+      scripts: [],
+      files: [{ file: "alertmanager.yml", target: "/etc/alertmanager/alertmanager.yml" }],
+      mounts: [{ source: `${app}/alertmanager`, target: "/alertmanager", readOnly: false }],
+      args: ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],
+      healthcheck: wgetHealth(PORTS.alertmanager, "/-/healthy"),
+    }),
+    service(base, "grafana", {
+      name: "grafana",
+      image: config.images.grafana,
+      replicas: 1,
+      placement,
+      env: {
+        GF_SECURITY_ADMIN_PASSWORD__FILE: secretPath("grafana-admin-password"),
+        GF_SERVER_ROOT_URL: grafanaUrl,
+        GF_USERS_ALLOW_SIGN_UP: "false",
+        GF_ANALYTICS_REPORTING_ENABLED: "false",
+      },
+      secrets: ["grafana-admin-password"],
+      scripts: [],
+      files: [
+        { file: "grafana-datasources.yml", target: "/etc/grafana/provisioning/datasources/medianest.yml" },
+        { file: "grafana-dashboards.yml", target: "/etc/grafana/provisioning/dashboards/medianest.yml" },
+        { file: "grafana-medianest-dashboard.json", target: `${GRAFANA_DASHBOARDS_DIR}/medianest.json` },
+      ],
+      mounts: [{ source: `${app}/grafana`, target: "/var/lib/grafana", readOnly: false }],
+      labels: grafanaRoutingLabels(config, PORTS.grafana),
+      healthcheck: wgetHealth(PORTS.grafana, "/api/health"),
+    }),
+    service(base, "node-exporter", {
+      name: "node-exporter",
+      image: config.images.nodeExporter,
+      replicas: 1,
+      global: true,
+      placement: { constraints: [], spread: [] },
+      env: {},
+      secrets: [],
+      scripts: [],
+      mounts: [
+        { source: "/proc", target: "/host/proc", readOnly: true },
+        { source: "/sys", target: "/host/sys", readOnly: true },
+        { source: "/", target: "/rootfs", readOnly: true },
+      ],
+      args: ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/rootfs"],
+    }),
+    service(base, "cadvisor", {
+      name: "cadvisor",
+      image: config.images.cadvisor,
+      replicas: 1,
+      global: true,
+      placement: { constraints: [], spread: [] },
+      env: {},
+      secrets: [],
+      scripts: [],
+      // No Docker socket (only the edge's proxy gets one): cgroup metrics per container still work.
+      mounts: [
+        { source: "/", target: "/rootfs", readOnly: true },
+        { source: "/sys", target: "/sys", readOnly: true },
+        { source: "/var/lib/docker", target: "/var/lib/docker", readOnly: true },
+        { source: "/dev/disk", target: "/dev/disk", readOnly: true },
+      ],
+      args: ["--docker_only=false", "--housekeeping_interval=30s"],
+    }),
+    exporter(
+      "postgres-exporter",
+      config.images.postgresExporter,
+      {
+        DATA_SOURCE_URI: `${tasksHost("postgres-primary")}:${PORTS.postgres}/${config.services.postgres.database}?sslmode=disable`,
+        DATA_SOURCE_USER: config.services.postgres.user,
+        DATA_SOURCE_PASS_FILE: secretPath("postgres-password"),
+      },
+      "postgres-password",
+      PORTS.postgresExporter,
+    ),
+    exporter(
+      "redis-exporter",
+      config.images.redisExporter,
+      { REDIS_ADDR: `redis://${tasksHost("redis-master")}:${PORTS.redis}`, REDIS_PASSWORD_FILE: secretPath("redis-password") },
+      "redis-password",
+      PORTS.redisExporter,
+    ),
+  ];
+}
+
+export const GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards";
 
 const POSTGRES_MOUNT = "/var/lib/medianest/postgres";
 
@@ -354,6 +618,8 @@ function minioServices(base: Base): ServiceSpec[] {
         MINIO_ROOT_USER_FILE: secretPath("minio-root-user"),
         MINIO_ROOT_PASSWORD_FILE: secretPath("minio-root-password"),
         MINIO_BROWSER: "off",
+        // Prometheus scrapes /minio/v2/metrics/cluster over storage-net without a token.
+        MINIO_PROMETHEUS_AUTH_TYPE: "public",
       },
       secrets: ["minio-root-user", "minio-root-password"],
       scripts: [],
@@ -434,5 +700,13 @@ function backupServices(base: Base): ServiceSpec[] {
 /** Every Swarm service of the stack, data tier first. */
 export function planServices(config: StackConfig, plan: TopologyPlan): ServiceSpec[] {
   const base = { config, plan };
-  return [...postgresServices(base), ...redisServices(base), ...minioServices(base), ...backupServices(base), ...appServices(base)];
+  return [
+    ...postgresServices(base),
+    ...redisServices(base),
+    ...minioServices(base),
+    ...backupServices(base),
+    ...appServices(base),
+    ...edgeServices(base),
+    ...monitoringServices(base),
+  ];
 }

@@ -75,11 +75,7 @@ export interface MockedRunOptions {
 export function testConfig(stack: StackName): Record<string, unknown> {
   const config = stackFileConfig(stack);
   if (config["medianest:connection"] !== "local") config["medianest:sshPrivateKey"] = FAKE_SSH_KEY;
-  const s3 = config["medianest:s3"] as { mode?: string } | undefined;
-  if (s3?.mode === "external") {
-    config["medianest:s3AccessKey"] = FAKE_CONFIG_SECRETS.s3AccessKey;
-    config["medianest:s3SecretKey"] = FAKE_CONFIG_SECRETS.s3SecretKey;
-  }
+  for (const key of STACK_SECRETS[stack]) config[`medianest:${key}`] = FAKE_CONFIG_SECRETS[key];
   return config;
 }
 
@@ -116,12 +112,33 @@ const ALLOWED_TYPES = new Set([
   "minio:index/iamUser:IamUser",
   "minio:index/iamPolicy:IamPolicy",
   "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment",
+  "pulumi:providers:cloudflare",
+  "cloudflare:index/dnsRecord:DnsRecord",
+  "cloudflare:index/ruleset:Ruleset",
+  "cloudflare:index/zoneSetting:ZoneSetting",
 ]);
+
+/** The zone id the mocked Cloudflare lookup answers with. */
+export const MOCK_ZONE_ID = "mock-zone-id";
 
 /** Every generated password in a mocked run starts with this, so tests can find leaks. */
 export const MOCK_RANDOM_PREFIX = "MOCKRANDOM";
 /** Fake secret config values (only ever given as secrets). */
-export const FAKE_CONFIG_SECRETS = { s3AccessKey: "FAKEACCESSKEY0001", s3SecretKey: "FAKESECRETKEY0001" } as const;
+export const FAKE_CONFIG_SECRETS = {
+  s3AccessKey: "FAKEACCESSKEY0001",
+  s3SecretKey: "FAKESECRETKEY0001",
+  cloudflareApiToken: "FAKECFAPITOKEN0001",
+  cloudflareDnsToken: "FAKECFDNSTOKEN0001",
+  alertSmtpPassword: "FAKESMTPPASSWORD0001",
+} as const;
+
+/** The secrets each sample stack's README tells the operator to set. */
+const STACK_SECRETS: Record<StackName, readonly (keyof typeof FAKE_CONFIG_SECRETS)[]> = {
+  local: [],
+  homelab: ["cloudflareApiToken"],
+  cluster: [],
+  production: ["s3AccessKey", "s3SecretKey", "cloudflareApiToken", "cloudflareDnsToken", "alertSmtpPassword"],
+};
 
 export async function mockedRun(stack: StackName, options: MockedRunOptions = {}): Promise<MockedRun> {
   vi.resetModules();
@@ -147,6 +164,8 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
         return { id: `${args.name}-id`, state };
       },
       call(args) {
+        // The v6 lookup by name fills zoneId (id may be empty), as the real provider does.
+        if (args.token === "cloudflare:index/getZone:getZone") return { id: "", zoneId: MOCK_ZONE_ID, name: (args.inputs.filter as { name: string }).name };
         throw new Error(`strict mock: unexpected provider function call ${args.token}`);
       },
     },

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# predeploy-backup.sh: one pg_dump round, right before new app images roll out
+# (the spec's "Backup Database" step). Runs on the database node: it executes
+# the postgres-backup service's own dump script (/run/medianest/pg-dump.sh) with
+# --once inside that service's running task, which already has the database
+# network, the password secret and the backup directory.
+# Usage: bash -s -- SERVICE_NAME PG_DUMP_ARG... < predeploy-backup.sh
+# Output: "ok:"/"changed:" lines on stdout; "error: ..." on stderr.
+set -euo pipefail
+
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  printf 'usage: predeploy-backup.sh SERVICE_NAME PG_DUMP_ARG...\n' >&2
+  exit 2
+}
+
+main() {
+  [ "$#" -ge 2 ] || usage
+  local service="$1"
+  shift
+  [[ "$service" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "SERVICE_NAME '$service' is not a service name"
+  exec </dev/null
+  command -v docker >/dev/null 2>&1 || die "docker CLI not found on $(hostname)"
+
+  local container
+  container="$(docker ps -q --filter "label=com.docker.swarm.service.name=$service" --filter status=running | head -n 1)"
+  if [ -z "$container" ]; then
+    # First deployment (the service is being created in this run) or the task runs elsewhere.
+    printf 'ok: no running %s task on %s; nothing to back up here\n' "$service" "$(hostname)"
+    return 0
+  fi
+  local output
+  output="$(timeout 1800 docker exec "$container" bash /run/medianest/pg-dump.sh "$@" --once)" \
+    || die "pre-deploy backup in $service ($container) failed; the rollout stops here (see above)"
+  printf '%s\n' "$output"
+  printf 'changed: pre-deploy backup taken in %s on %s\n' "$service" "$(hostname)"
+}
+
+main "$@"

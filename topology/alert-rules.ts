@@ -1,0 +1,88 @@
+// Prometheus alerting rules derived from the performance benchmarks: crossing
+// the spec's "Acceptable" bound is a warning, crossing "Action Required" is
+// critical. Thresholds come from the benchmark data, never retyped here.
+import { stringify } from "yaml";
+import { PERFORMANCE_BENCHMARKS, formatBound, worseThan, type PerformanceBenchmark } from "./benchmarks";
+
+export type AlertSeverity = "warning" | "critical";
+
+export interface PrometheusAlertRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: string;
+  readonly labels: { readonly severity: AlertSeverity; readonly benchmark: string };
+  readonly annotations: { readonly summary: string; readonly description: string; readonly runbook: string };
+}
+
+export interface PrometheusRuleGroup {
+  readonly name: string;
+  readonly rules: readonly PrometheusAlertRule[];
+}
+
+export interface PrometheusRuleFile {
+  readonly groups: readonly PrometheusRuleGroup[];
+}
+
+export const ALERT_RULE_GROUP = "medianest-performance";
+
+/** Warnings wait out short spikes; critical pages sooner. */
+const FOR_DURATION: Readonly<Record<AlertSeverity, string>> = { warning: "5m", critical: "2m" };
+
+/** Where to look first, per benchmark id; unknown ids get the generic hint. */
+const RUNBOOK_HINTS: Readonly<Record<string, string>> = {
+  ApiResponseTime: "Check backend task health and replica count, slow endpoints, and PostgreSQL/Redis latency (MediaNest dashboard in Grafana).",
+  PageLoadTime: "Check API latency first, then frontend task CPU/memory and asset delivery through the load balancer.",
+  FileUploadSpeed: "Check network throughput between load balancer, backend and S3/MinIO, and MinIO disk I/O wait.",
+  SearchResponse: "Check PostgreSQL slow queries and index use, and Redis cache hit rate.",
+  CpuUtilization: "Find the busiest tasks on the node (cAdvisor); scale the service out or move workers to processing nodes.",
+  MemoryUsage: "Find the largest tasks on the node (cAdvisor); check service memory limits and for leaks before the OOM killer acts.",
+  DiskIoWait: "Check which volume is saturated (node_disk_* metrics); PostgreSQL and MinIO belong on SSD-labelled nodes.",
+};
+const DEFAULT_RUNBOOK = "Open the MediaNest dashboard in Grafana and compare with the spec's Performance Benchmarks table.";
+
+/** The opposite of "worse than": how the spec phrases target and acceptable bounds. */
+const betterThan = (benchmark: PerformanceBenchmark): ">" | "<" => (worseThan(benchmark) === ">" ? "<" : ">");
+
+function rule(benchmark: PerformanceBenchmark, severity: AlertSeverity): PrometheusAlertRule {
+  const { id, metric, unit, expr } = benchmark;
+  const threshold = severity === "warning" ? benchmark.acceptable : benchmark.actionRequired;
+  const worse = worseThan(benchmark);
+  const measured = `{{ $value | printf "%.1f" }}${unit === "%" ? "%" : ` ${unit}`}`;
+  // Per-node benchmarks carry an instance label; fleet-wide ones do not.
+  const where = "{{ with $labels.instance }} on {{ . }}{{ end }}";
+  const bound = severity === "warning" ? "the acceptable bound" : "the action-required bound";
+  return {
+    alert: `${id}${severity === "warning" ? "Warning" : "Critical"}`,
+    expr: `(${expr}) ${worse} ${threshold}`,
+    for: FOR_DURATION[severity],
+    labels: { severity, benchmark: id },
+    annotations: {
+      summary: `${metric} is ${measured}${where} (threshold ${formatBound(worse, threshold, unit)})`,
+      description:
+        `${benchmark.description} is ${measured}${where}, past ${bound} (${formatBound(worse, threshold, unit)}). ` +
+        `Spec: target ${formatBound(betterThan(benchmark), benchmark.target, unit)}, ` +
+        `acceptable ${formatBound(betterThan(benchmark), benchmark.acceptable, unit)}, ` +
+        `action required ${formatBound(worse, benchmark.actionRequired, unit)}.`,
+      runbook: RUNBOOK_HINTS[id] ?? DEFAULT_RUNBOOK,
+    },
+  };
+}
+
+/** Two rules per benchmark: `<id>Warning` past "Acceptable", `<id>Critical` past "Action Required". */
+export function alertRules(benchmarks: readonly PerformanceBenchmark[] = PERFORMANCE_BENCHMARKS): PrometheusRuleFile {
+  const ids = new Set<string>();
+  for (const { id } of benchmarks) {
+    // Duplicate ids would produce duplicate alert names that inhibit each other.
+    if (ids.has(id)) throw new Error(`duplicate benchmark id "${id}"`);
+    ids.add(id);
+  }
+  return {
+    groups: [{ name: ALERT_RULE_GROUP, rules: benchmarks.flatMap((b) => [rule(b, "warning"), rule(b, "critical")]) }],
+  };
+}
+
+/** The rules as a Prometheus rule file (YAML). */
+export function alertRulesYaml(benchmarks: readonly PerformanceBenchmark[] = PERFORMANCE_BENCHMARKS): string {
+  // lineWidth 0: PromQL and templates stay on one line, as they are in the data.
+  return `# Generated from topology/benchmarks.ts by topology/alert-rules.ts; do not edit.\n${stringify(alertRules(benchmarks), { lineWidth: 0, aliasDuplicateObjects: false })}`;
+}

@@ -1,0 +1,171 @@
+// The edge: Traefik v3 on the labelled managers, its Docker API through a
+// read-only socket proxy, routers as service labels, middlewares and the
+// dashboard in a generated dynamic file. Pure: tests read the exact labels.
+import { stringify } from "yaml";
+import type { StackConfig } from "../config/schema";
+import { EDGE_LABEL } from "./catalogue";
+import { hasLabel } from "./labels";
+import type { TopologyPlan } from "./plan";
+
+export const TRAEFIK_PORTS = { web: 80, websecure: 443, internal: 8081, metrics: 8082 } as const;
+export const SOCKET_PROXY_PORT = 2375;
+export const CERT_RESOLVER = "le";
+export const TRAEFIK_DYNAMIC_PATH = "/etc/traefik/dynamic.yml";
+export const ACME_DIR = "/acme";
+
+/** Middlewares every public router uses (defined in the dynamic file). */
+export const PUBLIC_MIDDLEWARES = ["secure-headers@file", "compress@file", "rate-limit@file"] as const;
+export const MGMT_ONLY_MIDDLEWARE = "mgmt-only@file";
+
+export function edgeHostNames(config: StackConfig): string[] {
+  return config.hosts.filter((h) => hasLabel(h.labels, EDGE_LABEL.key, EDGE_LABEL.value)).map((h) => h.name);
+}
+
+export const grafanaHostname = (config: StackConfig): string => `grafana.${config.app.hostname}`;
+export const dashboardHostname = (config: StackConfig): string => `traefik.${config.app.hostname}`;
+
+/** Traefik's static configuration, as command-line arguments. */
+export function traefikArgs(config: StackConfig): string[] {
+  const acme = config.edge.tls === "acme" ? config.edge.acme : undefined;
+  const args = [
+    `--entrypoints.web.address=:${TRAEFIK_PORTS.web}`,
+    "--entrypoints.web.http.redirections.entrypoint.to=websecure",
+    "--entrypoints.web.http.redirections.entrypoint.scheme=https",
+    `--entrypoints.websecure.address=:${TRAEFIK_PORTS.websecure}`,
+    "--entrypoints.websecure.http.tls=true",
+    // Plain HTTP on the overlay only (not published): the frontend reaches the active backend through it.
+    `--entrypoints.internal.address=:${TRAEFIK_PORTS.internal}`,
+    `--entrypoints.metrics.address=:${TRAEFIK_PORTS.metrics}`,
+    "--metrics.prometheus=true",
+    "--metrics.prometheus.entrypoint=metrics",
+    "--ping=true",
+    "--ping.entrypoint=metrics",
+    "--providers.swarm=true",
+    `--providers.swarm.endpoint=tcp://tasks.docker-socket-proxy:${SOCKET_PROXY_PORT}`,
+    "--providers.swarm.exposedByDefault=false",
+    "--providers.swarm.network=frontend-net",
+    "--providers.swarm.refreshSeconds=15",
+    `--providers.file.filename=${TRAEFIK_DYNAMIC_PATH}`,
+    `--api.dashboard=${config.edge.dashboard}`,
+    "--api.insecure=false",
+    "--accesslog=true",
+    "--log.level=INFO",
+    "--global.checknewversion=false",
+    "--global.sendanonymoususage=false",
+  ];
+  if (acme) {
+    args.push(
+      `--entrypoints.websecure.http.tls.certresolver=${CERT_RESOLVER}`,
+      `--certificatesresolvers.${CERT_RESOLVER}.acme.email=${acme.email}`,
+      // Per node: each Traefik keeps its own ACME account and certificates (acme.json, 0600).
+      `--certificatesresolvers.${CERT_RESOLVER}.acme.storage=${ACME_DIR}/acme.json`,
+      ...(acme.staging ? [`--certificatesresolvers.${CERT_RESOLVER}.acme.caserver=https://acme-staging-v02.api.letsencrypt.org/directory`] : []),
+      ...(acme.challenge === "http"
+        ? [`--certificatesresolvers.${CERT_RESOLVER}.acme.httpchallenge.entrypoint=web`]
+        : [
+            `--certificatesresolvers.${CERT_RESOLVER}.acme.dnschallenge.provider=cloudflare`,
+            `--certificatesresolvers.${CERT_RESOLVER}.acme.dnschallenge.resolvers=1.1.1.1:53,1.0.0.1:53`,
+          ]),
+    );
+  }
+  return args;
+}
+
+/** Router labels for a service Traefik should expose; `routers` share the service's load balancer. */
+export interface RouterSpec {
+  readonly name: string;
+  readonly rule: string;
+  readonly entrypoint: "websecure" | "internal";
+  readonly middlewares: readonly string[];
+  readonly priority?: number;
+}
+
+export function routingLabels(config: StackConfig, service: string, port: number, routers: readonly RouterSpec[], network?: string): Record<string, string> {
+  const labels: Record<string, string> = {
+    "traefik.enable": "true",
+    [`traefik.http.services.${service}.loadbalancer.server.port`]: String(port),
+  };
+  if (network) labels["traefik.swarm.network"] = network;
+  for (const router of routers) {
+    const prefix = `traefik.http.routers.${router.name}`;
+    labels[`${prefix}.rule`] = router.rule;
+    labels[`${prefix}.entrypoints`] = router.entrypoint;
+    labels[`${prefix}.service`] = service;
+    if (router.middlewares.length > 0) labels[`${prefix}.middlewares`] = router.middlewares.join(",");
+    if (router.priority !== undefined) labels[`${prefix}.priority`] = String(router.priority);
+    if (router.entrypoint === "websecure") {
+      labels[`${prefix}.tls`] = "true";
+      if (config.edge.tls === "acme") labels[`${prefix}.tls.certresolver`] = CERT_RESOLVER;
+    }
+  }
+  return labels;
+}
+
+const host = (name: string) => `Host(\`${name}\`)`;
+
+export function frontendRoutingLabels(config: StackConfig, port: number): Record<string, string> {
+  return routingLabels(config, "frontend", port, [
+    { name: "frontend", rule: host(config.app.hostname), entrypoint: "websecure", middlewares: PUBLIC_MIDDLEWARES },
+  ]);
+}
+
+/** The API: `/api` on the public host, and on the internal entrypoint for the frontend's server side. */
+export function backendRoutingLabels(config: StackConfig, port: number): Record<string, string> {
+  return routingLabels(config, "api", port, [
+    { name: "api", rule: `${host(config.app.hostname)} && PathPrefix(\`/api\`)`, entrypoint: "websecure", middlewares: PUBLIC_MIDDLEWARES, priority: 100 },
+    { name: "api-internal", rule: "PathPrefix(`/api`)", entrypoint: "internal", middlewares: [] },
+  ]);
+}
+
+export function grafanaRoutingLabels(config: StackConfig, port: number): Record<string, string> {
+  return routingLabels(
+    config,
+    "grafana",
+    port,
+    [{ name: "grafana", rule: host(grafanaHostname(config)), entrypoint: "websecure", middlewares: [MGMT_ONLY_MIDDLEWARE, "secure-headers@file"] }],
+    "monitor-net",
+  );
+}
+
+/** A service Traefik must not route to (the idle color). */
+export const NOT_ROUTED: Readonly<Record<string, string>> = { "traefik.enable": "false" };
+
+/** Dynamic configuration: middlewares, and the dashboard router when enabled. */
+export function traefikDynamicConfig(config: StackConfig, plan: TopologyPlan): string {
+  // Only the operators' networks (and the cluster itself) reach management routes.
+  const mgmtRanges = [...config.network.managementCidrs, ...plan.nodes.map((n) => `${n.address}/32`)];
+  const dynamic: Record<string, unknown> = {
+    http: {
+      middlewares: {
+        "secure-headers": {
+          headers: {
+            stsSeconds: 31_536_000,
+            stsIncludeSubdomains: true,
+            frameDeny: true,
+            contentTypeNosniff: true,
+            browserXssFilter: true,
+            referrerPolicy: "strict-origin-when-cross-origin",
+          },
+        },
+        compress: { compress: {} },
+        "rate-limit": { rateLimit: { average: config.edge.rateLimit.average, burst: config.edge.rateLimit.burst } },
+        "mgmt-only": { ipAllowList: { sourceRange: mgmtRanges } },
+        ...(config.edge.dashboard ? { "dashboard-auth": { basicAuth: { usersFile: "/run/secrets/traefik-dashboard-users" } } } : {}),
+      },
+      ...(config.edge.dashboard
+        ? {
+            routers: {
+              dashboard: {
+                rule: host(dashboardHostname(config)),
+                entryPoints: ["websecure"],
+                service: "api@internal",
+                middlewares: ["mgmt-only", "dashboard-auth", "secure-headers"],
+                tls: config.edge.tls === "acme" ? { certResolver: CERT_RESOLVER } : {},
+              },
+            },
+          }
+        : {}),
+    },
+  };
+  return stringify(dynamic);
+}
