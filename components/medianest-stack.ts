@@ -108,9 +108,14 @@ export class MediaNestStack extends pulumi.ComponentResource {
       { parent: this, dependsOn: swarm.ready },
     );
     const refs = (): SwarmServiceRefs => ({ networkIds: this.networks.ids, secrets: secrets.refs(), configs: configs.refs });
+    const edge = new Edge(
+      "edge",
+      { config, specs, provider, refs: refs(), cloudflareApiToken: fromConfig.cloudflareApiToken },
+      { parent: this, dependsOn: [this.networks] },
+    );
     const storage = new ObjectStorage(
       "object-storage",
-      { config, plan, provider, specs, secrets, refs, configSecrets: fromConfig },
+      { config, plan, provider, specs, secrets, refs, configSecrets: fromConfig, edgeReady: [edge.traefik] },
       { parent: this, dependsOn: [this.networks] },
     );
     const data = new DataServices("data", { specs, provider, refs: refs(), storageReady: storage.ready }, { parent: this, dependsOn: [this.networks] });
@@ -120,11 +125,6 @@ export class MediaNestStack extends pulumi.ComponentResource {
     const app = new MediaNestApp(
       "app",
       { specs, provider, refs: refs(), dependsOn: [...data.ready, ...storage.ready, ...backup] },
-      { parent: this, dependsOn: [this.networks] },
-    );
-    new Edge(
-      "edge",
-      { config, specs, provider, refs: refs(), cloudflareApiToken: fromConfig.cloudflareApiToken },
       { parent: this, dependsOn: [this.networks] },
     );
     new Monitoring("monitoring", { specs, provider, refs: refs(), dataReady: data.ready }, { parent: this, dependsOn: [this.networks, app] });

@@ -6,10 +6,10 @@ import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { StackConfig } from "../config/schema";
-import { MINIO_LABEL } from "../topology/catalogue";
-import { hasLabel } from "../topology/labels";
+import { EDGE_LABEL } from "../topology/catalogue";
+import { TRAEFIK_PORTS, edgeClusterAddresses } from "../topology/edge";
 import { APP_USER, BACKUP_USER, appPolicy, backupPolicy } from "../topology/s3-policies";
-import { PORTS, type ServiceSpec } from "../topology/services";
+import type { ServiceSpec } from "../topology/services";
 import type { TopologyPlan } from "../topology/plan";
 import { SwarmService, type SwarmServiceRefs } from "./swarm-service";
 import type { SwarmSecrets } from "./swarm-secrets";
@@ -21,15 +21,16 @@ export interface ObjectStorageArgs {
   readonly specs: readonly ServiceSpec[];
   readonly secrets: SwarmSecrets;
   readonly refs: () => SwarmServiceRefs;
+  /** The minio provider talks through Traefik. */
+  readonly edgeReady: pulumi.Input<pulumi.Resource>[];
   readonly configSecrets: { readonly minioRootPassword?: pulumi.Output<string>; readonly s3AccessKey?: pulumi.Output<string>; readonly s3SecretKey?: pulumi.Output<string> };
 }
 
-/** Address the minio provider dials: the MinIO node's host-mode port. */
-export function minioAdminAddress(config: StackConfig, plan: TopologyPlan): string {
-  const hostConfig = config.hosts.find((h) => hasLabel(h.labels, MINIO_LABEL.key, MINIO_LABEL.value));
-  if (!hostConfig) throw new Error(`no host carries ${MINIO_LABEL.key}=${MINIO_LABEL.value} for the internal MinIO`);
-  const node = plan.nodes.find((n) => n.name === hostConfig.name);
-  return `${node?.address ?? hostConfig.address}:${PORTS.minio}`;
+/** Address the minio provider dials: the first edge node's HTTPS port (see minioAdminRoutingLabels). */
+export function minioAdminAddress(config: StackConfig): string {
+  const [address] = edgeClusterAddresses(config);
+  if (!address) throw new Error(`no host carries ${EDGE_LABEL.key}=${EDGE_LABEL.value}: the minio provider reaches MinIO through the edge`);
+  return `${address.includes(":") ? `[${address}]` : address}:${TRAEFIK_PORTS.websecure}`;
 }
 
 export class ObjectStorage extends pulumi.ComponentResource {
@@ -66,12 +67,15 @@ export class ObjectStorage extends pulumi.ComponentResource {
     const provider = new minio.Provider(
       "minio",
       {
-        minioServer: minioAdminAddress(config, args.plan),
+        minioServer: minioAdminAddress(config),
         minioUser: secrets.value("minio-root-user"),
         minioPassword: secrets.value("minio-root-password"),
-        minioSsl: false,
+        minioSsl: true,
+        // The edge answers an IP address with its default certificate; the route only admits
+        // the management networks and the cluster.
+        minioInsecure: true,
       },
-      { parent: this, dependsOn: [service] },
+      { parent: this, dependsOn: [service, ...args.edgeReady] },
     );
     const inMinio = { parent: this, provider };
 

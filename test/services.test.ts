@@ -152,7 +152,7 @@ describe.each(STACKS)("stack %s services", (stack) => {
       "medianest-worker": ["backend", "database", "storage"],
       minio: ["storage"],
       "backup-upload": ["storage"],
-      traefik: ["frontend", "monitor"],
+      traefik: ["frontend", "monitor", "storage"],
       "docker-socket-proxy": ["monitor"],
       prometheus: ["backend", "monitor", "storage"],
       grafana: ["monitor"],
@@ -277,7 +277,8 @@ describe("MinIO", () => {
       expect(attachment.provider).toContain("pulumi:providers:minio");
     }
     const [provider] = run.ofType("pulumi:providers:minio");
-    expect(provider.inputs.minioServer).toBe("192.0.2.10:9000");
+    // Through the edge (only 80/443 are published), management networks only.
+    expect([provider.inputs.minioServer, String(provider.inputs.minioSsl)]).toEqual(["192.0.2.10:443", "true"]);
     expect(isSecretValue(provider.rawInputs.minioPassword)).toBe(true);
   });
 

@@ -73,8 +73,9 @@ export const NETWORK_ATTACHMENTS: Readonly<Record<ServiceRole, readonly OverlayN
   minio: ["storage"],
   "postgres-backup": ["database"],
   "backup-upload": ["storage"],
-  // The edge serves the app over frontend-net and reaches the socket proxy and Prometheus over monitor-net.
-  traefik: ["frontend", "monitor"],
+  // The edge serves the app over frontend-net, reaches the socket proxy and Prometheus over
+  // monitor-net, and MinIO's API (management networks only) over storage-net.
+  traefik: ["frontend", "monitor", "storage"],
   "socket-proxy": ["monitor"],
   // "monitor-net → all networks (metrics collection)": Prometheus joins the networks of its targets,
   // except database-net, which only data services and their clients (the exporters) may join.
@@ -99,7 +100,7 @@ export const STATEFUL_ROLES: ReadonlySet<ServiceRole> = new Set<ServiceRole>([
   "grafana",
 ]);
 
-/** Roles that may publish ports: only the edge, only 80 and 443 (plus the internal MinIO admin port, see object-storage). */
+/** Only the edge publishes ports, and only these. */
 export const EDGE_PORTS: readonly number[] = [80, 443];
 
 export interface PlacementRequirement {

@@ -80,7 +80,15 @@ export interface RouterSpec {
   readonly priority?: number;
 }
 
-export function routingLabels(config: StackConfig, service: string, port: number, routers: readonly RouterSpec[], network?: string): Record<string, string> {
+export function routingLabels(
+  config: StackConfig,
+  service: string,
+  port: number,
+  routers: readonly RouterSpec[],
+  network?: string,
+  /** false for routers matched by IP address: Let's Encrypt issues for names only. */
+  acmeCertificate = true,
+): Record<string, string> {
   const labels: Record<string, string> = {
     "traefik.enable": "true",
     [`traefik.http.services.${service}.loadbalancer.server.port`]: String(port),
@@ -95,7 +103,7 @@ export function routingLabels(config: StackConfig, service: string, port: number
     if (router.priority !== undefined) labels[`${prefix}.priority`] = String(router.priority);
     if (router.entrypoint === "websecure") {
       labels[`${prefix}.tls`] = "true";
-      if (config.edge.tls === "acme") labels[`${prefix}.tls.certresolver`] = CERT_RESOLVER;
+      if (config.edge.tls === "acme" && acmeCertificate) labels[`${prefix}.tls.certresolver`] = CERT_RESOLVER;
     }
   }
   return labels;
@@ -124,6 +132,30 @@ export function grafanaRoutingLabels(config: StackConfig, port: number): Record<
     port,
     [{ name: "grafana", rule: host(grafanaHostname(config)), entrypoint: "websecure", middlewares: [MGMT_ONLY_MIDDLEWARE, "secure-headers@file"] }],
     "monitor-net",
+  );
+}
+
+/** Cluster addresses of the edge nodes: operators reach admin routes (MinIO's API) there. */
+export function edgeClusterAddresses(config: StackConfig): string[] {
+  return config.hosts.filter((h) => hasLabel(h.labels, EDGE_LABEL.key, EDGE_LABEL.value)).map((h) => h.address);
+}
+
+/**
+ * MinIO's S3 API for the minio provider that operators run: through the edge
+ * (the only published ports are 80/443), matched by the edge nodes' own
+ * addresses, management networks only, with Traefik's default certificate.
+ */
+export function minioAdminRoutingLabels(config: StackConfig, port: number): Record<string, string> {
+  const rule = edgeClusterAddresses(config)
+    .map((address) => host(address))
+    .join(" || ");
+  return routingLabels(
+    config,
+    "minio-admin",
+    port,
+    [{ name: "minio-admin", rule, entrypoint: "websecure", middlewares: [MGMT_ONLY_MIDDLEWARE] }],
+    "storage-net",
+    false,
   );
 }
 

@@ -15,6 +15,7 @@ import {
   edgeHostNames,
   frontendRoutingLabels,
   grafanaRoutingLabels,
+  minioAdminRoutingLabels,
   traefikArgs,
 } from "./edge";
 
@@ -627,9 +628,8 @@ function minioServices(base: Base): ServiceSpec[] {
       command: ["minio", "server", "/data", "--address", `:${PORTS.minio}`],
       // The MinIO image ships mc with a "local" alias; `mc ready` probes the health endpoint.
       healthcheck: { test: ["CMD", "mc", "ready", "local"], interval: "10s", timeout: "5s", retries: 5, startPeriod: "30s" },
-      // Published on its own node only, for the minio provider run by operators;
-      // the host firewall admits it from cluster and management networks only.
-      hostPorts: [{ target: PORTS.minio, published: PORTS.minio }],
+      // Operators' minio provider reaches the API through the edge, management networks only.
+      labels: minioAdminRoutingLabels(config, PORTS.minio),
     }),
   ];
 }
