@@ -4,7 +4,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { OVERLAY_NETWORKS, OVERLAY_NETWORK_KEYS, SWARM_INGRESS_SUBNET } from "../topology/networks";
-import { EDGE_LABEL, placementRequirements, type PlacementOptions } from "../topology/catalogue";
+import { EDGE_LABEL, REDIS_LABEL, placementRequirements, type PlacementOptions } from "../topology/catalogue";
 import { hasLabel } from "../topology/labels";
 import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../topology/cidr";
 
@@ -462,8 +462,12 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
   if (redis.sentinels > config.hosts.length) {
     yield { key: configKey(["services", "redis", "sentinels"]), message: `${redis.sentinels} sentinels need as many hosts (one per node), there are ${config.hosts.length}` };
   }
-  if (redis.replicas + 1 > config.hosts.length) {
-    yield { key: configKey(["services", "redis", "replicas"]), message: `the master and ${redis.replicas} replicas need ${redis.replicas + 1} hosts (one per node), there are ${config.hosts.length}` };
+  const redisHosts = config.hosts.filter((h) => hasLabel(h.labels, REDIS_LABEL.key, REDIS_LABEL.value)).length;
+  if (redisHosts > 0 && redis.replicas + 1 > redisHosts) {
+    yield {
+      key: configKey(["services", "redis", "replicas"]),
+      message: `the master and ${redis.replicas} replicas need ${redis.replicas + 1} hosts labelled ${REDIS_LABEL.key}=${REDIS_LABEL.value} (one per node), there are ${redisHosts}`,
+    };
   }
   if (redis.maxmemoryMb > 450) {
     yield { key: configKey(["services", "redis", "maxmemoryMb"]), message: `${redis.maxmemoryMb} MB does not fit Redis's 512 MB container limit with room for AOF rewrites; use at most 450` };

@@ -12,7 +12,7 @@ const host = (name: string, address: string, role: "manager" | "worker", labels:
   memoryGb: 8,
   labels,
 });
-const allLabels = { type: ["compute", "processing", "database"], storage: "ssd", s3: "minio", edge: "traefik", monitoring: "main" };
+const allLabels = { type: ["compute", "processing", "database"], storage: "ssd", s3: "minio", edge: "traefik", monitoring: "main", redis: "data" };
 
 function base(overrides: Partial<RawStackConfig> = {}): RawStackConfig {
   return {
@@ -203,7 +203,7 @@ describe("invalid config", () => {
     expectIssue(base({ hosts, services: { redis: { replicas: 0, sentinels: 2 } } }), "medianest:services.redis.sentinels", "use 0 (no Sentinel) or an odd number of at least 3");
     expectIssue(base({ services: { redis: { replicas: 0, sentinels: 3 } } }), "medianest:services.redis.sentinels", "3 sentinels need as many hosts");
     expectIssue(base({ hosts, services: { redis: { replicas: 2, sentinels: 3, quorum: 4 } } }), "medianest:services.redis.quorum", "quorum 4 must be at least 2");
-    expectIssue(base({ services: { redis: { replicas: 1, sentinels: 0 } } }), "medianest:services.redis.replicas", "need 2 hosts");
+    expectIssue(base({ services: { redis: { replicas: 1, sentinels: 0 } } }), "medianest:services.redis.replicas", "need 2 hosts labelled redis=data");
   });
 
   it("Postgres replicas without a host labelled for them", () => {

@@ -70,8 +70,8 @@ describe("production follows the spec's placement and budgets", () => {
     ["postgres-primary", 1, ["node.labels.type == database", "node.labels.storage == ssd"], [], [2.0, 4096, 1.0, 2048]],
     ["postgres-replica-1", 1, ["node.labels.postgres == replica-1"], [], [1.0, 2048, 0.5, 1024]],
     ["postgres-replica-2", 1, ["node.labels.postgres == replica-2"], [], [1.0, 2048, 0.5, 1024]],
-    ["redis-master", 1, [], ["spread=node.id"], [0.5, 512, 0.25, 256]],
-    ["redis-replica", 2, [], ["spread=node.id"], [0.5, 512, 0.25, 256]],
+    ["redis-master", 1, ["node.labels.redis == data"], ["spread=node.id"], [0.5, 512, 0.25, 256]],
+    ["redis-replica", 2, ["node.labels.redis == data"], ["spread=node.id"], [0.5, 512, 0.25, 256]],
     ["redis-sentinel", 3, [], ["spread=node.id"], [0.1, 64, 0.05, 32]],
   ] as const)("%s", async (name, replicas, constraints, prefs, resources) => {
     const s = serviceNamed(await runOf("production"), name);

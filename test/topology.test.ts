@@ -57,6 +57,7 @@ describe("plan", () => {
       az: "home",
       edge: "traefik",
       monitoring: "main",
+      redis: "data",
       s3: "minio",
       storage: "ssd",
       "type.compute": "true",

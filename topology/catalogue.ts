@@ -122,6 +122,8 @@ export const MINIO_LABEL = { key: "s3", value: "minio" } as const;
 
 /** Traefik runs on the managers labelled edge=traefik (production: managers 1 and 2, LB1/LB2). */
 export const EDGE_LABEL = { key: "edge", value: "traefik" } as const;
+/** Redis keeps its AOF on a host path: its tasks run on the hosts labelled redis=data (spec: mgr-3, wrk-1, wrk-2). */
+export const REDIS_LABEL = { key: "redis", value: "data" } as const;
 /** Prometheus, Alertmanager and Grafana keep their data on the host labelled monitoring=main. */
 export const MONITORING_LABEL = { key: "monitoring", value: "main" } as const;
 
@@ -147,6 +149,7 @@ export function placementRequirements(options: PlacementOptions): PlacementRequi
     })),
     ...(options.internalS3 ? [{ service: "minio", labels: { [MINIO_LABEL.key]: MINIO_LABEL.value }, preferWorkers: false }] : []),
     { service: "traefik", labels: { [EDGE_LABEL.key]: EDGE_LABEL.value }, preferWorkers: false },
+    { service: "redis", labels: { [REDIS_LABEL.key]: REDIS_LABEL.value }, preferWorkers: false },
     ...(options.monitoring
       ? [{ service: "monitoring", labels: { [MONITORING_LABEL.key]: MONITORING_LABEL.value }, preferWorkers: false }]
       : []),

@@ -567,11 +567,12 @@ function redisServices(base: Base): ServiceSpec[] {
     tmpfs: ["/tmp"],
     healthcheck: shellHealth(`REDISCLI_AUTH="$(cat ${secretPath("redis-password")})" redis-cli -p ${PORTS.redis} ping | grep -q PONG`, "30s"),
   };
-  // The spec spreads Redis over nodes (node.id): one task per node.
+  // The spec spreads Redis over nodes (node.id): one task per node, on the hosts that keep Redis data.
   const spread = { constraints: [], spread: ["node.id"], maxReplicasPerNode: 1 };
-  const services = [service(base, "redis", { ...common, name: "redis-master", replicas: 1, placement: spread, args: redisArgs("master", "master") })];
+  const onRedisHosts = { ...spread, constraints: base.plan.placement.redis };
+  const services = [service(base, "redis", { ...common, name: "redis-master", replicas: 1, placement: onRedisHosts, args: redisArgs("master", "master") })];
   if (redis.replicas > 0) {
-    services.push(service(base, "redis", { ...common, name: "redis-replica", replicas: redis.replicas, placement: spread, args: redisArgs("replica", "replica") }));
+    services.push(service(base, "redis", { ...common, name: "redis-replica", replicas: redis.replicas, placement: onRedisHosts, args: redisArgs("replica", "replica") }));
   }
   if (redis.sentinels > 0) {
     services.push(
