@@ -61,7 +61,8 @@ describe.each(STACKS)("stack %s", (stack) => {
     expect(inits.map((r) => r.name)).toEqual([`swarm-init-${leader.name}`]);
     const args = scriptArgs(inits[0].inputs.create);
     expect(args.slice(0, 2)).toEqual([leader.address, leader.address]);
-    expect(args[3]).toBe(String(stack === "production"));
+    const autolock = (stackFileConfig(stack)["medianest:swarm"] as { autolock?: boolean } | undefined)?.autolock ?? stack === "production";
+    expect(args[3]).toBe(String(autolock));
     if (stack !== "local") expect((inits[0].inputs.connection as { host: string }).host).toBe(leader.address);
   });
 
@@ -120,7 +121,8 @@ describe.each(STACKS)("stack %s", (stack) => {
     ]);
     for (const network of networks) {
       expect(network.inputs.options ?? {}).toEqual(encrypted ? { encrypted: "" } : {});
-      expect(network.inputs.attachable).toBe(false);
+      const attachable = (stackFileConfig(stack)["medianest:network"] as { attachable?: string[] } | undefined)?.attachable ?? [];
+      expect(network.inputs.attachable).toBe(attachable.includes(String(network.inputs.name).replace(/-net$/, "")));
       expect(network.provider).toContain("pulumi:providers:docker::leader-docker");
       // After every node is configured, so the swarm exists.
       for (const host of hosts) expect(run.dependsOnTransitively(network, run.named(`swarm-node-${host.name}`))).toBe(true);
@@ -182,7 +184,8 @@ describe.each(STACKS)("stack %s", (stack) => {
 
 describe("stack files", () => {
   it("use documentation-range addresses only", () => {
-    for (const stack of STACKS.filter((s) => s !== "local")) {
+    // The lab's hosts live on the benchmarking range 198.18.0.0/15, created by the lab itself.
+    for (const stack of STACKS.filter((s) => s !== "local" && s !== "lab")) {
       for (const host of hostsOf(stack)) expect(host.address).toMatch(/^(192\.0\.2|198\.51\.100|203\.0\.113)\./);
     }
   });

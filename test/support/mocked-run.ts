@@ -11,7 +11,7 @@ import type * as pulumiType from "@pulumi/pulumi";
 
 export const PROJECT = "medianest";
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
-export const STACKS = ["local", "homelab", "cluster", "production"] as const;
+export const STACKS = ["local", "homelab", "cluster", "production", "lab"] as const;
 export type StackName = (typeof STACKS)[number];
 
 /** Not a real key: only its shape (PEM armour) is checked by config validation. */
@@ -138,6 +138,7 @@ const STACK_SECRETS: Record<StackName, readonly (keyof typeof FAKE_CONFIG_SECRET
   homelab: ["cloudflareApiToken"],
   cluster: [],
   production: ["s3AccessKey", "s3SecretKey", "cloudflareApiToken", "cloudflareDnsToken", "alertSmtpPassword"],
+  lab: ["s3AccessKey", "s3SecretKey"],
 };
 
 export async function mockedRun(stack: StackName, options: MockedRunOptions = {}): Promise<MockedRun> {
