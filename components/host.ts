@@ -55,7 +55,10 @@ export class Host extends pulumi.ComponentResource {
   readonly stepOutputs: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("medianest:host:Host", name, {}, opts);
+    // The node's role, size and labels are the component's inputs: policies and the
+    // compliance report read them from the resource graph (scheduling check).
+    const { node } = args;
+    super("medianest:host:Host", name, { address: node.address, role: node.role, cpus: node.cpus, memoryGb: node.memoryGb, labels: node.labels }, opts);
     const steps = hostSteps({ ...args, connection: args.target.kind });
     let previous: pulumi.Resource | undefined;
     const outputs: Record<string, pulumi.Output<string>> = {};

@@ -65,7 +65,8 @@ export class MediaNestStack extends pulumi.ComponentResource {
   readonly buckets: pulumi.Output<Record<"media" | "thumbnails" | "backups", string>>;
 
   constructor(name: string, args: MediaNestStackArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("medianest:stack:MediaNest", name, {}, opts);
+    // Stack-wide facts for policies: which environment, how many users it is sized for.
+    super("medianest:stack:MediaNest", name, { environment: args.config.environment, expectedUsers: args.config.capacity.expectedUsers }, opts);
     const { config, plan } = args;
     const sshPrivateKey = args.secrets.sshPrivateKey;
     const targets = new Map(plan.nodes.map((node) => [node.name, scriptTarget(config, node, sshPrivateKey)]));

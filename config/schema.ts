@@ -184,6 +184,11 @@ export const stackConfigSchema = z.strictObject({
     .prefault({}),
   services: z
     .strictObject({
+      /**
+       * Multiplies every reservation (never a limit): a developer machine running the
+       * whole topology (the local stack) cannot reserve what a production node can.
+       */
+      reservationScale: z.number().min(0.05).max(1).default(1),
       /** vip needs IPVS in the kernel; dnsrr works everywhere (clients then see every task's address). */
       endpointMode: z.enum(["vip", "dnsrr"]).default("vip"),
       frontend: z.strictObject({ replicas: replicas(3) }).prefault({}),
@@ -245,6 +250,12 @@ export const stackConfigSchema = z.strictObject({
           bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "is not a valid bucket name"),
         })
         .optional(),
+    })
+    .prefault({}),
+  capacity: z
+    .strictObject({
+      /** Users the installation is sized for: the compliance run compares the cluster with the spec's capacity matrix. */
+      expectedUsers: z.number().int().min(1).default(50),
     })
     .prefault({}),
   swarm: z

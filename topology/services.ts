@@ -189,6 +189,15 @@ function appConnectionEnv(config: StackConfig): Record<string, string> {
   };
 }
 
+function scaledBudget(budget: ResourceBudget, scale: number): ResourceBudget {
+  if (scale === 1) return budget;
+  const round = (value: number, step: number) => Math.max(step, Math.round(value / step) * step);
+  return {
+    limits: budget.limits,
+    reservations: { cpus: round(budget.reservations.cpus * scale, 0.01), memoryMb: round(budget.reservations.memoryMb * scale, 1) },
+  };
+}
+
 interface Base {
   readonly config: StackConfig;
   readonly plan: TopologyPlan;
@@ -198,7 +207,7 @@ function service(base: Base, role: ServiceRole, spec: Omit<ServiceSpec, "role" |
   return {
     ...spec,
     role,
-    resources: SERVICE_BUDGETS[role],
+    resources: scaledBudget(SERVICE_BUDGETS[role], base.config.services.reservationScale),
     networks: NETWORK_ATTACHMENTS[role],
     update: STATEFUL_ROLES.has(role) ? "stateful" : "stateless",
     endpointMode: base.config.services.endpointMode,
