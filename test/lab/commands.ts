@@ -1,0 +1,225 @@
+// The program's Host and Swarm steps as a mocked run records them (command:remote:Command
+// resources: `create` is the command line, `stdin` the script), in component order, and
+// how the lab runs them over real SSH. The mocked run's stand-ins for values only a real
+// swarm knows (join tokens, cluster id, node ids) are replaced with the real ones.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { SCRIPT_NAMES, loadScript, type ScriptName } from "../../components/scripts";
+import type { MockedRun, RecordedResource } from "../support/mocked-run";
+
+export type Phase = "host" | "init" | "join-manager" | "join-worker" | "node-config";
+const PHASES: readonly Phase[] = ["host", "init", "join-manager", "join-worker", "node-config"];
+
+export interface RecordedCommand {
+  readonly resource: RecordedResource;
+  readonly name: string;
+  readonly script: ScriptName;
+  readonly phase: Phase;
+  /** Where it runs: the connection's host address and user. */
+  readonly address: string;
+  readonly user: string;
+  readonly port: number;
+  readonly privateKey: string;
+  readonly create: string;
+  readonly update: string | undefined;
+  readonly delete: string | undefined;
+  readonly stdin: string;
+}
+
+const scriptBySha = new Map(SCRIPT_NAMES.map((name) => [loadScript(name).sha256, name]));
+
+function str(inputs: Record<string, unknown>, key: string, what: string): string {
+  const value = inputs[key];
+  if (typeof value !== "string") throw new Error(`${what}: input ${key} is not a string (${JSON.stringify(value)})`);
+  return value;
+}
+
+/** POSIX shell words of a command line as `shellQuote` writes them (bare words and '...' quoting). */
+export function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let current: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (ch === " ") {
+      if (current !== undefined) words.push(current);
+      current = undefined;
+    } else if (ch === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated quote in: ${line}`);
+      current = (current ?? "") + line.slice(i + 1, end);
+      i = end;
+    } else if (ch === "\\") {
+      if (i + 1 >= line.length) throw new Error(`dangling backslash in: ${line}`);
+      current = (current ?? "") + line[i + 1];
+      i++;
+    } else if (/["$`;&|<>(){}*?~#\t\n]/.test(ch)) {
+      throw new Error(`shellWords: unsupported character ${JSON.stringify(ch)} in: ${line}`);
+    } else {
+      current = (current ?? "") + ch;
+    }
+  }
+  if (current !== undefined) words.push(current);
+  return words;
+}
+
+/** The arguments after `[sudo -n] bash -s --`. */
+export function scriptArgs(commandLine: string): string[] {
+  const words = shellWords(commandLine);
+  const start = words[0] === "sudo" ? 2 : 0;
+  if (words.slice(start, start + 3).join(" ") !== "bash -s --") throw new Error(`not a script invocation: ${commandLine}`);
+  return words.slice(start + 3);
+}
+
+function phaseOf(resource: RecordedResource, script: ScriptName, create: string): Phase {
+  if (resource.parent.includes("$medianest:host:Host::") && script.startsWith("host/")) return "host";
+  if (!resource.parent.includes("$medianest:swarm:Swarm::")) throw new Error(`${resource.name}: not a Host or Swarm step`);
+  if (script === "swarm/init.sh") return "init";
+  if (script === "swarm/join.sh") return scriptArgs(create)[0] === "manager" ? "join-manager" : "join-worker";
+  if (script === "swarm/node-config.sh") return "node-config";
+  throw new Error(`${resource.name}: unexpected swarm script ${script}`);
+}
+
+/** The Host and Swarm components' commands in component order; their recorded dependencies are checked. */
+export function hostAndSwarmCommands(run: MockedRun): RecordedCommand[] {
+  const commands = run
+    .ofType("command:remote:Command")
+    .filter((r) => r.parent.includes("$medianest:host:Host::") || r.parent.includes("$medianest:swarm:Swarm::"))
+    .map((resource, index) => {
+      const inputs = resource.inputs;
+      const stdin = str(inputs, "stdin", resource.name);
+      const script = scriptBySha.get(createHash("sha256").update(stdin).digest("hex"));
+      if (!script) throw new Error(`${resource.name}: its stdin is none of the program's scripts`);
+      const create = str(inputs, "create", resource.name);
+      const connection = inputs.connection as Record<string, unknown> | undefined;
+      if (!connection) throw new Error(`${resource.name}: no connection`);
+      const command: RecordedCommand = {
+        resource,
+        name: resource.name,
+        script,
+        phase: phaseOf(resource, script, create),
+        address: str(connection, "host", `${resource.name}.connection`),
+        user: str(connection, "user", `${resource.name}.connection`),
+        port: Number(connection.port ?? 22),
+        privateKey: str(connection, "privateKey", `${resource.name}.connection`),
+        create,
+        update: typeof inputs.update === "string" ? inputs.update : undefined,
+        delete: typeof inputs.delete === "string" ? inputs.delete : undefined,
+        stdin,
+      };
+      return { command, index };
+    });
+  const ordered = commands
+    .sort((a, b) => PHASES.indexOf(a.command.phase) - PHASES.indexOf(b.command.phase) || a.index - b.index)
+    .map((c) => c.command);
+  // Component order must also be an order the engine could have used: every recorded
+  // dependency on another of these commands comes earlier.
+  const position = new Map(ordered.map((c, i) => [c.resource.urn, i]));
+  ordered.forEach((c, i) => {
+    for (const dep of c.resource.dependencies) {
+      const at = position.get(dep);
+      if (at !== undefined && at >= i) throw new Error(`${c.name} depends on ${ordered[at].name}, which would run later`);
+    }
+  });
+  return ordered;
+}
+
+/**
+ * Values a mocked run invents for outputs only a real swarm has, taken from its exports:
+ * join tokens, unlock key, cluster id and each node's id.
+ */
+export function mockPlaceholders(run: MockedRun): Map<string, string> {
+  const e = run.exports as Record<string, unknown>;
+  const out = new Map<string, string>();
+  const add = (key: string, value: unknown) => {
+    if (typeof value !== "string" || value === "") throw new Error(`mocked export ${key} is not a string`);
+    out.set(key, value);
+  };
+  add("workerToken", e.workerJoinToken);
+  add("managerToken", e.managerJoinToken);
+  add("unlockKey", e.swarmUnlockKey);
+  add("clusterId", e.clusterId);
+  for (const [host, id] of Object.entries((e.nodeIds ?? {}) as Record<string, unknown>)) add(`nodeId:${host}`, id);
+  return out;
+}
+
+/** Generic shapes of the mocks' placeholders, as a second net besides the exact values. */
+const MOCK_SHAPES = /SWMTKN-1-test-|SWMKEY-1-test-|(?<![A-Za-z0-9-])cluster-0001(?![A-Za-z0-9-])|(?<![A-Za-z0-9-])node-swarm-(?:init|join)-/;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Replaces every mock placeholder in `text` by its real value (`real` is keyed like
+ * `mockPlaceholders`). Placeholders only match as whole tokens. Fails when a placeholder
+ * has no real value or any placeholder is left.
+ */
+export function substitutePlaceholders(text: string, placeholders: ReadonlyMap<string, string>, real: ReadonlyMap<string, string>): string {
+  let out = text;
+  for (const [key, mock] of placeholders) {
+    const pattern = new RegExp(`(?<![A-Za-z0-9-])${escapeRegExp(mock)}(?![A-Za-z0-9-])`, "g");
+    if (!pattern.test(out)) continue;
+    const value = real.get(key);
+    if (value === undefined) throw new Error(`no real value for placeholder ${key} (${mock})`);
+    out = out.replace(pattern, value);
+  }
+  const leftovers = [...placeholders.values()].filter((mock) => new RegExp(`(?<![A-Za-z0-9-])${escapeRegExp(mock)}(?![A-Za-z0-9-])`).test(out));
+  const shape = MOCK_SHAPES.exec(out);
+  if (leftovers.length > 0 || shape) {
+    throw new Error(`mock placeholder left after substitution: ${leftovers.join(", ") || shape?.[0]} in: ${out.slice(0, 300)}`);
+  }
+  return out;
+}
+
+export interface SshResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+export interface SshTarget {
+  readonly address: string;
+  readonly user: string;
+  readonly port: number;
+  readonly keyFile: string;
+}
+
+export function sshArgs(target: SshTarget): string[] {
+  return [
+    "-F", "/dev/null",
+    "-i", target.keyFile,
+    "-p", String(target.port),
+    "-o", "IdentitiesOnly=yes",
+    "-o", "BatchMode=yes",
+    "-o", "StrictHostKeyChecking=no",
+    "-o", "UserKnownHostsFile=/dev/null",
+    "-o", "LogLevel=ERROR",
+    "-o", "ConnectTimeout=10",
+    "-o", "ServerAliveInterval=5",
+    "-o", "ServerAliveCountMax=6",
+    `${target.user}@${target.address}`,
+  ];
+}
+
+/** Runs `commandLine` over SSH with `stdin`, as pulumi-command's remote.Command does; bounded by timeoutMs. */
+export function runOverSsh(target: SshTarget, commandLine: string, stdin: string, timeoutMs: number): Promise<SshResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn("ssh", [...sshArgs(target), commandLine], { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+    const timer = setTimeout(() => {
+      stderr += `\nlab: ssh command timed out after ${timeoutMs} ms`;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(stdin);
+  });
+}

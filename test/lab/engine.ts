@@ -1,0 +1,119 @@
+// A minimal Docker Engine API client over a unix socket (node:http), enough for the lab:
+// JSON requests, a streamed image import, and one-shot probe containers.
+import * as http from "node:http";
+import type { Readable } from "node:stream";
+
+export const API = "/v1.41";
+
+export class EngineError extends Error {
+  constructor(
+    readonly status: number,
+    readonly method: string,
+    readonly path: string,
+    body: string,
+  ) {
+    super(`${method} ${path} -> ${status}: ${body.slice(0, 500)}`);
+    this.name = "EngineError";
+  }
+}
+
+export interface EngineResponse {
+  readonly status: number;
+  readonly body: Buffer;
+}
+
+export class Engine {
+  constructor(
+    readonly socketPath: string,
+    readonly label: string,
+  ) {}
+
+  request(method: string, path: string, body?: unknown, options: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<EngineResponse> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const isStream = typeof (body as Readable | undefined)?.pipe === "function";
+      const payload = body === undefined || isStream ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+      const headers: Record<string, string> = { ...(options.headers ?? {}) };
+      if (payload) {
+        headers["Content-Type"] ??= "application/json";
+        headers["Content-Length"] = String(payload.length);
+      }
+      const req = http.request({ socketPath: this.socketPath, method, path: `${API}${path}`, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      });
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${this.label}: ${method} ${path} timed out after ${timeoutMs} ms`)));
+      req.on("error", reject);
+      if (isStream) (body as Readable).pipe(req);
+      else req.end(payload);
+    });
+  }
+
+  async json<T>(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
+    const res = await this.request(method, path, body, { timeoutMs });
+    if (res.status < 200 || res.status >= 300) throw new EngineError(res.status, method, `${this.label}:${path}`, res.body.toString("utf8"));
+    const text = res.body.toString("utf8");
+    return (text === "" ? undefined : JSON.parse(text)) as T;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.json<T>("GET", path);
+  }
+
+  post<T>(path: string, body?: unknown, timeoutMs?: number): Promise<T> {
+    return this.json<T>("POST", path, body, timeoutMs);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      const res = await this.request("GET", "/_ping", undefined, { timeoutMs: 2_000 });
+      return res.status === 200 && res.body.toString() === "OK";
+    } catch {
+      return false;
+    }
+  }
+
+  /** `docker import`: a rootfs tar as a new image, with Dockerfile-style changes (CMD ...). */
+  async importImage(tar: Readable, repo: string, tag: string, changes: readonly string[]): Promise<void> {
+    const query = new URLSearchParams({ fromSrc: "-", repo, tag });
+    for (const change of changes) query.append("changes", change);
+    const res = await this.request("POST", `/images/create?${query}`, tar, { timeoutMs: 120_000, headers: { "Content-Type": "application/x-tar" } });
+    const text = res.body.toString("utf8");
+    if (res.status !== 200 || /"error"/.test(text)) throw new EngineError(res.status, "POST", `${this.label}:/images/create`, text);
+  }
+
+  /**
+   * Runs a one-shot container and returns its exit code and output; always removed.
+   * `network` is the only network it is attached to.
+   */
+  async probe(image: string, cmd: readonly string[], network: string, timeoutMs = 30_000): Promise<{ code: number; output: string }> {
+    const created = await this.post<{ Id: string }>("/containers/create", {
+      Image: image,
+      Cmd: cmd,
+      Labels: { "com.medianest.lab": "probe" },
+      HostConfig: { NetworkMode: network, AutoRemove: false },
+    });
+    try {
+      await this.post(`/containers/${created.Id}/start`);
+      const waited = await this.post<{ StatusCode: number }>(`/containers/${created.Id}/wait`, undefined, timeoutMs);
+      const logs = await this.request("GET", `/containers/${created.Id}/logs?stdout=1&stderr=1`);
+      return { code: waited.StatusCode, output: demuxLogs(logs.body) };
+    } finally {
+      await this.request("DELETE", `/containers/${created.Id}?force=1`).catch(() => undefined);
+    }
+  }
+}
+
+/** The multiplexed stdout/stderr stream of a container without a TTY, as text. */
+export function demuxLogs(buffer: Buffer): string {
+  let out = "";
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const size = buffer.readUInt32BE(offset + 4);
+    out += buffer.subarray(offset + 8, offset + 8 + size).toString("utf8");
+    offset += 8 + size;
+  }
+  return out;
+}
