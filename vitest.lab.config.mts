@@ -1,2 +1,17 @@
 import { defineConfig } from "vitest/config";
-export default defineConfig({ test: { include: ["test/lab/**/*.test.ts"], pool: "forks", testTimeout: 120000 } });
+
+// The real test lab (test/lab/README.md): four sshd + dockerd hosts in network namespaces
+// on this machine, formed into a swarm by the program's own scripts. Needs root; one file
+// at a time in one forked worker (the lab is machine-global state), generous timeouts.
+export default defineConfig({
+  test: {
+    include: ["test/lab/**/*.test.ts"],
+    pool: "forks",
+    maxWorkers: 1,
+    fileParallelism: false,
+    sequence: { concurrent: false },
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
+    teardownTimeout: 120_000,
+  },
+});

@@ -44,6 +44,9 @@ function requireRef<K>(map: ReadonlyMap<K, SwarmObjectRef>, key: K, what: string
 }
 
 export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): docker.ServiceArgs {
+  if (spec.placement.spread.includes("node.id") && spec.placement.maxReplicasPerNode !== 1) {
+    throw new Error(`service ${spec.name}: spreading over node.id needs maxReplicasPerNode 1 (Swarm cannot spread over node ids)`);
+  }
   const { limits, reservations } = spec.resources;
   if (!(limits.cpus > 0 && limits.memoryMb > 0 && reservations.cpus > 0 && reservations.memoryMb > 0)) {
     throw new Error(`service ${spec.name}: limits and reservations must both be set and positive`);
@@ -104,7 +107,10 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
       },
       placement: {
         constraints: [...spec.placement.constraints],
-        prefs: spec.placement.spread.map((descriptor) => `spread=${descriptor}`),
+        // The provider passes each string as the spread descriptor itself (no "spread=" prefix:
+        // the lab showed the engine storing it verbatim). Swarm spreads only over node or
+        // engine labels; "spread over node.id" is what maxReplicas 1 per node already gives.
+        prefs: spec.placement.spread.filter((d) => /^(node|engine)\.labels\./.test(d)),
         ...(spec.placement.maxReplicasPerNode ? { maxReplicas: spec.placement.maxReplicasPerNode } : {}),
       },
       restartPolicy: { condition: "any", delay: "5s", maxAttempts: 0, window: "120s" },

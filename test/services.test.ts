@@ -64,15 +64,16 @@ function networksOf(s: ServiceInputs): string[] {
 describe("production follows the spec's placement and budgets", () => {
   it.each([
     // name, replicas, constraints, prefs, [limit cpus, limit MB, reserved cpus, reserved MB]
-    ["medianest-frontend", 3, ["node.role == worker", "node.labels.type == compute"], ["spread=node.labels.az"], [0.5, 512, 0.25, 256]],
+    ["medianest-frontend", 3, ["node.role == worker", "node.labels.type == compute"], ["node.labels.az"], [0.5, 512, 0.25, 256]],
     ["medianest-backend", 3, ["node.role == worker", "node.labels.type == compute"], [], [1.0, 1024, 0.5, 512]],
     ["medianest-worker", 2, ["node.labels.type == processing"], [], [2.0, 4096, 1.0, 2048]],
     ["postgres-primary", 1, ["node.labels.type == database", "node.labels.storage == ssd"], [], [2.0, 4096, 1.0, 2048]],
     ["postgres-replica-1", 1, ["node.labels.postgres == replica-1"], [], [1.0, 2048, 0.5, 1024]],
     ["postgres-replica-2", 1, ["node.labels.postgres == replica-2"], [], [1.0, 2048, 0.5, 1024]],
-    ["redis-master", 1, ["node.labels.redis == data"], ["spread=node.id"], [0.5, 512, 0.25, 256]],
-    ["redis-replica", 2, ["node.labels.redis == data"], ["spread=node.id"], [0.5, 512, 0.25, 256]],
-    ["redis-sentinel", 3, [], ["spread=node.id"], [0.1, 64, 0.05, 32]],
+    ["redis-master", 1, ["node.labels.redis == data"], [], [0.5, 512, 0.25, 256]],
+    ["redis-replica", 2, ["node.labels.redis == data"], [], [0.5, 512, 0.25, 256]],
+    // The spec's "spread: node.id": one task per node (Swarm only spreads over labels).
+    ["redis-sentinel", 3, [], [], [0.1, 64, 0.05, 32]],
   ] as const)("%s", async (name, replicas, constraints, prefs, resources) => {
     const s = serviceNamed(await runOf("production"), name);
     expect(s.mode.replicated?.replicas).toBe(replicas);

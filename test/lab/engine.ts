@@ -84,6 +84,10 @@ export class Engine {
     if (res.status !== 200 || /"error"/.test(text)) throw new EngineError(res.status, "POST", `${this.label}:/images/create`, text);
   }
 
+  exec(containerId: string, cmd: readonly string[], timeoutMs?: number): Promise<{ code: number; output: string }> {
+    return execIn(this, containerId, cmd, timeoutMs);
+  }
+
   /**
    * Runs a one-shot container and returns its exit code and output; always removed.
    * `network` is the only network it is attached to.
@@ -104,6 +108,15 @@ export class Engine {
       await this.request("DELETE", `/containers/${created.Id}?force=1`).catch(() => undefined);
     }
   }
+}
+
+/** Runs a command in a running container (like `docker exec`); returns exit code and output. */
+export async function execIn(engine: Engine, containerId: string, cmd: readonly string[], timeoutMs = 30_000): Promise<{ code: number; output: string }> {
+  const exec = await engine.post<{ Id: string }>(`/containers/${containerId}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: cmd });
+  const res = await engine.request("POST", `/exec/${exec.Id}/start`, { Detach: false, Tty: false }, { timeoutMs });
+  if (res.status !== 200) throw new EngineError(res.status, "POST", `${engine.label}:/exec/start`, res.body.toString("utf8"));
+  const inspect = await engine.get<{ ExitCode: number; Running: boolean }>(`/exec/${exec.Id}/json`);
+  return { code: inspect.ExitCode, output: demuxLogs(res.body) };
 }
 
 /** The multiplexed stdout/stderr stream of a container without a TTY, as text. */

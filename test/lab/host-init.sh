@@ -86,16 +86,17 @@ setup_cgroups() {
 }
 
 SSHD_PID="" DOCKERD_PID=""
+# A forgotten host stops itself after this long (the lab takes minutes).
+MAX_LIFETIME_SECONDS=3600
 
 shutdown() {
   trap - TERM INT
   if [ -n "$DOCKERD_PID" ]; then kill -TERM "$DOCKERD_PID" 2>/dev/null || true; fi
   if [ -n "$SSHD_PID" ]; then kill -TERM "$SSHD_PID" 2>/dev/null || true; fi
   local i
-  for i in $(seq 1 40); do
+  for (( i = 0; i < 40; i++ )); do
     if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then sleep 0.5; else break; fi
   done
-  : "$i"
   # Exiting as PID 1 kills whatever is left in this PID namespace.
   exit 0
 }
@@ -124,11 +125,20 @@ main() {
   DOCKERD_PID=$!
   printf 'host-init: %s up (address %s, sshd %s, dockerd %s)\n' "$HOST" "$ADDRESS" "$SSHD_PID" "$DOCKERD_PID"
 
-  # Reap children until dockerd or sshd goes away (or the runner stops us).
-  while kill -0 "$DOCKERD_PID" 2>/dev/null && kill -0 "$SSHD_PID" 2>/dev/null; do
-    wait -n || true
+  # Run until dockerd or sshd goes away, the runner stops us, or the lifetime is over. As
+  # PID 1, bash also reaps the orphans reparented to it (containerd shims). `wait` on a
+  # background sleep keeps the TERM/INT trap responsive.
+  local i
+  for (( i = 0; i < MAX_LIFETIME_SECONDS; i++ )); do
+    if ! kill -0 "$DOCKERD_PID" 2>/dev/null || ! kill -0 "$SSHD_PID" 2>/dev/null; then break; fi
+    sleep 1 &
+    wait "$!" || true
   done
-  printf 'host-init: %s: dockerd or sshd exited; stopping the host\n' "$HOST" >&2
+  if (( i >= MAX_LIFETIME_SECONDS )); then
+    printf 'host-init: %s: lifetime of %ss over; stopping the host\n' "$HOST" "$MAX_LIFETIME_SECONDS" >&2
+  else
+    printf 'host-init: %s: dockerd or sshd exited; stopping the host\n' "$HOST" >&2
+  fi
   shutdown
 }
 

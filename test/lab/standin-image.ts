@@ -1,0 +1,84 @@
+// The lab's stand-in for the MediaNest app images (no registry is reachable): a rootfs
+// tar built from Debian's busybox-static — /bin/busybox and its applet links, httpd
+// serving /www on ports 3000 and 3001 (with /api/health), and a `node` shim that runs the
+// program's health check with busybox wget. The tar is cached outside the repo, keyed by
+// the hash of everything that goes into it, and `docker import`ed on every lab host.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import type { Engine } from "./engine";
+
+export const STANDIN_IMAGE = "medianest-lab/standin:1";
+export const CACHE_DIR = process.env.MEDIANEST_LAB_CACHE ?? "/var/cache/medianest-lab";
+const BUSYBOX = "/bin/busybox";
+const NODE_SHIM = path.join(__dirname, "standin", "node.sh");
+/** Both app ports, as the program's frontend (3000, "/") and backend (3001, "/api/health") use them. */
+const CMD = ["/bin/sh", "-c", "httpd -p 3001 -h /www && exec httpd -f -p 3000 -h /www"];
+const CHANGES = [`CMD ${JSON.stringify(CMD)}`, "WORKDIR /"];
+const FILES: Record<string, string> = {
+  "www/index.html": "<!doctype html><title>MediaNest lab stand-in</title>\n",
+  "www/api/health": '{"status":"ok"}\n',
+  "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+  "etc/group": "root:x:0:\nnogroup:x:65534:\n",
+};
+
+function run(command: string, args: string[]): string {
+  const result = spawnSync(command, args, { encoding: "utf8", timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr || result.error?.message}`);
+  return result.stdout;
+}
+
+export interface BuiltImage {
+  readonly tar: string;
+  readonly cached: boolean;
+  readonly changes: readonly string[];
+}
+
+/** Builds (or reuses) the stand-in rootfs tar; returns its path. */
+export function buildStandinTar(): BuiltImage {
+  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} missing: apt-get install busybox-static`);
+  const applets = run(BUSYBOX, ["--list-full"]).split("\n").filter((l) => l.trim() !== "");
+  const hash = createHash("sha256")
+    .update(readFileSync(BUSYBOX))
+    .update(readFileSync(NODE_SHIM))
+    .update(JSON.stringify({ applets, FILES, CHANGES, format: 1 }))
+    .digest("hex")
+    .slice(0, 16);
+  const tar = path.join(CACHE_DIR, `standin-${hash}.tar`);
+  if (existsSync(tar)) return { tar, cached: true, changes: CHANGES };
+
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const work = path.join(CACHE_DIR, `.build-standin-${hash}-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  try {
+    const root = path.join(work, "rootfs");
+    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "www/api", "root", "proc", "sys", "dev", "run"]) {
+      mkdirSync(path.join(root, dir), { recursive: true });
+    }
+    mkdirSync(path.join(root, "tmp"), { recursive: true });
+    chmodSync(path.join(root, "tmp"), 0o1777);
+    copyFileSync(BUSYBOX, path.join(root, "bin/busybox"));
+    chmodSync(path.join(root, "bin/busybox"), 0o755);
+    for (const applet of applets) {
+      const target = path.join(root, applet);
+      if (applet === "bin/busybox" || existsSync(target)) continue;
+      mkdirSync(path.dirname(target), { recursive: true });
+      symlinkSync("/bin/busybox", target);
+    }
+    copyFileSync(NODE_SHIM, path.join(root, "usr/local/bin/node"));
+    chmodSync(path.join(root, "usr/local/bin/node"), 0o755);
+    for (const [file, content] of Object.entries(FILES)) writeFileSync(path.join(root, file), content, { mode: 0o644 });
+    const partial = `${tar}.partial-${process.pid}`;
+    run("tar", ["--numeric-owner", "--owner=0", "--group=0", "--sort=name", "-C", root, "-cf", partial, "."]);
+    renameSync(partial, tar);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return { tar, cached: false, changes: CHANGES };
+}
+
+export async function importStandin(engine: Engine, image: BuiltImage): Promise<void> {
+  const [repo, tag] = STANDIN_IMAGE.split(":");
+  await engine.importImage(createReadStream(image.tar), repo, tag, image.changes);
+}
