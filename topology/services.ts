@@ -42,8 +42,12 @@ export const SECRET_NAMES = [
 ] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
-/** Scripts delivered to containers as Swarm configs (files under scripts/). */
+/**
+ * Scripts delivered to containers as Swarm configs (files under scripts/). The entry scripts
+ * source container-lib from their own directory: a service that runs one lists both.
+ */
 export const CONTAINER_SCRIPTS = {
+  "container-lib": "lib/container-lib.sh",
   "postgres-entrypoint": "postgres/entrypoint.sh",
   "redis-entrypoint": "redis/entrypoint.sh",
   "sentinel-entrypoint": "redis/sentinel-entrypoint.sh",
@@ -495,7 +499,7 @@ function postgresServices(base: Base): ServiceSpec[] {
     image: config.images.postgres,
     replicas: 1,
     env: {},
-    scripts: ["postgres-entrypoint"] as ContainerScript[],
+    scripts: ["postgres-entrypoint", "container-lib"] as ContainerScript[],
     mounts: [{ source: `${config.storage.appDataPath}/postgres`, target: POSTGRES_MOUNT, readOnly: false }],
     command: ["bash", scriptPath("postgres-entrypoint")],
     tmpfs: ["/tmp"],
@@ -570,7 +574,7 @@ function redisServices(base: Base): ServiceSpec[] {
     image: config.images.redis,
     env: {},
     secrets: ["redis-password"] as SecretName[],
-    scripts: ["redis-entrypoint"] as ContainerScript[],
+    scripts: ["redis-entrypoint", "container-lib"] as ContainerScript[],
     mounts: [{ source: `${config.storage.appDataPath}/redis`, target: REDIS_MOUNT, readOnly: false }],
     command: ["bash", scriptPath("redis-entrypoint")],
     tmpfs: ["/tmp"],
@@ -592,7 +596,7 @@ function redisServices(base: Base): ServiceSpec[] {
         placement: spread,
         env: {},
         secrets: ["redis-password"],
-        scripts: ["sentinel-entrypoint"],
+        scripts: ["sentinel-entrypoint", "container-lib"],
         mounts: [],
         command: ["bash", scriptPath("sentinel-entrypoint")],
         tmpfs: ["/tmp"],
@@ -660,7 +664,7 @@ function backupServices(base: Base): ServiceSpec[] {
       placement,
       env: {},
       secrets: ["postgres-password"],
-      scripts: ["pg-dump"],
+      scripts: ["pg-dump", "container-lib"],
       mounts: mount(false),
       command: ["bash", scriptPath("pg-dump")],
       tmpfs: ["/tmp"],
@@ -682,7 +686,7 @@ function backupServices(base: Base): ServiceSpec[] {
       placement,
       env: {},
       secrets: ["s3-backup-access-key", "s3-backup-secret-key", ...(offsite ? (["offsite-access-key", "offsite-secret-key"] as const) : [])],
-      scripts: ["backup-upload"],
+      scripts: ["backup-upload", "container-lib"],
       mounts: mount(true),
       command: ["bash", scriptPath("backup-upload")],
       tmpfs: ["/tmp"],

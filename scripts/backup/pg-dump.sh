@@ -20,20 +20,22 @@
 # Exit status: 2 for bad arguments, 1 for a failed round, 143 when stopped by SIGTERM.
 set -euo pipefail
 
+# The shared helpers: beside this script in the container (/run/medianest), else in the
+# repository's scripts/lib.
+LIB_DIR="$(dirname "$0")"
+[ -f "$LIB_DIR/container-lib.sh" ] || LIB_DIR="$LIB_DIR/../lib"
+[ -f "$LIB_DIR/container-lib.sh" ] || { printf 'error: %s\n' "container-lib.sh is neither beside $0 nor in $LIB_DIR; deliver it with the script" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib/container-lib.sh
+. "$LIB_DIR/container-lib.sh"
+
 readonly SCRIPT=pg-dump
 
 declare -A OPT=()
-ONCE=0
 PG_DUMP=""
 PG_ISREADY=""
 WORK_DIR=""
 CHILD=""
 PARTIAL=""
-
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
 
 usage() {
   cat >&2 <<'EOF'
@@ -43,115 +45,24 @@ EOF
   exit 2
 }
 
-bad_arg() {
-  printf 'error: %s\n' "$*" >&2
-  usage
-}
-
-# parse_flags "allowed names" ARGS...: --name value pairs into OPT, plus the bare --once.
-parse_flags() {
-  local allowed=" $1 " name
-  shift
-  while [ "$#" -gt 0 ]; do
-    case "$1" in
-      --once) ONCE=1; shift; continue ;;
-      --?*) name="${1#--}" ;;
-      *) bad_arg "unexpected argument '$1'; every value follows its --flag" ;;
-    esac
-    [[ "$allowed" == *" $name "* ]] || bad_arg "unknown flag --$name"
-    [ "$#" -ge 2 ] || bad_arg "--$name needs a value"
-    [ -z "${OPT[$name]+set}" ] || bad_arg "--$name is given twice"
-    OPT[$name]="$2"
-    shift 2
-  done
-}
-
-require_flags() {
-  local name
-  for name in "$@"; do
-    [ -n "${OPT[$name]:-}" ] || bad_arg "--$name is required"
-  done
-}
-
-check_port() {
-  if ! [[ "${OPT[$1]}" =~ ^[0-9]{1,5}$ ]] || ((10#${OPT[$1]} < 1 || 10#${OPT[$1]} > 65535)); then
-    bad_arg "--$1 '${OPT[$1]}' is not a TCP port (1-65535)"
-  fi
-  OPT[$1]="$((10#${OPT[$1]}))"
-}
-
-check_count() {
-  if ! [[ "${OPT[$1]}" =~ ^[0-9]{1,9}$ ]] || ((10#${OPT[$1]} < 1)); then
-    bad_arg "--$1 '${OPT[$1]}' must be a whole number of at least 1"
-  fi
-  OPT[$1]="$((10#${OPT[$1]}))"
-}
-
-# read_secret FLAG VAR: the password in the file named by --FLAG, trailing newlines removed.
-read_secret() {
-  local flag="$1" file="${OPT[$1]}" value
-  [ -f "$file" ] || bad_arg "--$flag '$file' is not a file; mount the Docker secret there"
-  [ -r "$file" ] || bad_arg "--$flag '$file' is not readable; run the container as root"
-  value="$(<"$file")"
-  [ -n "$value" ] || bad_arg "--$flag '$file' is empty; store the password in the secret"
-  [[ "$value" != *$'\n'* && "$value" != *$'\r'* ]] \
-    || bad_arg "--$flag '$file' holds more than one line; store the password alone on one line"
-  printf -v "$2" '%s' "$value"
-}
-
-# find_pg_tool NAME: the client binary of the image's PostgreSQL (pg_dump must not be older
-# than the server), wherever the image layout keeps it.
-find_pg_tool() {
-  local dir candidate
-  if command -v pg_config >/dev/null 2>&1; then
-    dir="$(pg_config --bindir 2>/dev/null || true)"
-    if [ -n "$dir" ] && [ -x "$dir/$1" ]; then printf '%s' "$dir/$1"; return 0; fi
-  fi
-  if [ -x "/usr/lib/postgresql/15/bin/$1" ]; then printf '%s' "/usr/lib/postgresql/15/bin/$1"; return 0; fi
-  candidate="$(command -v "$1" 2>/dev/null || true)"
-  if [ -n "$candidate" ]; then printf '%s' "$candidate"; return 0; fi
-  die "$1 not found (pg_config --bindir, /usr/lib/postgresql/15/bin, PATH); use the postgres image"
-}
-
 # The passfile is rebuilt every round from the secret, so a rotated password is picked up.
 write_passfile() {
   local password
-  read_secret password-file password
-  password="${password//\\/\\\\}"
-  password="${password//:/\\:}"
-  printf '*:*:*:%s:%s\n' "${OPT[user]}" "$password" >"$WORK_DIR/pgpass"
+  read_secret_file password-file password
+  pgpass_line "${OPT[user]}" "$password" >"$WORK_DIR/pgpass"
   chmod 0600 "$WORK_DIR/pgpass"
 }
 
 # Fail on a missing or malformed secret before the first round, not in the middle of one.
 check_secret() {
   local value
-  read_secret "$1" value
+  read_secret_file "$1" value
 }
 
+# On exit and on a signal (on_loop_signal): drop the partial file of an unfinished round.
 cleanup() {
   if [ -n "$PARTIAL" ]; then rm -f -- "$PARTIAL"; fi
   if [ -n "$WORK_DIR" ]; then rm -rf -- "$WORK_DIR"; fi
-}
-
-# PID 1 ignores SIGTERM unless it has a handler: stop the running child, drop its partial
-# file and leave at once (children run in the background so the trap is not delayed).
-on_signal() {
-  if [ -n "$CHILD" ]; then kill -TERM "$CHILD" 2>/dev/null || true; fi
-  wait 2>/dev/null || true
-  cleanup
-  printf '%s: stopped\n' "$SCRIPT"
-  exit 143
-}
-
-# run_child CMD...: run in the background and wait, so signals are handled promptly.
-run_child() {
-  local status=0
-  "$@" &
-  CHILD=$!
-  wait "$CHILD" || status=$?
-  CHILD=""
-  return "$status"
 }
 
 # A short bounded wait, so a database that is still starting does not fail the round.
@@ -229,10 +140,9 @@ main() {
   umask 077
   [ "$#" -ge 1 ] || usage
   case "$1" in -h | --help) usage ;; esac
-  parse_flags "host port db user password-file dir interval-seconds retention-days" "$@"
-  require_flags host port db user password-file dir interval-seconds retention-days
-  [[ "${OPT[host]}" =~ ^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?$ ]] \
-    || bad_arg "--host '${OPT[host]}' is not a host name or IPv4 address"
+  parse_flags "host port db user password-file dir interval-seconds retention-days once!" "$@"
+  require_values host port db user password-file dir interval-seconds retention-days
+  check_host host
   check_port port
   [[ "${OPT[db]}" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || bad_arg "--db '${OPT[db]}' must be a lowercase identifier"
   [[ "${OPT[user]}" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || bad_arg "--user '${OPT[user]}' must be a lowercase identifier"
@@ -240,8 +150,11 @@ main() {
   check_count interval-seconds
   check_count retention-days
   check_secret password-file
-  PG_DUMP="$(find_pg_tool pg_dump)"
-  PG_ISREADY="$(find_pg_tool pg_isready)"
+  # pg_dump must not be older than the server: take the image's own client binaries.
+  PG_DUMP="$(find_pg_tool pg_dump)" \
+    || die "pg_dump not found (pg_config --bindir, /usr/lib/postgresql/15/bin, PATH); use the postgres image"
+  PG_ISREADY="$(find_pg_tool pg_isready)" \
+    || die "pg_isready not found (pg_config --bindir, /usr/lib/postgresql/15/bin, PATH); use the postgres image"
 
   if [ ! -d "${OPT[dir]}" ]; then
     mkdir -p -- "${OPT[dir]}" || die "cannot create --dir '${OPT[dir]}'; mount the backup volume there"
@@ -250,13 +163,8 @@ main() {
   [ -w "${OPT[dir]}" ] || die "--dir '${OPT[dir]}' is not writable; mount the backup volume read-write"
   WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/medianest-pg-dump.XXXXXX")"
   trap cleanup EXIT
-  trap on_signal TERM INT
-
-  while :; do
-    backup_round || exit 1
-    if [ "$ONCE" = 1 ]; then exit 0; fi
-    run_child sleep "${OPT[interval-seconds]}"
-  done
+  trap on_loop_signal TERM INT
+  run_rounds backup_round
 }
 
 main "$@"

@@ -13,6 +13,8 @@
 # Run it where the database is reachable, e.g. in the postgres image with the backup
 # volume and the password secret mounted. The password goes to pg_restore in a private
 # 0600 passfile (PGPASSFILE), never on a command line.
+# Self-contained on purpose: operators pipe this one file into `docker exec -i ... bash -s`,
+# so it keeps its own copies of helpers that the other scripts take from lib/container-lib.sh.
 # Exit status: 2 for bad arguments, 1 for a refusal or a failed restore.
 set -euo pipefail
 

@@ -22,18 +22,20 @@
 # Exit status: 2 for bad arguments, 1 for a failed round, 143 when stopped by SIGTERM.
 set -euo pipefail
 
+# The shared helpers: beside this script in the container (/run/medianest), else in the
+# repository's scripts/lib.
+LIB_DIR="$(dirname "$0")"
+[ -f "$LIB_DIR/container-lib.sh" ] || LIB_DIR="$LIB_DIR/../lib"
+[ -f "$LIB_DIR/container-lib.sh" ] || { printf 'error: %s\n' "container-lib.sh is neither beside $0 nor in $LIB_DIR; deliver it with the script" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib/container-lib.sh
+. "$LIB_DIR/container-lib.sh"
+
 readonly SCRIPT=upload
 
 declare -A OPT=()
-ONCE=0
 MC=""
 WORK_DIR=""
 CHILD=""
-
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
 
 usage() {
   cat >&2 <<'EOF'
@@ -44,36 +46,6 @@ usage: upload.sh --dir DIR --endpoint URL --bucket BUCKET --prefix PREFIX
            --interval-seconds N [--once]
 EOF
   exit 2
-}
-
-bad_arg() {
-  printf 'error: %s\n' "$*" >&2
-  usage
-}
-
-# parse_flags "allowed names" ARGS...: --name value pairs into OPT, plus the bare --once.
-parse_flags() {
-  local allowed=" $1 " name
-  shift
-  while [ "$#" -gt 0 ]; do
-    case "$1" in
-      --once) ONCE=1; shift; continue ;;
-      --?*) name="${1#--}" ;;
-      *) bad_arg "unexpected argument '$1'; every value follows its --flag" ;;
-    esac
-    [[ "$allowed" == *" $name "* ]] || bad_arg "unknown flag --$name"
-    [ "$#" -ge 2 ] || bad_arg "--$name needs a value"
-    [ -z "${OPT[$name]+set}" ] || bad_arg "--$name is given twice"
-    OPT[$name]="$2"
-    shift 2
-  done
-}
-
-require_flags() {
-  local name
-  for name in "$@"; do
-    [ -n "${OPT[$name]:-}" ] || bad_arg "--$name is required"
-  done
 }
 
 check_endpoint() {
@@ -133,25 +105,6 @@ cleanup() {
   if [ -n "$WORK_DIR" ]; then rm -rf -- "$WORK_DIR"; fi
 }
 
-# PID 1 ignores SIGTERM unless it has a handler; children run in the background so the
-# trap is not delayed until they finish.
-on_signal() {
-  if [ -n "$CHILD" ]; then kill -TERM "$CHILD" 2>/dev/null || true; fi
-  wait 2>/dev/null || true
-  cleanup
-  printf '%s: stopped\n' "$SCRIPT"
-  exit 143
-}
-
-run_child() {
-  local status=0
-  "$@" &
-  CHILD=$!
-  wait "$CHILD" || status=$?
-  CHILD=""
-  return "$status"
-}
-
 # mirror ALIAS BUCKET: one mc mirror of DIR, with every non-backup entry excluded.
 mirror() {
   local alias="$1" bucket="$2" dir="${OPT[dir]}" prefix="${OPT[prefix]}" entry name target
@@ -198,8 +151,8 @@ main() {
   umask 077
   [ "$#" -ge 1 ] || usage
   case "$1" in -h | --help) usage ;; esac
-  parse_flags "dir endpoint bucket prefix access-key-file secret-key-file offsite-endpoint offsite-bucket offsite-access-key-file offsite-secret-key-file interval-seconds" "$@"
-  require_flags dir endpoint bucket access-key-file secret-key-file interval-seconds
+  parse_flags "dir endpoint bucket prefix access-key-file secret-key-file offsite-endpoint offsite-bucket offsite-access-key-file offsite-secret-key-file interval-seconds once!" "$@"
+  require_values dir endpoint bucket access-key-file secret-key-file interval-seconds
   [ -n "${OPT[prefix]+set}" ] || bad_arg "--prefix is required (\"\" for the bucket root)"
   [[ "${OPT[dir]}" == /* ]] || bad_arg "--dir '${OPT[dir]}' must be an absolute path"
   check_endpoint endpoint
@@ -217,9 +170,7 @@ main() {
     4) check_endpoint offsite-endpoint; check_bucket offsite-bucket ;;
     *) bad_arg "give all four --offsite-* flags or none" ;;
   esac
-  if ! [[ "${OPT[interval-seconds]}" =~ ^[0-9]{1,9}$ ]] || ((10#${OPT[interval-seconds]} < 1)); then
-    bad_arg "--interval-seconds '${OPT[interval-seconds]}' must be a whole number of at least 1"
-  fi
+  check_count interval-seconds
   check_key access-key-file
   check_key secret-key-file
   if [ "$given" = 4 ]; then
@@ -234,13 +185,8 @@ main() {
   WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/medianest-upload.XXXXXX")"
   mkdir -m 0700 "$WORK_DIR/mc"
   trap cleanup EXIT
-  trap on_signal TERM INT
-
-  while :; do
-    upload_round || exit 1
-    if [ "$ONCE" = 1 ]; then exit 0; fi
-    run_child sleep "$((10#${OPT[interval-seconds]}))"
-  done
+  trap on_loop_signal TERM INT
+  run_rounds upload_round
 }
 
 main "$@"

@@ -25,6 +25,14 @@
 # Exit status: 2 for bad arguments (nothing changed), 1 for any other failure.
 set -euo pipefail
 
+# The shared helpers: beside this script in the container (/run/medianest), else in the
+# repository's scripts/lib.
+LIB_DIR="$(dirname "$0")"
+[ -f "$LIB_DIR/container-lib.sh" ] || LIB_DIR="$LIB_DIR/../lib"
+[ -f "$LIB_DIR/container-lib.sh" ] || { printf 'error: %s\n' "container-lib.sh is neither beside $0 nor in $LIB_DIR; deliver it with the script" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib/container-lib.sh
+. "$LIB_DIR/container-lib.sh"
+
 readonly SCRIPT=postgres-entrypoint
 # Our scratch area inside DIR while initdb/pg_basebackup run: its presence without
 # PG_VERSION marks an interrupted bootstrap that is safe to wipe.
@@ -43,13 +51,6 @@ APP_PASSWORD=""
 REPLICATION_PASSWORD=""
 SLOTS=()
 
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
-
-log() { printf '%s: %s\n' "$SCRIPT" "$*"; }
-
 usage() {
   cat >&2 <<'EOF'
 usage: entrypoint.sh primary --data DIR --port N --hba-cidr CIDR --db NAME --user NAME
@@ -61,43 +62,6 @@ EOF
   exit 2
 }
 
-# Argument errors exit 2 before anything has been changed.
-bad_arg() {
-  printf 'error: %s\n' "$*" >&2
-  usage
-}
-
-# parse_flags "allowed names" ARGS...: fills OPT[name]=value from --name value pairs.
-parse_flags() {
-  local allowed=" $1 " name
-  shift
-  while [ "$#" -gt 0 ]; do
-    case "$1" in
-      --?*) name="${1#--}" ;;
-      *) bad_arg "unexpected argument '$1'; every value follows its --flag" ;;
-    esac
-    [[ "$allowed" == *" $name "* ]] || bad_arg "unknown flag --$name"
-    [ "$#" -ge 2 ] || bad_arg "--$name needs a value"
-    [ -z "${OPT[$name]+set}" ] || bad_arg "--$name is given twice"
-    OPT[$name]="$2"
-    shift 2
-  done
-}
-
-require_flags() {
-  local name
-  for name in "$@"; do
-    [ -n "${OPT[$name]+set}" ] || bad_arg "--$name is required"
-  done
-}
-
-check_port() {
-  if ! [[ "${OPT[$1]}" =~ ^[0-9]{1,5}$ ]] || ((10#${OPT[$1]} < 1 || 10#${OPT[$1]} > 65535)); then
-    bad_arg "--$1 '${OPT[$1]}' is not a TCP port (1-65535)"
-  fi
-  OPT[$1]="$((10#${OPT[$1]}))"
-}
-
 # Role, database and slot names are restricted to lowercase SQL identifiers so they need no
 # quoting in pg_hba.conf, conninfo strings and file names.
 check_ident() {
@@ -105,18 +69,8 @@ check_ident() {
     || bad_arg "--$1 '${OPT[$1]}' must be a lowercase identifier: [a-z_][a-z0-9_]*, at most 63 characters"
 }
 
-# Paths end up inside single-quoted configuration values: keep them to a safe alphabet.
-check_path() {
-  [[ "${OPT[$1]}" =~ ^/[A-Za-z0-9._/@+-]*$ && "/${OPT[$1]}/" != */../* ]] \
-    || bad_arg "--$1 '${OPT[$1]}' must be an absolute path of letters, digits and ._/@+-"
-}
-
-check_host() {
-  [[ "${OPT[$1]}" =~ ^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?$ ]] \
-    || bad_arg "--$1 '${OPT[$1]}' is not a host name or IPv4 address"
-}
-
-check_cidr4() {
+# Like check_cidr4, but names the part of the CIDR that is wrong.
+check_cidr4_detailed() {
   local re='^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,2})$' i
   [[ "${OPT[$1]}" =~ $re ]] || bad_arg "--$1 '${OPT[$1]}' is not an IPv4 CIDR such as 10.0.9.0/24"
   for i in 1 2 3 4; do
@@ -125,47 +79,15 @@ check_cidr4() {
   ((10#${BASH_REMATCH[5]} <= 32)) || bad_arg "--$1 '${OPT[$1]}' has a prefix length above 32"
 }
 
-# read_secret FLAG VAR: the password in the file named by --FLAG, trailing newlines removed.
-read_secret() {
-  local flag="$1" file="${OPT[$1]}" value
-  [[ "$file" == /* ]] || bad_arg "--$flag '$file' must be an absolute path (a Docker secret under /run/secrets)"
-  [ -f "$file" ] || bad_arg "--$flag '$file' is not a file; mount the Docker secret there"
-  [ -r "$file" ] || bad_arg "--$flag '$file' is not readable; run the container as root"
-  value="$(<"$file")"
-  [ -n "$value" ] || bad_arg "--$flag '$file' is empty; store the password in the secret"
-  [[ "$value" != *$'\n'* && "$value" != *$'\r'* ]] \
-    || bad_arg "--$flag '$file' holds more than one line; store the password alone on one line"
-  printf -v "$2" '%s' "$value"
-}
-
-resolve_run_as() {
-  local user="${OPT[run-as]:-postgres}"
-  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || bad_arg "--run-as '$user' is not a user name"
-  RUN_UID="$(id -u -- "$user" 2>/dev/null)" \
-    || bad_arg "--run-as user '$user' does not exist in this image; pass an existing user"
-  RUN_GID="$(id -g -- "$user")"
-  RUN_USER="$user"
-  if [ "$(id -u)" != 0 ] && [ "$(id -u)" != "$RUN_UID" ]; then
-    die "running as uid $(id -u); run the container as root (the script drops to '$user' itself) or as '$user'"
-  fi
-}
-
-# Image conventions differ (official image: PATH; Debian: versioned directory), so look
-# for the server binaries where each layout keeps them.
+# BINDIR: the directory of the server binaries, wherever the image layout keeps them.
 find_bindir() {
-  local dir
-  if command -v pg_config >/dev/null 2>&1; then
-    dir="$(pg_config --bindir 2>/dev/null || true)"
-    if [ -n "$dir" ] && [ -x "$dir/postgres" ]; then BINDIR="$dir"; return 0; fi
-  fi
-  if [ -x /usr/lib/postgresql/15/bin/postgres ]; then BINDIR=/usr/lib/postgresql/15/bin; return 0; fi
-  dir="$(command -v postgres 2>/dev/null || true)"
-  if [ -n "$dir" ]; then BINDIR="${dir%/*}"; return 0; fi
-  die "no PostgreSQL server binaries found (pg_config --bindir, /usr/lib/postgresql/15/bin, PATH); use an image with postgresql-15"
+  local postgres
+  postgres="$(find_pg_tool postgres)" \
+    || die "no PostgreSQL server binaries found (pg_config --bindir, /usr/lib/postgresql/15/bin, PATH); use an image with postgresql-15"
+  BINDIR="${postgres%/*}"
 }
 
-# Run a command as the --run-as user: setpriv keeps the process tree flat (no PAM session),
-# runuser is the fallback for images without it.
+# Run a command as the --run-as user, like exec_as_user but as a child.
 as_user() {
   if [ "$(id -u)" = "$RUN_UID" ]; then
     "$@"
@@ -173,16 +95,6 @@ as_user() {
     setpriv --reuid="$RUN_UID" --regid="$RUN_GID" --init-groups -- "$@"
   else
     runuser -u "$RUN_USER" -- "$@"
-  fi
-}
-
-exec_as_user() {
-  if [ "$(id -u)" = "$RUN_UID" ]; then
-    exec "$@"
-  elif command -v setpriv >/dev/null 2>&1; then
-    exec setpriv --reuid="$RUN_UID" --regid="$RUN_GID" --init-groups -- "$@"
-  else
-    exec runuser -u "$RUN_USER" -- "$@"
   fi
 }
 
@@ -197,14 +109,6 @@ install_file() {
   chmod "$mode" "$tmp"
   chown "$RUN_UID:$RUN_GID" "$tmp"
   mv -f -- "$tmp" "$path"
-}
-
-# .pgpass fields escape ':' and '\' with a backslash.
-pgpass_line() {
-  local user="$1" password="$2"
-  password="${password//\\/\\\\}"
-  password="${password//:/\\:}"
-  printf '*:*:*:%s:%s\n' "$user" "$password"
 }
 
 make_runtime_dir() {
@@ -230,13 +134,7 @@ cleanup() {
 # The directory must belong to the server user and be private (postgres refuses otherwise).
 prepare_data_dir() {
   local dir="$1"
-  if [ -e "$dir" ] && [ ! -d "$dir" ]; then die "--data '$dir' exists but is not a directory"; fi
-  mkdir -p -- "$dir"
-  if [ "$(stat -c %u -- "$dir")" != "$RUN_UID" ]; then
-    log "handing $dir to $RUN_USER"
-    chown -R "$RUN_UID:$RUN_GID" "$dir"
-  fi
-  chmod 0700 -- "$dir"
+  claim_data_dir "$dir"
   as_user test -w "$dir" -a -x "$dir" \
     || die "'$dir' is not reachable by user $RUN_USER; make its parent directories searchable (o+x)"
 }
@@ -438,7 +336,7 @@ primary_main() {
   require_flags data port hba-cidr db user password-file replication-user replication-password-file slots
   check_path data
   check_port port
-  check_cidr4 hba-cidr
+  check_cidr4_detailed hba-cidr
   check_ident db
   check_ident user
   check_ident replication-user
@@ -455,7 +353,7 @@ primary_main() {
     [[ "$slot" =~ ^[a-z0-9_]{1,63}$ ]] || bad_arg "--slots entry '$slot' must be lowercase letters, digits and _ (at most 63)"
     [[ " ${SLOTS[*]} " == *" $slot "* ]] || SLOTS+=("$slot")
   done
-  resolve_run_as
+  resolve_run_as postgres
   for slot in "${OPT[user]}" "${OPT[replication-user]}"; do
     [ "$slot" != "$RUN_USER" ] || bad_arg "role '$slot' is the superuser's name; choose another role name"
   done
@@ -542,7 +440,7 @@ replica_main() {
   check_port primary-port
   [[ "${OPT[slot]}" =~ ^[a-z0-9_]{1,63}$ ]] || bad_arg "--slot '${OPT[slot]}' must be lowercase letters, digits and _ (at most 63)"
   check_ident replication-user
-  resolve_run_as
+  resolve_run_as postgres
   read_secret replication-password-file REPLICATION_PASSWORD
   find_bindir
 
@@ -563,15 +461,10 @@ replica_main() {
   exec_as_user "$BINDIR/postgres" -D "$dir"
 }
 
-# Until the final exec this bash is PID 1, which ignores SIGTERM without a handler: stop
-# promptly (the EXIT trap stops the temporary server). exec resets caught signals.
-on_signal() {
-  die "stopped by a signal during start-up"
-}
-
 main() {
   exec </dev/null
-  trap on_signal TERM INT
+  # The EXIT trap set later stops the temporary server.
+  trap on_startup_signal TERM INT
   # Everything written here is private unless a mode says otherwise.
   umask 077
   [ "$#" -ge 1 ] || usage

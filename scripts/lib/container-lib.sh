@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# lib/container-lib.sh: helpers shared by the data-tier container scripts
+# (postgres/entrypoint.sh, redis/entrypoint.sh, redis/sentinel-entrypoint.sh,
+# backup/pg-dump.sh, backup/upload.sh). It is sourced, never run: loading it only defines
+# functions. In a container it is the Swarm config /run/medianest/container-lib.sh, next
+# to the entry script; in the repository it is scripts/lib/container-lib.sh.
+# backup/restore.sh is piped into `bash -s` by operators, so it keeps its own copies.
+#
+# The sourcing script provides:
+#   SCRIPT            readonly; the prefix of log lines
+#   OPT               `declare -A OPT=()`; parse_flags fills it, the checks read it
+#   usage()           prints the script's usage to stderr and exits 2
+#   RUN_USER RUN_UID RUN_GID   set by resolve_run_as (scripts that drop privileges)
+#   OWN_IP            set by find_own_ip (Redis scripts)
+#   CHILD, cleanup()  used by run_child, on_loop_signal and run_rounds (backup scripts)
+#
+# Exit status convention: argument errors exit 2 before anything has been changed
+# (bad_arg), any other failure exits 1 (die).
+
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+log() { printf '%s: %s\n' "$SCRIPT" "$*"; }
+
+# Argument errors exit 2 before anything has been changed.
+bad_arg() {
+  printf 'error: %s\n' "$*" >&2
+  usage
+}
+
+# parse_flags "allowed names" ARGS...: fills OPT[name]=value from --name value pairs. A name
+# listed as "name!" is a bare switch instead: --name alone sets OPT[name]=1.
+parse_flags() {
+  local allowed=" $1 " name
+  shift
+  while [ "$#" -gt 0 ]; do
+    case "$1" in
+      --?*) name="${1#--}" ;;
+      *) bad_arg "unexpected argument '$1'; every value follows its --flag" ;;
+    esac
+    if [[ "$allowed" == *" $name! "* ]]; then
+      OPT["$name"]=1
+      shift
+      continue
+    fi
+    [[ "$name" != *! && "$allowed" == *" $name "* ]] || bad_arg "unknown flag --$name"
+    [ "$#" -ge 2 ] || bad_arg "--$name needs a value"
+    [ -z "${OPT[$name]+set}" ] || bad_arg "--$name is given twice"
+    OPT["$name"]="$2"
+    shift 2
+  done
+}
+
+# require_flags NAME...: every --NAME was given (an empty value counts).
+require_flags() {
+  local name
+  for name in "$@"; do
+    [ -n "${OPT[$name]+set}" ] || bad_arg "--$name is required"
+  done
+}
+
+# require_values NAME...: every --NAME was given a non-empty value.
+require_values() {
+  local name
+  for name in "$@"; do
+    [ -n "${OPT[$name]:-}" ] || bad_arg "--$name is required"
+  done
+}
+
+check_port() {
+  if ! [[ "${OPT[$1]}" =~ ^[0-9]{1,5}$ ]] || ((10#${OPT[$1]} < 1 || 10#${OPT[$1]} > 65535)); then
+    bad_arg "--$1 '${OPT[$1]}' is not a TCP port (1-65535)"
+  fi
+  OPT[$1]="$((10#${OPT[$1]}))"
+}
+
+check_count() {
+  if ! [[ "${OPT[$1]}" =~ ^[0-9]{1,9}$ ]] || ((10#${OPT[$1]} < 1)); then
+    bad_arg "--$1 '${OPT[$1]}' must be a whole number of at least 1"
+  fi
+  OPT[$1]="$((10#${OPT[$1]}))"
+}
+
+# Paths end up inside quoted configuration values (postgresql.conf, redis.conf,
+# sentinel.conf): keep them to a safe alphabet.
+check_path() {
+  [[ "${OPT[$1]}" =~ ^/[A-Za-z0-9._/@+-]*$ && "/${OPT[$1]}/" != */../* ]] \
+    || bad_arg "--$1 '${OPT[$1]}' must be an absolute path of letters, digits and ._/@+-"
+}
+
+check_host() {
+  [[ "${OPT[$1]}" =~ ^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?$ ]] \
+    || bad_arg "--$1 '${OPT[$1]}' is not a host name or IPv4 address"
+}
+
+# is_ipv4 ADDR: dotted quad, each octet 0-255.
+is_ipv4() {
+  local re='^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$' i
+  [[ "$1" =~ $re ]] || return 1
+  for i in 1 2 3 4; do
+    ((10#${BASH_REMATCH[$i]} <= 255)) || return 1
+  done
+}
+
+ip_to_int() {
+  local a b c d
+  IFS=. read -r a b c d <<<"$1"
+  printf '%s' "$(((10#$a << 24) | (10#$b << 16) | (10#$c << 8) | 10#$d))"
+}
+
+check_cidr4() {
+  local value="${OPT[$1]}" bits
+  bits="${value#*/}"
+  if [[ "$value" != */* ]] || ! is_ipv4 "${value%/*}" || ! [[ "$bits" =~ ^[0-9]{1,2}$ ]] || ((10#$bits > 32)); then
+    bad_arg "--$1 '$value' is not an IPv4 CIDR such as 10.0.9.0/24"
+  fi
+}
+
+# in_cidr IP CIDR: CIDR match in shell arithmetic (no ipcalc in the images).
+in_cidr() {
+  local ip net bits mask
+  ip="$(ip_to_int "$1")"
+  net="$(ip_to_int "${2%/*}")"
+  bits="$((10#${2#*/}))"
+  mask=$((bits == 0 ? 0 : (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF))
+  (((ip & mask) == (net & mask)))
+}
+
+# read_secret_file FLAG VAR: the password in the file named by --FLAG, trailing newlines
+# removed.
+read_secret_file() {
+  local flag="$1" file="${OPT[$1]}" value
+  [ -f "$file" ] || bad_arg "--$flag '$file' is not a file; mount the Docker secret there"
+  [ -r "$file" ] || bad_arg "--$flag '$file' is not readable; run the container as root"
+  value="$(<"$file")"
+  [ -n "$value" ] || bad_arg "--$flag '$file' is empty; store the password in the secret"
+  [[ "$value" != *$'\n'* && "$value" != *$'\r'* ]] \
+    || bad_arg "--$flag '$file' holds more than one line; store the password alone on one line"
+  printf -v "$2" '%s' "$value"
+}
+
+# read_secret FLAG VAR: read_secret_file for a Docker secret, whose path must be absolute.
+read_secret() {
+  [[ "${OPT[$1]}" == /* ]] || bad_arg "--$1 '${OPT[$1]}' must be an absolute path (a Docker secret under /run/secrets)"
+  read_secret_file "$1" "$2"
+}
+
+# .pgpass fields escape ':' and '\' with a backslash.
+pgpass_line() {
+  local user="$1" password="$2"
+  password="${password//\\/\\\\}"
+  password="${password//:/\\:}"
+  printf '*:*:*:%s:%s\n' "$user" "$password"
+}
+
+# redis.conf and sentinel.conf string: double quotes with \ and " escaped (sdssplitargs rules).
+conf_quote() {
+  local value="$1"
+  value="${value//\\/\\\\}"
+  value="${value//\"/\\\"}"
+  printf '"%s"' "$value"
+}
+
+# resolve_run_as DEFAULT_USER: RUN_USER/RUN_UID/RUN_GID of --run-as (default DEFAULT_USER).
+resolve_run_as() {
+  local user="${OPT[run-as]:-$1}"
+  [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || bad_arg "--run-as '$user' is not a user name"
+  RUN_UID="$(id -u -- "$user" 2>/dev/null)" \
+    || bad_arg "--run-as user '$user' does not exist in this image; pass an existing user"
+  RUN_GID="$(id -g -- "$user")"
+  RUN_USER="$user"
+  if [ "$(id -u)" != 0 ] && [ "$(id -u)" != "$RUN_UID" ]; then
+    die "running as uid $(id -u); run the container as root (the script drops to '$user' itself) or as '$user'"
+  fi
+}
+
+# Replace this shell with a command run as the --run-as user, so the server becomes PID 1
+# and gets the container's signals. setpriv keeps the process tree flat (no PAM session);
+# runuser is the fallback for images without it.
+exec_as_user() {
+  if [ "$(id -u)" = "$RUN_UID" ]; then
+    exec "$@"
+  elif command -v setpriv >/dev/null 2>&1; then
+    exec setpriv --reuid="$RUN_UID" --regid="$RUN_GID" --init-groups -- "$@"
+  else
+    exec runuser -u "$RUN_USER" -- "$@"
+  fi
+}
+
+# claim_data_dir DIR (given as --data): a directory owned by the --run-as user, mode 0700.
+claim_data_dir() {
+  local dir="$1"
+  if [ -e "$dir" ] && [ ! -d "$dir" ]; then die "--data '$dir' exists but is not a directory"; fi
+  mkdir -p -- "$dir"
+  if [ "$(stat -c %u -- "$dir")" != "$RUN_UID" ]; then
+    log "handing $dir to $RUN_USER"
+    chown -R "$RUN_UID:$RUN_GID" "$dir"
+  fi
+  chmod 0700 -- "$dir"
+}
+
+# find_binary NAME: PATH first, then where the official image and Debian keep it.
+find_binary() {
+  local candidate
+  for candidate in "$(command -v "$1" 2>/dev/null || true)" "/usr/local/bin/$1" "/usr/bin/$1"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+      printf '%s' "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# find_pg_tool NAME: a binary of the image's PostgreSQL, wherever the image layout keeps it
+# (official image: PATH and pg_config; Debian: the versioned directory). Fails silently:
+# the caller names what is missing.
+find_pg_tool() {
+  local dir candidate
+  if command -v pg_config >/dev/null 2>&1; then
+    dir="$(pg_config --bindir 2>/dev/null || true)"
+    if [ -n "$dir" ] && [ -x "$dir/$1" ]; then printf '%s' "$dir/$1"; return 0; fi
+  fi
+  if [ -x "/usr/lib/postgresql/15/bin/$1" ]; then printf '%s' "/usr/lib/postgresql/15/bin/$1"; return 0; fi
+  candidate="$(command -v "$1" 2>/dev/null || true)"
+  if [ -n "$candidate" ]; then printf '%s' "$candidate"; return 0; fi
+  return 1
+}
+
+# Every local IPv4 address, one per line. The official redis image has no `ip`, and
+# `hostname -I` may be missing too, so the kernel's FIB is the last resort.
+local_ipv4s() {
+  local line address prev=""
+  if command -v ip >/dev/null 2>&1; then
+    while read -r _ _ _ address _; do
+      printf '%s\n' "${address%/*}"
+    done < <(ip -4 -o addr show 2>/dev/null || true)
+  elif command -v hostname >/dev/null 2>&1 && hostname -I >/dev/null 2>&1; then
+    for address in $(hostname -I); do
+      printf '%s\n' "$address"
+    done
+  elif [ -r /proc/net/fib_trie ]; then
+    while read -r line; do
+      case "$line" in
+        "|-- "*) prev="${line#|-- }" ;;
+        "/32 host LOCAL"*) printf '%s\n' "$prev" ;;
+      esac
+    done </proc/net/fib_trie
+  fi
+}
+
+# Our address on the data network (--announce-cidr) into OWN_IP; the overlay interface can
+# lag container start briefly.
+find_own_ip() {
+  local cidr="${OPT[announce-cidr]}" tries address deadline=$((SECONDS + 10))
+  for ((tries = 0; tries < 10 && SECONDS <= deadline; tries++)); do
+    while read -r address; do
+      if is_ipv4 "$address" && in_cidr "$address" "$cidr"; then
+        # shellcheck disable=SC2034 # OWN_IP is this function's result, read by the sourcing script.
+        OWN_IP="$address"
+        return 0
+      fi
+    done < <(local_ipv4s)
+    sleep 1
+  done
+  die "this container has no IPv4 address in --announce-cidr $cidr; attach it to that network or fix the CIDR"
+}
+
+# resolve_ipv4 HOST: its distinct IPv4 addresses, in resolver order. A literal address is
+# returned as is: getaddrinfo's AI_ADDRCONFIG finds nothing where only loopback is up.
+resolve_ipv4() {
+  local address seen=" "
+  if is_ipv4 "$1"; then
+    printf '%s\n' "$1"
+    return 0
+  fi
+  while read -r address _; do
+    [[ "$seen" == *" $address "* ]] && continue
+    seen+="$address "
+    printf '%s\n' "$address"
+  done < <(getent ahostsv4 "$1" 2>/dev/null || true)
+}
+
+# Trap handler of the entrypoints (`trap on_startup_signal TERM INT`): until the final exec
+# this bash is PID 1, which ignores SIGTERM without a handler, so stop promptly (the EXIT
+# trap, if any, cleans up). exec resets caught signals.
+on_startup_signal() {
+  die "stopped by a signal during start-up"
+}
+
+# run_child CMD...: run in the background and wait, so signals are handled promptly.
+run_child() {
+  local status=0
+  "$@" &
+  CHILD=$!
+  wait "$CHILD" || status=$?
+  CHILD=""
+  return "$status"
+}
+
+# Trap handler of the backup loops (`trap on_loop_signal TERM INT`): PID 1 ignores SIGTERM
+# unless it has a handler. Stops the running child, runs the script's cleanup and leaves
+# at once (children run in the background, so the trap is not delayed until they finish).
+on_loop_signal() {
+  if [ -n "$CHILD" ]; then kill -TERM "$CHILD" 2>/dev/null || true; fi
+  wait 2>/dev/null || true
+  cleanup
+  log stopped
+  exit 143
+}
+
+# run_rounds FUNCTION: runs one round, exits 1 when it fails and 0 after it with --once;
+# otherwise sleeps --interval-seconds and repeats forever.
+run_rounds() {
+  while :; do
+    "$1" || exit 1
+    if [ "${OPT[once]:-}" = 1 ]; then exit 0; fi
+    run_child sleep "${OPT[interval-seconds]}"
+  done
+}
