@@ -1,6 +1,7 @@
 // A synthetic production-like cluster of N nodes for the benchmark: 3 managers
 // (5 from 50 nodes on), the rest workers cycling compute/processing/database
-// over three zones, Postgres replicas on managers 1 and 2, external S3.
+// over three zones, Postgres replicas and Traefik on managers 1 and 2,
+// monitoring on manager 3, Redis on the first three compute workers, external S3.
 import { FAKE_CONFIG_SECRETS, FAKE_SSH_KEY } from "../test/support/mocked-run";
 
 export function syntheticClusterConfig(nodes: number): Record<string, unknown> {
@@ -9,10 +10,15 @@ export function syntheticClusterConfig(nodes: number): Record<string, unknown> {
   const hosts = Array.from({ length: nodes }, (_, i) => {
     const manager = i < managers;
     const labels: Record<string, string> = { az: ["a", "b", "c"][i % 3] };
-    if (manager && i < 2) labels.postgres = `replica-${i + 1}`;
+    if (manager && i < 2) {
+      labels.postgres = `replica-${i + 1}`;
+      labels.edge = "traefik";
+    }
+    if (i === 2) labels.monitoring = "main";
     if (!manager) {
       labels.type = types[(i - managers) % types.length];
       if (labels.type === "database") labels.storage = "ssd";
+      if (labels.type === "compute" && i < managers + 6) labels.redis = "data";
     }
     return {
       name: `${manager ? "mgr" : "wrk"}-${i + 1}`,
@@ -33,5 +39,7 @@ export function syntheticClusterConfig(nodes: number): Record<string, unknown> {
     "medianest:app": { hostname: "medianest.example.com" },
     "medianest:images": { frontend: "ghcr.io/medianest/medianest-frontend:1.0.0", backend: "ghcr.io/medianest/medianest-backend:1.0.0" },
     "medianest:s3": { mode: "external", endpoint: "https://s3.example.com" },
+    "medianest:edge": { acme: { email: "admin@example.com", challenge: "dns-cloudflare" } },
+    "medianest:cloudflareDnsToken": FAKE_CONFIG_SECRETS.cloudflareDnsToken,
   };
 }

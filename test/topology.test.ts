@@ -4,6 +4,16 @@ import { encodeNodeLabels, labelConstraint, labelEncodingFor, type ConfiguredLab
 import { planTopology } from "../topology/plan";
 import { daemonJson, dataDirectoryArgs, firewallArgs, nfsMountArgs } from "../topology/host-setup";
 import { validatedStackConfig as configOf } from "./support/stack-config";
+import { syntheticClusterConfig } from "../bench/synthetic-cluster";
+import { SECRET_CONFIG_KEYS, validateStackConfig } from "../config/schema";
+
+describe("benchmark clusters", () => {
+  it.each([10, 50, 100])("the synthetic %i-node cluster is a valid stack", (nodes) => {
+    const raw = Object.fromEntries(Object.entries(syntheticClusterConfig(nodes)).map(([k, v]) => [k.replace(/^medianest:/, ""), v]));
+    const config = validateStackConfig(raw, { secretKeys: new Set(Object.keys(raw).filter((k) => (SECRET_CONFIG_KEYS as readonly string[]).includes(k))), runningAsRoot: true });
+    expect(config.hosts).toHaveLength(nodes);
+  });
+});
 
 describe("cidr", () => {
   it("parses, rejects host bits and detects overlap", () => {
