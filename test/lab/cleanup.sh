@@ -11,6 +11,9 @@
 #   the root namespace, cgroups /sys/fs/cgroup/*/mnlab-<host>, run directories
 #   /tmp/mnlab-<runid> (their `created-mountpoints` lists the empty mount points the lab
 #   had to create, e.g. /etc/medianest, and nothing else), and a watchdog pid file.
+#   The data image's debootstrap runs in /tmp/mnlab-<runid>/data-image (in a mount
+#   namespace of its own); image tars being written to the cache (MEDIANEST_LAB_CACHE,
+#   default /var/cache/medianest-lab) are named *.tar.partial-<pid> until complete.
 set -euo pipefail
 
 log() { printf 'lab-cleanup: %s\n' "$*" >&2; }
@@ -30,15 +33,21 @@ run_dirs() {
 lab_namespaces() { ip netns list 2>/dev/null | awk '$1 ~ /^mnlab-/ {print $1}'; }
 
 # Processes of the lab that are not inside a lab netns any more (or never were: the
-# runner's ssh clients): their command line names a lab run directory. By pid only.
+# runner's ssh clients, the data image's debootstrap): their command line names a lab run
+# directory, or their root is one (debootstrap's chroot'ed dpkg and maintainer scripts).
+# By pid only.
 stray_pids() {
-  local p cmd
+  local p cmd root
   for p in /proc/[0-9]*; do
     p="${p#/proc/}"
     [ "$p" != "$$" ] || continue
     cmd="$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null || true)"
     case "$cmd" in
       *"/tmp/mnlab-"*) [[ "$cmd" == *cleanup.sh* ]] || printf '%s\n' "$p" ;;
+      *)
+        root="$(readlink "/proc/$p/root" 2>/dev/null || true)"
+        case "$root" in /tmp/mnlab-*) printf '%s\n' "$p" ;; esac
+        ;;
     esac
   done
   return 0
@@ -129,6 +138,19 @@ remove_run_dirs() {
   done < <(run_dirs)
 }
 
+# Image tars a killed run left half-written in the cache (their writer's pid is gone).
+remove_partial_images() {
+  local cache="${MEDIANEST_LAB_CACHE:-/var/cache/medianest-lab}" f pid
+  [ -d "$cache" ] || return 0
+  for f in "$cache"/*.tar.partial-*; do
+    [ -f "$f" ] || continue
+    pid="${f##*.partial-}"
+    [[ "$pid" =~ ^[0-9]+$ ]] || continue
+    if ! kill -0 "$pid" 2>/dev/null; then rm -f -- "$f" && log "removed partial image $f"; fi
+  done
+  return 0
+}
+
 main() {
   if [ "${1:-}" = --after-pid ]; then
     local pid="$2" max="$3" i
@@ -142,6 +164,7 @@ main() {
   delete_network
   remove_cgroups
   remove_run_dirs
+  remove_partial_images
 }
 
 main "$@"

@@ -84,8 +84,8 @@ export class Engine {
     if (res.status !== 200 || /"error"/.test(text)) throw new EngineError(res.status, "POST", `${this.label}:/images/create`, text);
   }
 
-  exec(containerId: string, cmd: readonly string[], timeoutMs?: number): Promise<{ code: number; output: string }> {
-    return execIn(this, containerId, cmd, timeoutMs);
+  exec(containerId: string, cmd: readonly string[], timeoutMs?: number, env?: readonly string[]): Promise<{ code: number; output: string }> {
+    return execIn(this, containerId, cmd, timeoutMs, env);
   }
 
   /**
@@ -110,9 +110,9 @@ export class Engine {
   }
 }
 
-/** Runs a command in a running container (like `docker exec`); returns exit code and output. */
-export async function execIn(engine: Engine, containerId: string, cmd: readonly string[], timeoutMs = 30_000): Promise<{ code: number; output: string }> {
-  const exec = await engine.post<{ Id: string }>(`/containers/${containerId}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: cmd });
+/** Runs a command in a running container (like `docker exec`, `env` as `-e`); returns exit code and output. */
+export async function execIn(engine: Engine, containerId: string, cmd: readonly string[], timeoutMs = 30_000, env?: readonly string[]): Promise<{ code: number; output: string }> {
+  const exec = await engine.post<{ Id: string }>(`/containers/${containerId}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: cmd, ...(env ? { Env: env } : {}) });
   const res = await engine.request("POST", `/exec/${exec.Id}/start`, { Detach: false, Tty: false }, { timeoutMs });
   if (res.status !== 200) throw new EngineError(res.status, "POST", `${engine.label}:/exec/start`, res.body.toString("utf8"));
   const inspect = await engine.get<{ ExitCode: number; Running: boolean }>(`/exec/${exec.Id}/json`);

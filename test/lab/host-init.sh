@@ -86,6 +86,24 @@ setup_cgroups() {
 }
 
 SSHD_PID="" DOCKERD_PID=""
+
+# Debian's docker.io. Its own data-root/exec-root/pidfile (all per host through the
+# mounts above) and a second API socket outside the host for the runner.
+start_dockerd() {
+  dockerd \
+    --data-root /var/lib/docker \
+    --exec-root /run/docker \
+    --pidfile /run/docker.pid \
+    --host unix:///run/docker.sock \
+    --host "unix://$HOST_DIR/docker.sock" \
+    --storage-driver overlay2 \
+    --cgroup-parent "/mnlab-$HOST" \
+    --userland-proxy=false \
+    --log-level warn \
+    >>"$HOST_DIR/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+}
+
 # A forgotten host stops itself after this long (the lab takes minutes).
 MAX_LIFETIME_SECONDS=3600
 
@@ -109,28 +127,34 @@ main() {
   /usr/sbin/sshd -D -f /etc/ssh/sshd_config -E "$HOST_DIR/sshd.log" &
   SSHD_PID=$!
 
-  # Debian's docker.io. Its own data-root/exec-root/pidfile (all per host through the
-  # mounts above) and a second API socket outside the host for the runner.
-  dockerd \
-    --data-root /var/lib/docker \
-    --exec-root /run/docker \
-    --pidfile /run/docker.pid \
-    --host unix:///run/docker.sock \
-    --host "unix://$HOST_DIR/docker.sock" \
-    --storage-driver overlay2 \
-    --cgroup-parent "/mnlab-$HOST" \
-    --userland-proxy=false \
-    --log-level warn \
-    >>"$HOST_DIR/dockerd.log" 2>&1 &
-  DOCKERD_PID=$!
+  start_dockerd
   printf 'host-init: %s up (address %s, sshd %s, dockerd %s)\n' "$HOST" "$ADDRESS" "$SSHD_PID" "$DOCKERD_PID"
 
   # Run until dockerd or sshd goes away, the runner stops us, or the lifetime is over. As
   # PID 1, bash also reaps the orphans reparented to it (containerd shims). `wait` on a
   # background sleep keeps the TERM/INT trap responsive.
-  local i
+  # The lab's manager-loss check stops dockerd on purpose: it first creates
+  # $HOST_DIR/dockerd.hold. While that file exists a dead dockerd keeps the host up
+  # (dockerd.held tells the runner so); once the runner removes it, dockerd starts again.
+  local i held=0
   for (( i = 0; i < MAX_LIFETIME_SECONDS; i++ )); do
-    if ! kill -0 "$DOCKERD_PID" 2>/dev/null || ! kill -0 "$SSHD_PID" 2>/dev/null; then break; fi
+    if ! kill -0 "$SSHD_PID" 2>/dev/null; then break; fi
+    if ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+      if [ -e "$HOST_DIR/dockerd.hold" ]; then
+        if [ "$held" -eq 0 ]; then
+          held=1
+          printf 'host-init: %s: dockerd stopped; held until the lab removes dockerd.hold\n' "$HOST"
+          : >"$HOST_DIR/dockerd.held"
+        fi
+      elif [ "$held" -eq 1 ]; then
+        held=0
+        rm -f "$HOST_DIR/dockerd.held"
+        start_dockerd
+        printf 'host-init: %s: dockerd restarted (%s)\n' "$HOST" "$DOCKERD_PID"
+      else
+        break
+      fi
+    fi
     sleep 1 &
     wait "$!" || true
   done

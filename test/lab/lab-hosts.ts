@@ -5,7 +5,7 @@
 // and a detached watchdog runs it should this process die without cleaning up.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, closeSync } from "node:fs";
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, writeFileSync, closeSync } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { Engine } from "./engine";
@@ -92,6 +92,16 @@ export function labLeftovers(): string[] {
       continue;
     }
     if (cmdline.includes("/tmp/mnlab-") || (cmdline.includes("cleanup.sh") && cmdline.includes("--after-pid"))) found.push(`process ${pid}: ${cmdline.trim()}`);
+    else {
+      // A chroot'ed child of the data image's debootstrap.
+      let root = "";
+      try {
+        root = readlinkSync(`/proc/${pid}/root`);
+      } catch {
+        // Gone, or not ours to read.
+      }
+      if (root.startsWith("/tmp/mnlab-")) found.push(`process ${pid} (root ${root}): ${cmdline.trim()}`);
+    }
   }
   const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => (l.split(" ")[4] ?? "").startsWith("/tmp/mnlab-"));
   found.push(...mounts.map((m) => `mount ${m.split(" ")[4]}`));

@@ -35,14 +35,37 @@ export interface BuiltImage {
   readonly changes: readonly string[];
 }
 
-/** Builds (or reuses) the stand-in rootfs tar; returns its path. */
-export function buildStandinTar(): BuiltImage {
+/**
+ * Other versions of the stand-in, for the lab's update checks: the same image with other
+ * files. `files` entries replace the base ones; `omit` removes base files.
+ */
+export interface StandinVariant {
+  readonly image: string;
+  readonly files?: Readonly<Record<string, string>>;
+  readonly omit?: readonly string[];
+}
+
+/** A second version: /api/health also names the version, so a client sees which answered. */
+export const STANDIN_V2: StandinVariant = { image: "medianest-lab/standin:2", files: { "www/api/health": '{"status":"ok","version":"2"}\n', "www/version": "2\n" } };
+/** A version whose health check fails: no /api/health (the node shim's wget gets a 404). */
+export const STANDIN_NO_HEALTH: StandinVariant = { image: "medianest-lab/standin:3-nohealth", files: { "www/version": "3\n" }, omit: ["www/api/health"] };
+
+function variantFiles(variant: StandinVariant | undefined): Record<string, string> {
+  const files: Record<string, string> = { ...FILES, ...(variant?.files ?? {}) };
+  for (const omitted of variant?.omit ?? []) delete files[omitted];
+  return files;
+}
+
+/** Builds (or reuses) the stand-in rootfs tar (or a variant's); returns its path. */
+export function buildStandinTar(variant?: StandinVariant): BuiltImage {
   if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} missing: apt-get install busybox-static`);
   const applets = run(BUSYBOX, ["--list-full"]).split("\n").filter((l) => l.trim() !== "");
+  const files = variantFiles(variant);
   const hash = createHash("sha256")
     .update(readFileSync(BUSYBOX))
     .update(readFileSync(NODE_SHIM))
-    .update(JSON.stringify({ applets, FILES, CHANGES, format: 1 }))
+    // The base image's recipe is unchanged (its cached tar stays valid); a variant adds its files.
+    .update(JSON.stringify(variant ? { applets, FILES: files, CHANGES, format: 1, variant: variant.image } : { applets, FILES, CHANGES, format: 1 }))
     .digest("hex")
     .slice(0, 16);
   const tar = path.join(CACHE_DIR, `standin-${hash}.tar`);
@@ -68,7 +91,7 @@ export function buildStandinTar(): BuiltImage {
     }
     copyFileSync(NODE_SHIM, path.join(root, "usr/local/bin/node"));
     chmodSync(path.join(root, "usr/local/bin/node"), 0o755);
-    for (const [file, content] of Object.entries(FILES)) writeFileSync(path.join(root, file), content, { mode: 0o644 });
+    for (const [file, content] of Object.entries(files)) writeFileSync(path.join(root, file), content, { mode: 0o644 });
     const partial = `${tar}.partial-${process.pid}`;
     run("tar", ["--numeric-owner", "--owner=0", "--group=0", "--sort=name", "-C", root, "-cf", partial, "."]);
     renameSync(partial, tar);
@@ -78,7 +101,7 @@ export function buildStandinTar(): BuiltImage {
   return { tar, cached: false, changes: CHANGES };
 }
 
-export async function importStandin(engine: Engine, image: BuiltImage): Promise<void> {
-  const [repo, tag] = STANDIN_IMAGE.split(":");
+export async function importStandin(engine: Engine, image: BuiltImage, name = STANDIN_IMAGE): Promise<void> {
+  const [repo, tag] = name.split(":");
   await engine.importImage(createReadStream(image.tar), repo, tag, image.changes);
 }
