@@ -75,6 +75,27 @@ export function cleanupLab(): string {
   return `${result.stdout}${result.stderr}`;
 }
 
+/**
+ * Lab runs whose test process is still alive (the `--after-pid` of their watchdog): the
+ * lab is one per machine, and a live run's hosts are not leftovers to remove.
+ */
+export function liveLabRuns(): { dir: string; pid: number }[] {
+  const live: { dir: string; pid: number }[] = [];
+  for (const name of readdirSync("/tmp").filter((d) => /^mnlab-[a-z0-9]+$/.test(d))) {
+    const dir = `/tmp/${name}`;
+    try {
+      const watchdog = readFileSync(path.join(dir, "watchdog.pid"), "utf8").trim();
+      const cmdline = readFileSync(`/proc/${watchdog}/cmdline`, "utf8").split("\0");
+      const at = cmdline.indexOf("--after-pid");
+      const pid = Number(cmdline[at + 1]);
+      if (at >= 0 && cmdline.some((w) => w.endsWith("cleanup.sh")) && Number.isInteger(pid) && pid !== process.pid && existsSync(`/proc/${pid}`)) live.push({ dir, pid });
+    } catch {
+      // No watchdog (any more): not a live run.
+    }
+  }
+  return live;
+}
+
 /** What the lab may have left behind; empty when the machine is clean. */
 export function labLeftovers(): string[] {
   const found: string[] = [];
@@ -169,9 +190,14 @@ export class Lab {
 
   /**
    * Brings up every host (sshd and dockerd answering), after removing whatever an earlier
-   * (crashed) run left; on failure everything is removed again.
+   * (crashed) run left; on failure everything is removed again. Refuses to start while
+   * another run's test process is alive (it would remove that run's hosts).
    */
   static async up(specs: readonly LabHostSpec[], timeoutMs = 90_000): Promise<Lab> {
+    const live = liveLabRuns();
+    if (live.length > 0) {
+      throw new Error(`another lab run is in progress (${live.map((r) => `${r.dir}, test process ${r.pid}`).join("; ")}): the lab is one per machine; wait for it to end (or stop it: bash test/lab/cleanup.sh)`);
+    }
     const leftovers = labLeftovers();
     if (leftovers.length > 0) {
       const shown = leftovers.slice(0, 6).join("; ") + (leftovers.length > 6 ? `; … (${leftovers.length - 6} more)` : "");

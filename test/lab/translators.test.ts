@@ -12,6 +12,9 @@ import { hostBindTargets } from "./lab-hosts";
 import { networkCreateBody } from "./network-spec";
 import { configCreateBody, isSwarmSpreadDescriptor, secretCreateBody, serviceSpec, type SwarmRefs } from "./service-spec";
 import { UnmappedFieldError, goDurationNs } from "./strict";
+import { parseDebianMirror } from "./data-image";
+import { diffPaths } from "./lab-swarm";
+import { STANDIN_IMAGE, STANDIN_NO_HEALTH, STANDIN_V2 } from "./standin-image";
 
 /** Refs that resolve every mocked id/name of a run to a recognisable "real" value. */
 function refsFor(run: MockedRun): SwarmRefs {
@@ -165,6 +168,34 @@ describe("lab translators", () => {
   it("splits command lines as shellQuote writes them", () => {
     expect(shellWords("bash -s -- a '' 'b c' 'it'\\''s' x=y")).toEqual(["bash", "-s", "--", "a", "", "b c", "it's", "x=y"]);
     expect(() => shellWords("bash -s -- $(x)")).toThrow(/unsupported character/);
+  });
+
+  it("diffs specs by path (what the lab's update checks compare)", () => {
+    expect(diffPaths({ a: 1, b: { c: [1, { d: "x" }] } }, { a: 1, b: { c: [1, { d: "y" }] } })).toEqual(["b.c[1].d"]);
+    expect(diffPaths({ Labels: { x: "1" } }, { Labels: { x: "1", y: "2" } })).toEqual(["Labels.y"]);
+    expect(diffPaths([1], [1, 2])).toEqual(["(root)"]);
+    expect(diffPaths({ a: [1] }, { a: [1] })).toEqual([]);
+    // The update checks' premise: a new backend image changes exactly the image.
+    const run = runs.get("lab") as MockedRun;
+    const backend = dockerService(run, "medianest-backend");
+    const changed = structuredClone(backend.inputs) as { taskSpec: { containerSpec: { image: string } } };
+    changed.taskSpec.containerSpec.image = "medianest-lab/standin:2";
+    expect(diffPaths(serviceSpec(backend.inputs, refsFor(run)).spec, serviceSpec(changed, refsFor(run)).spec)).toEqual(["TaskTemplate.ContainerSpec.Image"]);
+  });
+
+  it("finds the Debian mirror for debootstrap in deb822 and one-line apt sources", () => {
+    const deb822 = "Types: deb\nURIs: http://deb.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb\nURIs: http://sec.example/debian-security\nSuites: bookworm-security\nComponents: main\n";
+    expect(parseDebianMirror([{ file: "/etc/apt/sources.list.d/debian.sources", text: deb822 }], "bookworm")).toBe("http://deb.example/debian");
+    expect(parseDebianMirror([{ file: "/etc/apt/sources.list.d/debian.sources", text: `Enabled: no\n${deb822}` }], "bookworm")).toBeUndefined();
+    const oneLine = "# comment\ndeb [arch=amd64] https://mirror.example/debian bookworm main contrib\n";
+    expect(parseDebianMirror([{ file: "/etc/apt/sources.list", text: oneLine }], "bookworm")).toBe("https://mirror.example/debian");
+    expect(parseDebianMirror([{ file: "/etc/apt/sources.list", text: oneLine }], "trixie")).toBeUndefined();
+  });
+
+  it("the stand-in's update versions: v2 names its version, the no-health version has no /api/health", () => {
+    expect(STANDIN_V2.files?.["www/api/health"]).toContain('"version":"2"');
+    expect(STANDIN_NO_HEALTH.omit).toContain("www/api/health");
+    expect(new Set([STANDIN_IMAGE, STANDIN_V2.image, STANDIN_NO_HEALTH.image]).size).toBe(3);
   });
 
   it("bind-mounts every path the host scripts write to", () => {
