@@ -17,6 +17,9 @@ export interface HostArgs {
 
 type Step = Omit<ScriptCommandArgs, "target"> & { readonly id: string };
 
+/** A host step's resource name: by host and step, so it is also the owner its delete step checks. */
+export const hostStepResourceName = (host: string, step: string): string => `${host}-${step}`;
+
 /** The ordered preparation steps for one host; pure, so tests and the lab can replay them. */
 export function hostSteps(args: Omit<HostArgs, "target"> & { readonly connection: "ssh" | "local" }): Step[] {
   const { node, plan, config } = args;
@@ -33,14 +36,19 @@ export function hostSteps(args: Omit<HostArgs, "target"> & { readonly connection
   }
   if (setup.daemonConfig) steps.push({ id: "daemon-config", script: "host/daemon-config.sh", args: [daemonJson(config)] });
   steps.push({ id: "data-dirs", script: "host/data-dirs.sh", args: dataDirectoryArgs(config) });
-  const nfs = nfsMountArgs(config);
+  const nfsOwner = hostStepResourceName(node.name, "nfs-mount");
+  const nfs = nfsMountArgs(config, nfsOwner);
   if (nfs) {
     steps.push({
       id: "nfs-mount",
       script: "host/nfs-mount.sh",
       args: nfs,
-      onDelete: { script: "host/nfs-mount.sh", args: ["absent", config.storage.mediaPath] },
+      onDelete: { script: "host/nfs-mount.sh", args: ["absent", config.storage.mediaPath, nfsOwner] },
     });
+  }
+  // The docker provider multiplexes its API calls over one SSH connection to the leader (a manager).
+  if (args.connection === "ssh" && node.role === "manager" && setup.sshdMaxSessions !== false) {
+    steps.push({ id: "sshd-sessions", script: "host/sshd-sessions.sh", args: [String(setup.sshdMaxSessions)] });
   }
   if (setup.firewall) steps.push({ id: "firewall", script: "host/firewall.sh", args: firewallArgs(config, plan, node) });
   return steps;
@@ -64,7 +72,7 @@ export class Host extends pulumi.ComponentResource {
     const outputs: Record<string, pulumi.Output<string>> = {};
     for (const step of steps) {
       const { id, ...invocation } = step;
-      const run = runScript(`${name}-${id}`, { ...invocation, target: args.target }, {
+      const run = runScript(hostStepResourceName(node.name, id), { ...invocation, target: args.target }, {
         parent: this,
         dependsOn: previous ? [previous] : [],
       });

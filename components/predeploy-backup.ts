@@ -1,6 +1,7 @@
 // The rolling timeline's first step: back the database up before new app
 // images roll out. A command on each host that may run the database re-runs
-// exactly when an app image changes; the app services wait for it.
+// exactly when an app image changes (the images are its arguments, so a change is
+// an update of the command, never a replace); the app services wait for it.
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
 import { placementRequirements } from "../topology/catalogue";
@@ -10,8 +11,8 @@ import { COLORS, type ServiceSpec } from "../topology/services";
 import { placementOptions } from "../config/schema";
 import { runScript, type ScriptTarget } from "./script-command";
 
-/** The app images whose change triggers a backup, in a stable order. */
-export function appImageTriggers(config: StackConfig): string[] {
+/** The app images whose change re-runs the backup, in a stable order. */
+export function appImages(config: StackConfig): string[] {
   const backendImages = config.deployment.strategy === "blue-green" ? COLORS.map((c) => config.deployment.images[c] ?? config.images.backend) : [config.images.backend];
   return [...backendImages, config.images.frontend, config.images.worker];
 }
@@ -39,13 +40,13 @@ export class PreDeployBackup extends pulumi.ComponentResource {
     const dumper = args.specs.find((s) => s.name === "postgres-backup");
     const dumpArgs = dumper?.args;
     if (!dumper || !dumpArgs) throw new Error("the plan has no postgres-backup service");
-    const triggers = appImageTriggers(args.config);
+    const images = appImages(args.config).join(",");
     this.done = databaseHosts(args.config).map((host) => {
       const target = args.targets.get(host);
       if (!target) throw new Error(`no script target for host ${host}`);
       return runScript(
         `${name}-${host}`,
-        { target, script: "swarm/predeploy-backup.sh", args: [dumper.name, ...dumpArgs], triggers },
+        { target, script: "swarm/predeploy-backup.sh", args: [dumper.name, images, ...dumpArgs] },
         { parent: this, dependsOn: args.dependsOn },
       ).resource;
     });

@@ -1,10 +1,26 @@
 // Runs one of our scripts on a host: over SSH (command.remote.Command) or on the
-// machine running Pulumi (command.local.Command, for the `local` stack). Values
-// travel as positional arguments, never `environment` (that silently depends on
-// sshd's AcceptEnv); the script itself travels as stdin to `bash -s`.
+// machine running Pulumi (command.local.Command, for the `local` stack). Public values
+// travel as positional arguments, secrets as shell variables on stdin ahead of the
+// script (composeStdin), never in `environment` (that silently depends on sshd's
+// AcceptEnv and would sit in the process environment) nor in the command line.
+//
+// What pulumi-command v1.2.1 does with these inputs (provider/pkg/provider/common/inputs.go,
+// remote/commandController.go, remote/commandOutputs.go; local/* alike):
+// - `triggers` is replace-on-change (`provider:"replaceOnChanges"`, and the SDK adds
+//   `replaceOnChanges: ["triggers[*]"]`): a replace runs the old resource's `delete`, so
+//   we never set it. Any other changed input (stdin, create, update, delete, connection)
+//   is an update, which runs `update` in place: a changed script or argument re-runs the
+//   idempotent script, never a delete.
+// - `addPreviousOutputInEnv` defaults to true and sends the previous stdout/stderr as
+//   PULUMI_COMMAND_STDOUT/STDERR environment on every run: off, since init's stdout
+//   carries the join tokens.
+// - A failed run's error quotes the command line (`running %q`) and all output: neither
+//   carries a secret.
+// - Delete runs with the stored inputs (stdin included); the delete script is embedded in
+//   the delete command line so it does not depend on that.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { loadScript, type ScriptName } from "./scripts";
+import { composeStdin, loadScript, type ScriptName } from "./scripts";
 
 export type ScriptTarget =
   | { readonly kind: "ssh"; readonly connection: command.types.input.remote.ConnectionArgs; readonly sudo: boolean }
@@ -12,17 +28,18 @@ export type ScriptTarget =
 
 export interface ScriptInvocation {
   readonly script: ScriptName;
+  /** Public values, as positional arguments. */
   readonly args?: readonly pulumi.Input<string>[];
 }
 
 export interface ScriptCommandArgs extends ScriptInvocation {
   readonly target: ScriptTarget;
-  /** Script run when the resource is deleted (e.g. leave the swarm). */
+  /** Secret values the script reads as shell variables (MEDIANEST_*), delivered on stdin. */
+  readonly secrets?: Readonly<Record<string, pulumi.Input<string>>>;
+  /** Script run when the resource is deleted (e.g. leave the swarm). Public arguments only. */
   readonly onDelete?: ScriptInvocation;
   /** stdout carries secrets (join tokens): keep it out of logs and encrypt it in state. */
   readonly secretStdout?: boolean;
-  /** Values that re-run the script when they change (besides the script itself and its arguments). */
-  readonly triggers?: readonly pulumi.Input<string>[];
 }
 
 export interface ScriptCommand {
@@ -44,8 +61,8 @@ export function scriptCommandLine(target: ScriptTarget, invocation: ScriptInvoca
 }
 
 /**
- * Self-contained command line (script embedded as base64): delete commands run
- * long after create, and stdin is only documented for create/update.
+ * Self-contained command line (script embedded as base64), for `delete`: it runs long
+ * after create, from state, whatever stdin the resource stored.
  */
 export function embeddedScriptCommandLine(target: ScriptTarget, invocation: ScriptInvocation): pulumi.Output<string> {
   const encoded = Buffer.from(loadScript(invocation.script).content, "utf8").toString("base64");
@@ -54,33 +71,32 @@ export function embeddedScriptCommandLine(target: ScriptTarget, invocation: Scri
     .apply((args) => `printf '%s' ${shellQuote(encoded)} | base64 -d | ${bashInvocation(target, args)}`);
 }
 
+/** The stdin of a script run: the script, with the secrets ahead of it (and then the whole stdin is secret). */
+export function scriptStdin(script: ScriptName, secrets: Readonly<Record<string, pulumi.Input<string>>> = {}): pulumi.Output<string> {
+  const loaded = loadScript(script);
+  const names = Object.keys(secrets);
+  if (names.length === 0) return pulumi.output(composeStdin(loaded));
+  return pulumi.secret(pulumi.all(secrets).apply((values) => composeStdin(loaded, values)));
+}
+
 export function runScript(name: string, args: ScriptCommandArgs, opts: pulumi.CustomResourceOptions): ScriptCommand {
-  const script = loadScript(args.script);
   const create = scriptCommandLine(args.target, args);
   const common = {
     create,
-    // With `update` set, a changed script or argument re-runs the (idempotent)
-    // script in place instead of replacing the resource, which would run `delete`.
+    // A changed script (stdin) or argument is an update: the idempotent script re-runs in place.
     update: create,
     delete: args.onDelete ? embeddedScriptCommandLine(args.target, args.onDelete) : undefined,
-    stdin: script.content,
-    triggers: [script.sha256, ...(args.triggers ?? [])],
+    stdin: scriptStdin(args.script, args.secrets),
+    addPreviousOutputInEnv: false,
+    logging: (args.secretStdout ? "stderr" : "stdoutAndStderr") as "stderr" | "stdoutAndStderr",
   };
   const options: pulumi.CustomResourceOptions = args.secretStdout
     ? { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "stdout"] }
     : opts;
   if (args.target.kind === "ssh") {
-    const resource = new command.remote.Command(
-      name,
-      { ...common, connection: args.target.connection, logging: args.secretStdout ? "stderr" : "stdoutAndStderr" },
-      options,
-    );
+    const resource = new command.remote.Command(name, { ...common, connection: args.target.connection }, options);
     return { resource, stdout: resource.stdout };
   }
-  const resource = new command.local.Command(
-    name,
-    { ...common, interpreter: ["/bin/sh", "-c"], logging: args.secretStdout ? "stderr" : "stdoutAndStderr" },
-    options,
-  );
+  const resource = new command.local.Command(name, { ...common, interpreter: ["/bin/sh", "-c"] }, options);
   return { resource, stdout: resource.stdout };
 }

@@ -13,6 +13,7 @@ export const SCRIPT_NAMES = [
   "host/data-dirs.sh",
   "host/nfs-mount.sh",
   "host/firewall.sh",
+  "host/sshd-sessions.sh",
   "swarm/init.sh",
   "swarm/join.sh",
   "swarm/leave.sh",
@@ -42,4 +43,43 @@ export function loadScript(name: ScriptName): Script {
     cache.set(name, script);
   }
   return script;
+}
+
+/**
+ * Secret values reach a script as shell variables assigned ahead of the script on its
+ * stdin: never in the command line (which sudo logs, `ps` shows and pulumi-command quotes
+ * in its error message) and never in the environment. Names are MEDIANEST_* constants.
+ */
+export const SECRET_VARIABLE = /^MEDIANEST_[A-Z0-9_]+$/;
+
+function singleQuoted(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** stdin for `bash -s`: `NAME='value'` lines for the secrets (if any), then the script itself. */
+export function composeStdin(script: Script, secrets: Readonly<Record<string, string>> = {}): string {
+  const names = Object.keys(secrets).sort();
+  for (const name of names) {
+    if (!SECRET_VARIABLE.test(name)) throw new Error(`script ${script.name}: secret variable ${name} must match ${SECRET_VARIABLE.source}`);
+    if (/[\n\r\0]/.test(secrets[name])) throw new Error(`script ${script.name}: secret ${name} contains a line break or NUL`);
+  }
+  const preamble = names.map((name) => `${name}=${singleQuoted(secrets[name])}\n`).join("");
+  return preamble + script.content;
+}
+
+/** The inverse of composeStdin: which of our scripts a stdin carries, and the secret assignments before it. */
+export function parseStdin(stdin: string): { readonly script: ScriptName; readonly secrets: Readonly<Record<string, string>> } {
+  const start = stdin.indexOf("#!");
+  if (start < 0) throw new Error("stdin carries no script (no #! line)");
+  const content = stdin.slice(start);
+  const sha256 = createHash("sha256").update(content).digest("hex");
+  const name = SCRIPT_NAMES.find((n) => loadScript(n).sha256 === sha256);
+  if (!name) throw new Error("stdin carries none of the program's scripts");
+  const secrets: Record<string, string> = {};
+  for (const line of stdin.slice(0, start).split("\n").filter((l) => l !== "")) {
+    const m = /^(MEDIANEST_[A-Z0-9_]+)='((?:[^']|'\\'')*)'$/.exec(line);
+    if (!m) throw new Error(`unexpected line before the script on stdin: ${line.slice(0, 40)}`);
+    secrets[m[1]] = m[2].replace(/'\\''/g, "'");
+  }
+  return { script: name, secrets };
 }

@@ -1,7 +1,15 @@
 // Swarm: `swarm init` on the leader, managers joining one after another, then the
 // workers; node roles, availability and labels kept in sync from config; a host
 // removed from config is drained and removed. Join tokens and the unlock key are
-// Pulumi secrets end to end.
+// Pulumi secrets end to end (the token reaches join.sh on stdin).
+//
+// Resource names depend on the host only, never on which host leads: changing
+// `swarm.leader` turns the old leader's membership into a join and the new one's into
+// an init, both updates of resources that already exist (each script is idempotent:
+// a node already in this swarm is left as it is). Every delete step is guarded by an
+// owner mark (a file on the host, a node label): a host renamed in config is claimed by
+// its new resources before the engine deletes the old ones, whose deletes then find
+// another owner and do nothing, instead of making a live node leave.
 import * as pulumi from "@pulumi/pulumi";
 import type { PlannedNode, TopologyPlan } from "../topology/plan";
 import { runScript, type ScriptTarget } from "./script-command";
@@ -23,6 +31,9 @@ interface InitResult {
   readonly unlockKey: string;
 }
 
+/** The stdin variable join.sh reads its token from. */
+export const JOIN_TOKEN_VARIABLE = "MEDIANEST_JOIN_TOKEN";
+
 /** Our swarm scripts print their result as one JSON line, last on stdout. */
 export function lastJsonLine<T>(stdout: string, what: string): T {
   const line = stdout.trim().split("\n").pop() ?? "";
@@ -33,8 +44,12 @@ export function lastJsonLine<T>(stdout: string, what: string): T {
   }
 }
 
-export function nodeConfigArgs(node: PlannedNode, nodeId: pulumi.Input<string>): pulumi.Input<string>[] {
-  return [nodeId, node.role, node.availability, ...Object.entries(node.labels).map(([k, v]) => `${k}=${v}`)];
+/** Resource names: by host, so neither a leader change nor the join order renames anything. */
+export const memberResourceName = (swarm: string, host: string): string => `${swarm}-member-${host}`;
+export const nodeResourceName = (swarm: string, host: string): string => `${swarm}-node-${host}`;
+
+export function nodeConfigArgs(owner: string, node: PlannedNode, nodeId: pulumi.Input<string>): pulumi.Input<string>[] {
+  return [owner, nodeId, node.role, node.availability, ...Object.entries(node.labels).map(([k, v]) => `${k}=${v}`)];
 }
 
 export class Swarm extends pulumi.ComponentResource {
@@ -47,6 +62,8 @@ export class Swarm extends pulumi.ComponentResource {
   readonly unlockKey: pulumi.Output<string>;
   /** Every node configured: depend on it to use the whole swarm. */
   readonly ready: pulumi.Resource[];
+  /** Resolves when every node is configured (the node steps' outputs). */
+  readonly formed: pulumi.Output<string[]>;
 
   constructor(name: string, args: SwarmArgs, opts?: pulumi.ComponentResourceOptions) {
     super("medianest:swarm:Swarm", name, {}, opts);
@@ -64,13 +81,14 @@ export class Swarm extends pulumi.ComponentResource {
     const leader = plan.leader;
     const leaderTarget = targetOf(leader);
 
+    const initName = memberResourceName(name, leader.name);
     const init = runScript(
-      `${name}-init-${leader.name}`,
+      initName,
       {
         target: leaderTarget,
         script: "swarm/init.sh",
-        args: [leader.advertiseAddress, leader.listenAddress, leader.dataPathAddress, String(args.autolock)],
-        onDelete: { script: "swarm/leave.sh" },
+        args: [initName, leader.advertiseAddress, leader.listenAddress, leader.dataPathAddress, String(args.autolock)],
+        onDelete: { script: "swarm/leave.sh", args: [initName] },
         secretStdout: true,
       },
       { parent: this, dependsOn: [hostReady(leader)] },
@@ -87,14 +105,15 @@ export class Swarm extends pulumi.ComponentResource {
     let previous: pulumi.Resource = init.resource;
     const managersJoined: pulumi.Resource[] = [init.resource];
     const join = (node: PlannedNode, after: pulumi.Resource[]): pulumi.Resource => {
-      const token = node.role === "manager" ? this.managerToken : this.workerToken;
+      const owner = memberResourceName(name, node.name);
       const run = runScript(
-        `${name}-join-${node.name}`,
+        owner,
         {
           target: targetOf(node),
           script: "swarm/join.sh",
-          args: [node.role, token, leader.advertiseAddress, node.advertiseAddress, node.listenAddress, node.dataPathAddress, this.clusterId],
-          onDelete: { script: "swarm/leave.sh" },
+          args: [owner, node.role, leader.advertiseAddress, node.advertiseAddress, node.listenAddress, node.dataPathAddress, this.clusterId],
+          secrets: { [JOIN_TOKEN_VARIABLE]: node.role === "manager" ? this.managerToken : this.workerToken },
+          onDelete: { script: "swarm/leave.sh", args: [owner] },
         },
         { parent: this, dependsOn: [hostReady(node), ...after] },
       );
@@ -109,21 +128,24 @@ export class Swarm extends pulumi.ComponentResource {
     }
     for (const worker of plan.workers) join(worker, managersJoined);
 
-    this.ready = plan.nodes.map((node) => {
+    const nodeSteps = plan.nodes.map((node) => {
       const nodeId = nodeIds[node.name];
+      const owner = nodeResourceName(name, node.name);
       return runScript(
-        `${name}-node-${node.name}`,
+        owner,
         {
           target: leaderTarget,
           script: "swarm/node-config.sh",
-          args: nodeConfigArgs(node, nodeId),
+          args: nodeConfigArgs(owner, node, nodeId),
           // Removing a host from config drains it and removes it from the swarm
-          // (before its join's delete makes it leave). The leader is never removed this way.
-          onDelete: node.isLeader ? undefined : { script: "swarm/node-remove.sh", args: [nodeId, String(args.drainTimeoutSeconds)] },
+          // (before its membership's delete makes it leave). The leader is never removed this way.
+          onDelete: node.isLeader ? undefined : { script: "swarm/node-remove.sh", args: [owner, nodeId, String(args.drainTimeoutSeconds)] },
         },
         { parent: this, dependsOn: [joins.get(node.name) ?? init.resource] },
-      ).resource;
+      );
     });
+    this.ready = nodeSteps.map((step) => step.resource);
+    this.formed = pulumi.all(nodeSteps.map((step) => step.stdout));
 
     this.leaderAddress = pulumi.output(leader.advertiseAddress);
     this.nodeIds = pulumi.all(nodeIds);

@@ -63,7 +63,7 @@ describe("every stack passes every mandatory policy", () => {
       "service-resources": ["mandatory", true, 0],
       "stateful-placement": ["mandatory", true, 0],
       "pinned-images": ["mandatory", true, 0],
-      "image-digests": ["advisory", true, 19],
+      "image-digests": ["advisory", true, 0],
       "no-plaintext-secrets": ["mandatory", true, 0],
       "container-privileges": ["mandatory", true, 0],
       "edge-only-exposure": ["mandatory", true, 0],
@@ -244,7 +244,7 @@ describe("each policy fires on a violation and passes a compliant resource", () 
   it("swarm-hardening", async () => {
     const run = await runOf("production");
     expect(await messages(swarmHardening, [...run.resources])).toEqual([]);
-    const tampered = run.resources.map((r) => (r.name === "swarm-init-mgr-1" ? { ...r, inputs: { ...r.inputs, create: "sudo -n bash -s -- 0.0.0.0 192.0.2.11 '' false" } } : r));
+    const tampered = run.resources.map((r) => (r.name === "swarm-member-mgr-1" ? { ...r, inputs: { ...r.inputs, create: "sudo -n bash -s -- swarm-member-mgr-1 0.0.0.0 192.0.2.11 '' false" } } : r));
     expect(await messages(swarmHardening, tampered)).toEqual([
       "swarm init has no explicit advertise address (0.0.0.0): bind it to the node's own address",
       "autolock is off in production: set swarm.autolock to true",

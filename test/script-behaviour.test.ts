@@ -99,12 +99,28 @@ describe("nfs-mount.sh fstab handling", () => {
     const fstab = path.join(dir, "fstab");
     const foreign = "UUID=1234 / ext4 defaults 0 1";
     writeFileSync(fstab, `${foreign}\n192.0.2.50:/volume1/media ${dir}/media nfs rw,hard 0 0 # managed-by=medianest\n`);
-    const first = run("host/nfs-mount.sh", ["absent", `${dir}/media`, "--fstab", fstab]);
+    // A line written before owners were recorded is ours too.
+    const first = run("host/nfs-mount.sh", ["absent", `${dir}/media`, "h1-nfs-mount", "--fstab", fstab]);
     expect(first.stderr).toBe("");
     expect(first.stdout).toMatch(/^changed: .*fstab/m);
     expect(readFileSync(fstab, "utf8")).toBe(`${foreign}\n`);
-    const second = run("host/nfs-mount.sh", ["absent", `${dir}/media`, "--fstab", fstab]);
+    const second = run("host/nfs-mount.sh", ["absent", `${dir}/media`, "h1-nfs-mount", "--fstab", fstab]);
     expect(second.status).toBe(0);
     expect(second.stdout).not.toMatch(/^changed:/m);
+  });
+
+  it("leaves an entry another owner claimed alone (a host renamed in config: the old resource's delete)", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "mn-fstab-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const fstab = path.join(dir, "fstab");
+    const line = `192.0.2.50:/volume1/media ${dir}/media nfs rw,hard 0 0 # managed-by=medianest owner=new-name-nfs-mount`;
+    writeFileSync(fstab, `${line}\n`);
+    const old = run("host/nfs-mount.sh", ["absent", `${dir}/media`, "old-name-nfs-mount", "--fstab", fstab]);
+    expect(old.status).toBe(0);
+    expect(old.stdout).toContain(`ok: ${dir}/media now managed by new-name-nfs-mount, not old-name-nfs-mount; left as it is`);
+    expect(readFileSync(fstab, "utf8")).toBe(`${line}\n`);
+    const owner = run("host/nfs-mount.sh", ["absent", `${dir}/media`, "new-name-nfs-mount", "--fstab", fstab]);
+    expect(owner.stdout).toMatch(/^changed: .*fstab .* entry removed/m);
+    expect(readFileSync(fstab, "utf8")).toBe("");
   });
 });

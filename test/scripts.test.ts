@@ -32,10 +32,18 @@ describe("scripts", () => {
     ["host/firewall.sh", ["--self", "192.0.2.1"]],
     ["host/docker-access.sh", []],
     ["swarm/init.sh", ["192.0.2.1"]],
-    ["swarm/init.sh", ["192.0.2.1", "192.0.2.1", "", "maybe"]],
+    ["swarm/init.sh", ["swarm-member-a", "192.0.2.1", "192.0.2.1", "", "maybe"]],
+    ["swarm/init.sh", ["bad owner", "192.0.2.1", "192.0.2.1", "", "false"]],
     ["swarm/join.sh", ["worker"]],
+    // No MEDIANEST_JOIN_TOKEN on stdin.
+    ["swarm/join.sh", ["swarm-member-b", "worker", "192.0.2.1", "192.0.2.2", "192.0.2.2", "", "abc123"]],
+    ["swarm/leave.sh", []],
     ["swarm/node-config.sh", ["abc"]],
     ["swarm/node-remove.sh", []],
+    ["swarm/node-remove.sh", ["swarm-node-b", "abc123", "forever"]],
+    ["host/sshd-sessions.sh", []],
+    ["host/sshd-sessions.sh", ["5"]],
+    ["host/nfs-mount.sh", ["absent", "/mnt/media"]],
   ];
   it.each(usageCases)("%s %j is refused with a message and no change", (name, args) => {
     const result = spawnSync("bash", ["-s", "--", ...args], { input: loadScript(name).content, encoding: "utf8", timeout: 10_000 });

@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { mockedRun, isSecretValue, stackFileConfig, STACKS, FAKE_SSH_KEY, REPO_ROOT, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
+import { parseStdin } from "../components/scripts";
+import { scriptArgs } from "./lab/commands";
 
 interface HostEntry {
   name: string;
@@ -15,13 +17,6 @@ interface HostEntry {
 
 const hostsOf = (stack: StackName): HostEntry[] => stackFileConfig(stack)["medianest:hosts"] as HostEntry[];
 const commandType = (stack: StackName): string => (stack === "local" ? "command:local:Command" : "command:remote:Command");
-
-/** Positional arguments of a `bash -s -- ARGS` command line (our arguments never contain quotes in tests). */
-function scriptArgs(commandLine: unknown): string[] {
-  const text = String(commandLine);
-  const rest = text.slice(text.indexOf(" -- ") + 4);
-  return rest === "" ? [] : (rest.match(/'[^']*'|\S+/g) ?? []).map((a) => a.replace(/^'(.*)'$/, "$1"));
-}
 
 /** Everything a resource sends to the engine, with secret values removed. */
 function plainText(resource: RecordedResource): string {
@@ -57,33 +52,37 @@ describe.each(STACKS)("stack %s", (stack) => {
 
   it("runs one swarm init, on the leader, with explicit advertise and listen addresses", async () => {
     const run = await runOf(stack);
-    const inits = run.resources.filter((r) => r.name.startsWith("swarm-init-"));
-    expect(inits.map((r) => r.name)).toEqual([`swarm-init-${leader.name}`]);
-    const args = scriptArgs(inits[0].inputs.create);
-    expect(args.slice(0, 2)).toEqual([leader.address, leader.address]);
+    const members = run.ofType(commandType(stack)).filter((r) => r.name.startsWith("swarm-member-"));
+    // One membership resource per host, named by the host only: a leader change renames nothing.
+    expect(members.map((r) => r.name).sort()).toEqual(hosts.map((h) => `swarm-member-${h.name}`).sort());
+    const inits = members.filter((r) => parseStdin(String(r.inputs.stdin)).script === "swarm/init.sh");
+    expect(inits.map((r) => r.name)).toEqual([`swarm-member-${leader.name}`]);
+    const args = scriptArgs(String(inits[0].inputs.create));
+    expect(args.slice(0, 3)).toEqual([`swarm-member-${leader.name}`, leader.address, leader.address]);
     const autolock = (stackFileConfig(stack)["medianest:swarm"] as { autolock?: boolean } | undefined)?.autolock ?? stack === "production";
-    expect(args[3]).toBe(String(autolock));
+    expect(args[4]).toBe(String(autolock));
     if (stack !== "local") expect((inits[0].inputs.connection as { host: string }).host).toBe(leader.address);
   });
 
   it("joins every other host after the init, managers one by one before the workers", async () => {
     const run = await runOf(stack);
-    const init = run.named(`swarm-init-${leader.name}`);
+    const init = run.named(`swarm-member-${leader.name}`);
     const others = hosts.filter((h) => h !== leader);
-    const joins = run.resources.filter((r) => r.name.startsWith("swarm-join-"));
-    expect(joins.map((j) => j.name).sort()).toEqual(others.map((h) => `swarm-join-${h.name}`).sort());
+    const joins = run.resources.filter((r) => r.name.startsWith("swarm-member-") && r !== init);
+    expect(joins.map((j) => j.name).sort()).toEqual(others.map((h) => `swarm-member-${h.name}`).sort());
     for (const host of others) {
-      const join = run.named(`swarm-join-${host.name}`);
+      const join = run.named(`swarm-member-${host.name}`);
+      expect(parseStdin(String(join.inputs.stdin)).script).toBe("swarm/join.sh");
       expect(run.dependsOnTransitively(join, init)).toBe(true);
-      const args = scriptArgs(join.inputs.create);
-      expect(args[0]).toBe(host.role);
-      expect(args[2]).toBe(leader.address);
-      expect(args[3]).toBe(host.address);
+      const args = scriptArgs(String(join.inputs.create));
+      expect(args.slice(0, 4)).toEqual([`swarm-member-${host.name}`, host.role, leader.address, host.address]);
+      // The delete makes the host leave, for this owner only.
+      expect(String(join.inputs.delete)).toMatch(/bash -s -- swarm-member-[A-Za-z0-9-]+$/);
     }
-    const managers = others.filter((h) => h.role === "manager").map((h) => run.named(`swarm-join-${h.name}`));
+    const managers = others.filter((h) => h.role === "manager").map((h) => run.named(`swarm-member-${h.name}`));
     managers.slice(1).forEach((join, index) => expect(join.dependencies).toContain(managers[index].urn));
     for (const worker of others.filter((h) => h.role === "worker")) {
-      const join = run.named(`swarm-join-${worker.name}`);
+      const join = run.named(`swarm-member-${worker.name}`);
       for (const manager of managers) expect(join.dependencies).toContain(manager.urn);
     }
   });
@@ -93,16 +92,17 @@ describe.each(STACKS)("stack %s", (stack) => {
     const multi = new Set(hosts.flatMap((h) => Object.entries(h.labels ?? {}).filter(([, v]) => Array.isArray(v)).map(([k]) => k)));
     for (const host of hosts) {
       const nodeConfig = run.named(`swarm-node-${host.name}`);
-      const args = scriptArgs(nodeConfig.inputs.create);
+      const args = scriptArgs(String(nodeConfig.inputs.create));
       const expected = Object.entries(host.labels ?? {})
         .flatMap(([k, v]) => (multi.has(k) ? [v].flat().map((item) => `${k}.${item}=true`) : [`${k}=${String(v)}`]))
         .sort();
-      expect(args.slice(1, 3)).toEqual([host.role, "active"]);
-      expect(args.slice(3).sort()).toEqual(expected);
+      expect(args[0]).toBe(`swarm-node-${host.name}`);
+      expect(args.slice(2, 4)).toEqual([host.role, "active"]);
+      expect(args.slice(4).sort()).toEqual(expected);
       if (stack !== "local") expect((nodeConfig.inputs.connection as { host: string }).host).toBe(leader.address);
       // Removing a host from config drains and removes it; the leader is never removed that way.
       if (host === leader) expect(nodeConfig.inputs.delete).toBeUndefined();
-      else expect(String(nodeConfig.inputs.delete)).toContain("bash -s --");
+      else expect(String(nodeConfig.inputs.delete)).toContain(`bash -s -- swarm-node-${host.name} `);
     }
   });
 
@@ -152,10 +152,18 @@ describe.each(STACKS)("stack %s", (stack) => {
       expect(isSecretValue(connection) || isSecretValue(connection.privateKey)).toBe(true);
       expect(JSON.stringify(command.inputs.connection)).toContain(FAKE_SSH_KEY.split("\n")[1]);
     }
-    for (const join of run.resources.filter((r) => r.name.startsWith("swarm-join-"))) {
-      expect(isSecretValue(join.rawInputs.create)).toBe(true);
-      expect(String(join.inputs.create)).toContain("SWMTKN-1-test-");
+    // The join token travels on stdin (a secret), never in the command line or the environment.
+    const joins = run.resources.filter((r) => r.name.startsWith("swarm-member-") && parseStdin(String(r.inputs.stdin)).script === "swarm/join.sh");
+    expect(joins.length).toBe(hosts.length - 1);
+    for (const join of joins) {
+      expect(isSecretValue(join.rawInputs.stdin)).toBe(true);
+      expect(parseStdin(String(join.inputs.stdin)).secrets.MEDIANEST_JOIN_TOKEN).toMatch(/^SWMTKN-1-test-(manager|worker)$/);
+      expect(isSecretValue(join.rawInputs.create)).toBe(false);
+      expect(String(join.inputs.create)).not.toContain("SWMTKN");
+      expect(join.inputs.environment).toBeUndefined();
     }
+    // No command sends its previous (secret) output back as environment.
+    for (const command of run.ofType(commandType(stack))) expect(command.inputs.addPreviousOutputInEnv, command.name).toBe(false);
   });
 
   it("sends the script files themselves: stdin is the file, delete commands embed the file", async () => {
@@ -163,9 +171,12 @@ describe.each(STACKS)("stack %s", (stack) => {
     const { loadScript, SCRIPT_NAMES } = await import("../components/scripts");
     const contents = new Map(SCRIPT_NAMES.map((name) => [loadScript(name).content, name]));
     for (const command of run.ofType(commandType(stack))) {
-      expect(contents.has(String(command.inputs.stdin)), `${command.name} stdin is a script file`).toBe(true);
+      const { script, secrets } = parseStdin(String(command.inputs.stdin));
+      expect(String(command.inputs.stdin).endsWith(loadScript(script).content), `${command.name} stdin ends with the script file`).toBe(true);
+      if (Object.keys(secrets).length === 0) expect(contents.has(String(command.inputs.stdin)), `${command.name} stdin is a script file`).toBe(true);
+      // A changed script or argument is an update (runs `update` in place); `triggers` would make it a replace.
       expect(command.inputs.update).toEqual(command.inputs.create);
-      expect((command.inputs.triggers as string[])[0]).toBe(loadScript(contents.get(String(command.inputs.stdin)) as never).sha256);
+      expect(command.inputs.triggers, `${command.name} has no triggers`).toBeUndefined();
       if (command.inputs.delete !== undefined) {
         const encoded = /printf '%s' '?([A-Za-z0-9+/=]+)'? \| base64 -d/.exec(String(command.inputs.delete))?.[1];
         expect(contents.has(Buffer.from(encoded ?? "", "base64").toString("utf8")), `${command.name} delete embeds a script`).toBe(true);

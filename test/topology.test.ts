@@ -85,8 +85,8 @@ describe("plan", () => {
     expect(dataDirectoryArgs(config)).not.toContain("/mnt/media:0755:0:0");
     expect(dataDirectoryArgs(configOf("homelab"))).toContain("/mnt/media:0755:0:0");
     expect(dataDirectoryArgs(config)).toContain("/opt/medianest/postgres:0711:0:0");
-    expect(nfsMountArgs(config)).toEqual(["present", "192.0.2.50", "/volume1/media", "/mnt/media", "rw,hard,noatime,nfsvers=4.1,_netdev"]);
-    expect(nfsMountArgs(configOf("homelab"))).toBeUndefined();
+    expect(nfsMountArgs(config, "h1-nfs-mount")).toEqual(["present", "192.0.2.50", "/volume1/media", "/mnt/media", "rw,hard,noatime,nfsvers=4.1,_netdev", "h1-nfs-mount"]);
+    expect(nfsMountArgs(configOf("homelab"), "h1-nfs-mount")).toBeUndefined();
     const worker = plan.nodes[1];
     expect(firewallArgs(config, plan, worker)).toEqual([
       "--self", "192.0.2.32", "--role", "worker", "--peers", "192.0.2.31,192.0.2.32,192.0.2.33",

@@ -2,7 +2,6 @@
 // the resource graph: type, name, parent, dependencies, inputs (plain and with
 // secret markers). The mocks are strict: an unexpected resource type or any
 // provider function call fails the run.
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -98,9 +97,13 @@ export function testConfig(stack: StackName): Record<string, unknown> {
 }
 
 /** Fake but well-formed script results, so outputs that parse them resolve. */
-function commandStdout(name: string, stdin: string, scripts: Map<string, string>): string {
-  const script = scripts.get(createHash("sha256").update(stdin).digest("hex"));
-  if (script === undefined) throw new Error(`strict mock: command ${name} runs no known script`);
+function commandStdout(name: string, stdin: string, parseStdin: (stdin: string) => { script: string }): string {
+  let script: string;
+  try {
+    script = parseStdin(stdin).script;
+  } catch (error) {
+    throw new Error(`strict mock: command ${name} runs no known script (${(error as Error).message})`);
+  }
   if (script === "swarm/init.sh") {
     return `${JSON.stringify({
       clusterId: "cluster-0001",
@@ -162,8 +165,7 @@ const STACK_SECRETS: Record<StackName, readonly (keyof typeof FAKE_CONFIG_SECRET
 export async function mockedRun(stack: StackName, options: MockedRunOptions = {}): Promise<MockedRun> {
   (options.resetModules ?? purgeProgramModules)();
   const pulumi: typeof pulumiType = await import("@pulumi/pulumi");
-  const { SCRIPT_NAMES, loadScript } = await import("../components/scripts");
-  const scripts = new Map(SCRIPT_NAMES.map((name) => [loadScript(name).sha256, name as string]));
+  const { parseStdin } = await import("../components/scripts");
 
   const recorded: RecordedResource[] = [];
   let inFlight = 0;
@@ -177,7 +179,7 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
         // Engine-side autonaming does not run under mocks: mimic it.
         if (args.type.startsWith("docker:") && state.name === undefined) state.name = `${args.name}-mock`;
         if (args.type.startsWith("command:")) {
-          state.stdout = commandStdout(args.name, String(args.inputs.stdin ?? ""), scripts);
+          state.stdout = commandStdout(args.name, String(unwrapSecrets(args.inputs.stdin) ?? ""), parseStdin);
           state.stderr = "";
         }
         return { id: `${args.name}-id`, state };
@@ -237,6 +239,9 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
     [...secretKeys],
   );
 
+  // Mocked hosts do not exist: the docker provider must not try to reach the leader.
+  const { NO_CONTROL_MASTER_ENV } = await import("../components/docker-provider");
+  process.env[NO_CONTROL_MASTER_ENV] = "1";
   const loaded = await (options.loadProgram ?? requireProgram)();
   // Outside vitest (tsx), a CommonJS module may come back as the namespace's default export.
   const program = (loaded.default !== undefined && typeof loaded.default === "object" ? loaded.default : loaded) as Record<string, unknown>;
@@ -255,8 +260,6 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
     await new Promise((resolve) => setImmediate(resolve));
     quiet = inFlight === 0 ? quiet + 1 : 0;
   }
-  const { removeSshKeyFiles } = await import("../components/docker-provider");
-  removeSshKeyFiles();
   return {
     resources: recorded,
     exports,
@@ -281,4 +284,18 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
       return found;
     },
   };
+}
+
+/**
+ * A recorded service's whole environment: its container Env plus the env file it sources
+ * (a ServiceConfig mounted at ENV_FILE_PATH, see topology/services deliverEnvironment).
+ */
+export async function effectiveEnv(run: MockedRun, service: RecordedResource): Promise<Record<string, string>> {
+  const { ENV_FILE_PATH, parseEnvFile } = await import("../topology/services");
+  const container = ((service.inputs.taskSpec as Record<string, unknown>).containerSpec ?? {}) as { env?: Record<string, string>; configs?: { configId: string; fileName: string }[] };
+  const envConfig = (container.configs ?? []).find((c) => c.fileName === ENV_FILE_PATH);
+  const fromFile = envConfig
+    ? parseEnvFile(Buffer.from(String(run.ofType("docker:index/serviceConfig:ServiceConfig").find((c) => c.id === envConfig.configId)?.inputs.data ?? ""), "base64").toString("utf8"))
+    : {};
+  return { ...fromFile, ...(container.env ?? {}) };
 }

@@ -45,10 +45,10 @@ export function dataDirectoryArgs(config: StackConfig): string[] {
   return dataDirectories(config).map((d) => `${d.path}:${d.mode}:${d.owner}:${d.group}`);
 }
 
-/** nfs-mount.sh arguments, or undefined when the stack mounts no share. */
-export function nfsMountArgs(config: StackConfig): string[] | undefined {
+/** nfs-mount.sh arguments, or undefined when the stack mounts no share; `owner` is the step's resource name. */
+export function nfsMountArgs(config: StackConfig, owner: string): string[] | undefined {
   const nfs = config.storage.nfs;
-  return nfs ? ["present", nfs.server, nfs.export, config.storage.mediaPath, nfs.options] : undefined;
+  return nfs ? ["present", nfs.server, nfs.export, config.storage.mediaPath, nfs.options, owner] : undefined;
 }
 
 export function firewallArgs(config: StackConfig, plan: TopologyPlan, node: PlannedNode): string[] {

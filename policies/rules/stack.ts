@@ -119,13 +119,13 @@ export const swarmHardening: StackValidationPolicy = {
   enforcementLevel: "mandatory",
   validateStack: (args, reportViolation) => {
     const facts = stackFacts(args.resources);
-    const inits = facts.commands.filter((c) => c.name.startsWith("swarm-init-"));
+    const inits = facts.commands.filter((c) => c.script === "swarm/init.sh");
     if (inits.length !== 1) {
       reportViolation(`expected exactly one swarm init command, found ${inits.length}`);
       return;
     }
     if (inits[0].create === undefined) return; // unknown during preview
-    const [advertise, listen, , autolock] = scriptArgs(inits[0].create);
+    const [, advertise, listen, , autolock] = scriptArgs(inits[0].create);
     for (const [what, value] of [["advertise", advertise], ["listen", listen]] as const) {
       if (!value || value.startsWith("0.0.0.0")) reportViolation(`swarm init has no explicit ${what} address (${value ?? "none"}): bind it to the node's own address`, inits[0].urn);
     }

@@ -2,6 +2,7 @@
 // sizing (the MediaNest component's inputs), the nodes (Host components' inputs),
 // services, networks and the swarm commands.
 import type { PolicyResource } from "@pulumi/policy";
+import { parseStdin, type ScriptName } from "../../components/scripts";
 import { asNumber, asProps, asString, networkView, serviceView, type NetworkView, type ServiceView } from "./views";
 
 export const TYPES = {
@@ -9,6 +10,7 @@ export const TYPES = {
   host: "medianest:host:Host",
   service: "docker:index/service:Service",
   network: "docker:index/network:Network",
+  serviceConfig: "docker:index/serviceConfig:ServiceConfig",
   remoteCommand: "command:remote:Command",
   localCommand: "command:local:Command",
 } as const;
@@ -27,7 +29,17 @@ export interface StackFacts {
   readonly nodes: readonly NodeFact[];
   readonly services: readonly (ServiceView & { readonly urn: string })[];
   readonly networks: readonly (NetworkView & { readonly urn: string })[];
-  readonly commands: readonly { readonly name: string; readonly urn: string; readonly create?: string }[];
+  readonly commands: readonly { readonly name: string; readonly urn: string; readonly create?: string; readonly script?: ScriptName }[];
+}
+
+/** Which of the program's scripts a command runs (its stdin), when known. */
+function scriptOf(stdin: string | undefined): ScriptName | undefined {
+  if (stdin === undefined) return undefined;
+  try {
+    return parseStdin(stdin).script;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The id a resource has (stack policies see it on props when the engine knows it). */
@@ -55,6 +67,6 @@ export function stackFacts(resources: readonly PolicyResource[]): StackFacts {
     networks: resources.filter((r) => r.type === TYPES.network).map((r) => ({ ...networkView(asProps(r.props), idOf(r)), urn: r.urn })),
     commands: resources
       .filter((r) => r.type === TYPES.remoteCommand || r.type === TYPES.localCommand)
-      .map((r) => ({ name: r.name, urn: r.urn, create: asString(asProps(r.props).create) })),
+      .map((r) => ({ name: r.name, urn: r.urn, create: asString(asProps(r.props).create), script: scriptOf(asString(asProps(r.props).stdin)) })),
   };
 }

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # nfs-mount.sh — manage one NFS mount through a marked /etc/fstab line.
 # Usage:
-#   bash -s -- present SERVER EXPORT MOUNTPOINT OPTIONS [--fstab PATH] < nfs-mount.sh
-#   bash -s -- absent MOUNTPOINT [--fstab PATH] < nfs-mount.sh
+#   bash -s -- present SERVER EXPORT MOUNTPOINT OPTIONS OWNER [--fstab PATH] < nfs-mount.sh
+#   bash -s -- absent MOUNTPOINT OWNER [--fstab PATH] < nfs-mount.sh
+#   OWNER         the resource that manages the mount, kept in the managed line: `absent` acts
+#                 only for that owner (or a line without one), so the delete left behind by a
+#                 host renamed in config does not unmount the share its new resource mounted
 #   --fstab PATH  edit PATH instead of /etc/fstab; for tests only (the mount step still runs).
-# The managed line is: "SERVER:EXPORT MOUNTPOINT nfs OPTIONS 0 0 # managed-by=medianest".
+# The managed line is: "SERVER:EXPORT MOUNTPOINT nfs OPTIONS 0 0 # managed-by=medianest owner=OWNER".
 # Output: "ok:"/"changed:" lines on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
@@ -20,8 +23,8 @@ cleanup() { if [ -n "$TMP_FILE" ]; then rm -f "$TMP_FILE"; fi; }
 
 usage() {
   cat >&2 <<'USAGE'
-usage: nfs-mount.sh present SERVER EXPORT MOUNTPOINT OPTIONS [--fstab PATH]
-       nfs-mount.sh absent MOUNTPOINT [--fstab PATH]
+usage: nfs-mount.sh present SERVER EXPORT MOUNTPOINT OPTIONS OWNER [--fstab PATH]
+       nfs-mount.sh absent MOUNTPOINT OWNER [--fstab PATH]
   --fstab PATH  operate on PATH instead of /etc/fstab (for tests)
 USAGE
   exit 2
@@ -56,7 +59,15 @@ line_is_for_mp() {
   [ -n "${f1:-}" ] && [ "${f1:0:1}" != "#" ] && [ -n "${f2:-}" ] && [ "$(strip_slash "$f2")" = "$mp" ]
 }
 
-line_is_managed() { [[ "$1" == *" $MARKER" ]]; }
+# Lines written before owners were recorded end in the bare marker.
+line_is_managed() { [[ "$1" == *" $MARKER" || "$1" == *" $MARKER owner="* ]]; }
+
+# The owner recorded in a managed line, or nothing.
+line_owner() { if [[ "$1" == *" $MARKER owner="* ]]; then printf '%s' "${1##* owner=}"; fi; }
+
+validate_owner() {
+  [[ "$1" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "OWNER '$1' must be a resource name (letters, digits, . _ -)"
+}
 
 # Atomically replace the fstab with the given lines, keeping its mode and owner.
 write_fstab() {
@@ -94,7 +105,8 @@ ensure_nfs_client() {
 }
 
 do_present() {
-  local fstab="$1" server="$2" export_path="$3" mp="$4" options="$5"
+  local fstab="$1" server="$2" export_path="$3" mp="$4" options="$5" owner="$6"
+  validate_owner "$owner"
   [[ "$server" =~ ^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$ ]] \
     || die "server '$server' must be a hostname, IPv4 or IPv6 address"
   # fstab/mount.nfs need IPv6 servers in brackets: [2001:db8::1]:/export
@@ -106,7 +118,7 @@ do_present() {
   mp="$(strip_slash "$mp")"
   export_path="$(strip_slash "$export_path")"
   local source="$server:$export_path"
-  local desired="$source $mp nfs $options 0 0 $MARKER"
+  local desired="$source $mp nfs $options 0 0 $MARKER owner=$owner"
 
   # Read-only checks first, so a conflict aborts before anything is installed or edited.
   local current
@@ -166,13 +178,24 @@ do_present() {
 }
 
 do_absent() {
-  local fstab="$1" mp="$2"
+  local fstab="$1" mp="$2" owner="$3"
   validate_mountpoint "$mp"
+  validate_owner "$owner"
   mp="$(strip_slash "$mp")"
 
   load_fstab "$fstab"
+  local line recorded
+  for line in "${FSTAB_LINES[@]}"; do
+    if line_is_for_mp "$line" "$mp" && line_is_managed "$line"; then
+      recorded="$(line_owner "$line")"
+      if [ -n "$recorded" ] && [ "$recorded" != "$owner" ]; then
+        printf 'ok: %s now managed by %s, not %s; left as it is\n' "$mp" "$recorded" "$owner"
+        return 0
+      fi
+    fi
+  done
   local -a out=()
-  local line managed_source="" removed=false f1
+  local managed_source="" removed=false f1
   for line in "${FSTAB_LINES[@]}"; do
     if line_is_for_mp "$line" "$mp" && line_is_managed "$line"; then
       read -r f1 _ <<<"$line"
@@ -222,8 +245,8 @@ main() {
   if [ -L "$fstab" ]; then fstab="$(readlink -f -- "$fstab")"; fi
 
   case "${args[0]:-}" in
-    present) [ "${#args[@]}" -eq 5 ] || usage; do_present "$fstab" "${args[@]:1}" ;;
-    absent)  [ "${#args[@]}" -eq 2 ] || usage; do_absent "$fstab" "${args[1]}" ;;
+    present) [ "${#args[@]}" -eq 6 ] || usage; do_present "$fstab" "${args[@]:1}" ;;
+    absent)  [ "${#args[@]}" -eq 3 ] || usage; do_absent "$fstab" "${args[1]}" "${args[2]}" ;;
     *) usage ;;
   esac
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # init.sh — create the swarm on the first manager (or confirm it exists) and report its secrets.
-# Usage: bash -s -- ADVERTISE_ADDR LISTEN_ADDR DATA_PATH_ADDR AUTOLOCK < init.sh
+# Usage: bash -s -- OWNER ADVERTISE_ADDR LISTEN_ADDR DATA_PATH_ADDR AUTOLOCK < init.sh
+#   OWNER           the resource that manages this host's membership; recorded in
+#                   /var/lib/medianest/owners/swarm-member so that only it makes the host leave
 #   ADVERTISE_ADDR  address other nodes use to reach this manager (IP or interface, optional :port)
 #   LISTEN_ADDR     address to bind the swarm API on (":2377" is appended)
 #   DATA_PATH_ADDR  address for VXLAN data traffic, or "" for the advertise address
@@ -16,7 +18,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 say() { printf '%s\n' "$*" >&2; }   # progress goes to stderr: stdout is reserved for JSON
 
 usage() {
-  printf 'usage: init.sh ADVERTISE_ADDR LISTEN_ADDR DATA_PATH_ADDR AUTOLOCK\n  DATA_PATH_ADDR may be ""; AUTOLOCK is true|false\n' >&2
+  printf 'usage: init.sh OWNER ADVERTISE_ADDR LISTEN_ADDR DATA_PATH_ADDR AUTOLOCK\n  DATA_PATH_ADDR may be ""; AUTOLOCK is true|false\n' >&2
   exit 2
 }
 
@@ -44,6 +46,21 @@ query() {
   die "'docker $1 $2' kept failing; inspect 'docker info' on this manager"
 }
 
+OWNER_MARK=/var/lib/medianest/owners/swarm-member
+
+# Record which resource owns this host's membership (leave.sh only acts for that owner).
+claim_membership() {
+  local owner="$1"
+  if [ -f "$OWNER_MARK" ] && [ "$(cat "$OWNER_MARK")" = "$owner" ]; then
+    say "ok: membership owned by $owner"
+    return 0
+  fi
+  mkdir -p "$(dirname "$OWNER_MARK")"
+  printf '%s\n' "$owner" >"$OWNER_MARK.tmp"
+  mv -f "$OWNER_MARK.tmp" "$OWNER_MARK"
+  say "changed: membership owned by $owner"
+}
+
 check_value() {
   local name="$1" value="$2" re="$3"
   [ -n "$value" ] || die "could not read $name from docker; inspect 'docker info'"
@@ -51,8 +68,9 @@ check_value() {
 }
 
 main() {
-  [ "$#" -eq 4 ] || usage
-  local advertise="$1" listen="$2" data_path="$3" autolock="$4"
+  [ "$#" -eq 5 ] || usage
+  local owner="$1" advertise="$2" listen="$3" data_path="$4" autolock="$5"
+  [[ "$owner" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "OWNER '$owner' must be a resource name (letters, digits, . _ -)"
   [[ "$advertise" =~ $ADDR_PORT_RE ]] || die "ADVERTISE_ADDR '$advertise' must be an IP, host or interface name (optionally :port)"
   [[ "$listen" =~ $ADDR_RE ]] || die "LISTEN_ADDR '$listen' must be an IP or interface name without a port (:2377 is appended)"
   if [ -n "$data_path" ] && ! [[ "$data_path" =~ $ADDR_RE ]]; then
@@ -100,6 +118,8 @@ main() {
       || die "'docker swarm update --autolock=$autolock' failed (see above)"
     say "changed: autolock ${current_autolock:-unknown} -> $autolock"
   fi
+
+  claim_membership "$owner"
 
   local cluster_id node_id worker_token manager_token unlock_key=""
   cluster_id="$(query info --format '{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}')"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # node-config.sh — reconcile one node's role, availability and labels (run on a manager).
-# Usage: bash -s -- NODE_ID ROLE AVAILABILITY [LABEL=VALUE ...] < node-config.sh
+# Usage: bash -s -- OWNER NODE_ID ROLE AVAILABILITY [LABEL=VALUE ...] < node-config.sh
+#   OWNER         the resource that manages this node: kept as the node label
+#                 com.medianest.owner, so that only it removes the node (node-remove.sh)
 #   NODE_ID       swarm node ID (or name)
 #   ROLE          manager|worker
 #   AVAILABILITY  active|pause|drain
-#   LABEL=VALUE   the node's complete label set; labels not listed are removed
+#   LABEL=VALUE   the node's complete label set (besides com.medianest.owner); labels not listed are removed
 # Output: one "ok:"/"changed:" line per item on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
@@ -13,9 +15,11 @@ set -euo pipefail
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  printf 'usage: node-config.sh NODE_ID manager|worker active|pause|drain [LABEL=VALUE ...]\n' >&2
+  printf 'usage: node-config.sh OWNER NODE_ID manager|worker active|pause|drain [LABEL=VALUE ...]\n' >&2
   exit 2
 }
+
+OWNER_LABEL=com.medianest.owner
 
 require_manager() {
   command -v docker >/dev/null 2>&1 || die "docker CLI not found; run host/install-docker.sh first"
@@ -26,9 +30,10 @@ require_manager() {
 }
 
 main() {
-  [ "$#" -ge 3 ] || usage
-  local node="$1" role="$2" availability="$3"
-  shift 3
+  [ "$#" -ge 4 ] || usage
+  local owner="$1" node="$2" role="$3" availability="$4"
+  shift 4
+  [[ "$owner" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "OWNER '$owner' must be a resource name (letters, digits, . _ -)"
   [[ "$node" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "NODE_ID '$node' is not a valid node ID or name"
   [[ "$role" =~ ^(manager|worker)$ ]] || die "ROLE must be 'manager' or 'worker', got '$role'"
   [[ "$availability" =~ ^(active|pause|drain)$ ]] || die "AVAILABILITY must be active, pause or drain, got '$availability'"
@@ -40,11 +45,14 @@ main() {
     [[ "$pair" == *=* ]] || die "label '$pair' must be KEY=VALUE"
     key="${pair%%=*}"; value="${pair#*=}"
     [[ "$key" =~ ^[A-Za-z0-9._-]+$ ]] || die "label key '$key' must match ^[A-Za-z0-9._-]+\$"
+    [ "$key" != "$OWNER_LABEL" ] || die "label '$OWNER_LABEL' is managed by this script; do not pass it"
     [[ "$value" != *$'\n'* ]] || die "label '$key' value must not contain newlines"
     [ -z "${want[$key]+set}" ] || die "label '$key' given twice; pass each label once"
     want[$key]="$value"
     want_keys+=("$key")
   done
+  want[$OWNER_LABEL]="$owner"
+  want_keys+=("$OWNER_LABEL")
   exec </dev/null
 
   require_manager

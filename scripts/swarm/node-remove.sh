@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # node-remove.sh — drain, demote and remove a node that left the config (run on a manager).
-# Usage: bash -s -- NODE_ID DRAIN_TIMEOUT_SECONDS < node-remove.sh
+# Usage: bash -s -- OWNER NODE_ID DRAIN_TIMEOUT_SECONDS < node-remove.sh
+#   OWNER                  the node resource being deleted: the node is removed only while its
+#                          com.medianest.owner label (node-config.sh) names OWNER or is unset, so
+#                          the delete left behind by a host renamed in config does nothing
 #   NODE_ID                swarm node ID to remove
 #   DRAIN_TIMEOUT_SECONDS  max seconds to wait for its tasks to move away (0-86400)
 # Output: "ok:"/"changed:" lines on stdout; "error: ..." on stderr + non-zero exit.
@@ -11,7 +14,7 @@ set -euo pipefail
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  printf 'usage: node-remove.sh NODE_ID DRAIN_TIMEOUT_SECONDS\n' >&2
+  printf 'usage: node-remove.sh OWNER NODE_ID DRAIN_TIMEOUT_SECONDS\n' >&2
   exit 2
 }
 
@@ -31,8 +34,9 @@ running_tasks() {
 }
 
 main() {
-  [ "$#" -eq 2 ] || usage
-  local node="$1" timeout_s="$2"
+  [ "$#" -eq 3 ] || usage
+  local owner="$1" node="$2" timeout_s="$3"
+  [[ "$owner" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "OWNER '$owner' must be a resource name (letters, digits, . _ -)"
   [[ "$node" =~ ^[A-Za-z0-9]+$ ]] || die "NODE_ID '$node' is not a swarm node ID"
   if ! [[ "$timeout_s" =~ ^[0-9]{1,5}$ ]] || (( 10#$timeout_s > 86400 )); then
     die "DRAIN_TIMEOUT_SECONDS '$timeout_s' must be an integer between 0 and 86400"
@@ -46,6 +50,13 @@ main() {
   ids="$(docker node ls --format '{{.ID}}')" || die "'docker node ls' failed (see above)"
   if ! grep -qx -- "$node" <<<"$ids"; then
     printf 'ok: node %s not in swarm\n' "$node"
+    return 0
+  fi
+  local current_owner
+  current_owner="$(docker node inspect -f '{{index .Spec.Labels "com.medianest.owner"}}' "$node")" \
+    || die "'docker node inspect $node' failed (see above)"
+  if [ -n "$current_owner" ] && [ "$current_owner" != "$owner" ]; then
+    printf 'ok: node %s now managed by %s, not %s; not removing\n' "$node" "$current_owner" "$owner"
     return 0
   fi
   [ "$node" != "$(docker info --format '{{.Swarm.NodeID}}')" ] \
