@@ -1,13 +1,12 @@
 // Entry point: validate the stack's config (before any resource exists), plan the
 // topology, then build it.
-import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config/load";
 import { planTopology } from "./topology/plan";
 import { MediaNestStack } from "./components/medianest-stack";
 
 const { config, secrets } = loadStackConfig();
 const plan = planTopology(config);
-const medianest = new MediaNestStack("medianest", { config, plan, secrets, stackName: pulumi.getStack() });
+const medianest = new MediaNestStack("medianest", { config, plan, secrets });
 
 export const environment = config.environment;
 export const leaderAddress = medianest.leaderAddress;

@@ -1,22 +1,29 @@
-// One docker.Provider for the swarm leader, used by every docker resource. Over
-// SSH the provider shells out to `ssh`, which needs the key as a file: it is
-// written to a private 0700 directory for the run and removed when the program exits.
-import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
+// One docker.Provider for the swarm leader, used by every docker resource.
+//
+// Over SSH the provider shells out to `ssh <sshOpts> <host> docker system dial-stdio`
+// (terraform-provider-docker v4.5.0 internal/provider/config.go, docker/cli connhelper).
+// The provider's inputs are stored in state and reused as they are by `pulumi destroy`
+// and `pulumi refresh`, which do not run the program: so sshOpts name no file that
+// exists only during a run (the old temporary key file), and carry a pinned host key
+// inline. Authentication comes from the control master the program opens right before
+// the provider is first used (ssh-control-master.ts: key from medianest:sshPrivateKey,
+// never written to disk); without a program run, from the operator's ssh-agent.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlannedNode } from "../topology/plan";
+import { ControlMasterError, multiplexedSshOptions, openControlMaster, type SshEndpoint } from "./ssh-control-master";
 
 export const LOCAL_DOCKER_HOST = "unix:///var/run/docker.sock";
+
+/** Set by the mocked runs (tools/mocked-program.ts): no real SSH connection is opened there. */
+export const NO_CONTROL_MASTER_ENV = "MEDIANEST_NO_SSH_CONTROL_MASTER";
 
 export interface LeaderDockerProviderArgs {
   readonly connection: "ssh" | "local";
   readonly leader: PlannedNode;
   readonly sshPrivateKey?: pulumi.Output<string>;
-  /** Distinguishes concurrent programs on one machine (the stack name). */
-  readonly scope: string;
+  /** Resolves once the swarm is formed: the master is opened only then (ControlPersist counts from its last use). */
+  readonly swarmReady: pulumi.Input<unknown>;
 }
 
 export function dockerHostUrl(leader: PlannedNode): string {
@@ -24,58 +31,32 @@ export function dockerHostUrl(leader: PlannedNode): string {
   return `ssh://${leader.ssh.user}@${address}:${leader.ssh.port}`;
 }
 
-/** The ssh options the provider uses; host-key checking is strict when the config pins the key. */
-export function dockerSshOptions(leader: PlannedNode, dir: string): string[] {
-  return [
-    "-i", path.join(dir, "id"),
-    "-o", "IdentitiesOnly=yes",
-    "-o", "BatchMode=yes",
-    "-o", "ConnectTimeout=15",
-    "-o", `UserKnownHostsFile=${path.join(dir, "known_hosts")}`,
-    "-o", `StrictHostKeyChecking=${leader.ssh.hostKey ? "yes" : "accept-new"}`,
-  ];
+export function leaderEndpoint(leader: PlannedNode): SshEndpoint {
+  return { user: leader.ssh.user, address: leader.address, port: leader.ssh.port, ...(leader.ssh.hostKey ? { hostKey: leader.ssh.hostKey } : {}) };
 }
 
-// One exit hook for the whole process, however often the program is evaluated in it.
-const cleanupKey = Symbol.for("medianest.ssh-key-dirs");
-function removeAtExit(dir: string): void {
-  const registry = globalThis as unknown as Record<symbol, Set<string> | undefined>;
-  let dirs = registry[cleanupKey];
-  if (!dirs) {
-    const created = new Set<string>();
-    registry[cleanupKey] = created;
-    process.once("exit", () => created.forEach((d) => rmSync(d, { recursive: true, force: true })));
-    dirs = created;
-  }
-  dirs.add(dir);
-}
-
-/** Removes the key files written so far (the exit hook does it at the end of a real run; tests call it). */
-export function removeSshKeyFiles(): void {
-  const dirs = (globalThis as unknown as Record<symbol, Set<string> | undefined>)[cleanupKey];
-  dirs?.forEach((d) => rmSync(d, { recursive: true, force: true }));
-  dirs?.clear();
-}
-
-function writeSshFiles(dir: string, leader: PlannedNode, key: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
-  writeFileSync(path.join(dir, "id"), key.endsWith("\n") ? key : `${key}\n`, { mode: 0o600 });
-  const hostPattern = leader.ssh.port === 22 ? leader.address : `[${leader.address}]:${leader.ssh.port}`;
-  writeFileSync(path.join(dir, "known_hosts"), leader.ssh.hostKey ? `${hostPattern} ${leader.ssh.hostKey}\n` : "", { mode: 0o600 });
-  removeAtExit(dir);
+/** The ssh options the provider stores and uses: no key file, the host key inline when pinned. */
+export function dockerSshOptions(leader: PlannedNode): string[] {
+  return multiplexedSshOptions(leaderEndpoint(leader));
 }
 
 export function leaderDockerProvider(name: string, args: LeaderDockerProviderArgs, opts: pulumi.CustomResourceOptions): docker.Provider {
   if (args.connection === "local") return new docker.Provider(name, { host: LOCAL_DOCKER_HOST }, opts);
   if (!args.sshPrivateKey) throw new Error("the ssh connection needs medianest:sshPrivateKey");
-  const leader = args.leader;
-  // A stable path keeps the provider's inputs identical between runs (no spurious diffs).
-  const digest = createHash("sha256").update(`${args.scope}/${leader.name}/${leader.address}`).digest("hex").slice(0, 16);
-  const dir = path.join(os.tmpdir(), `medianest-ssh-${digest}`);
-  const sshOpts = args.sshPrivateKey.apply((key) => {
-    writeSshFiles(dir, leader, key);
-    return dockerSshOptions(leader, dir);
+  const endpoint = leaderEndpoint(args.leader);
+  const sshOpts = pulumi.all([args.sshPrivateKey, args.swarmReady]).apply(async ([key]) => {
+    if (process.env[NO_CONTROL_MASTER_ENV] !== "1") {
+      try {
+        await openControlMaster(endpoint, key);
+      } catch (error) {
+        if (!(error instanceof ControlMasterError)) throw error;
+        // The provider's own ssh then tries the operator's ssh-agent; say why it may fail.
+        await pulumi.log.warn(
+          `medianest:sshPrivateKey: could not open the SSH connection the docker provider shares (${error.message}); docker operations will use your ssh-agent instead`,
+        );
+      }
+    }
+    return dockerSshOptions(args.leader);
   });
-  return new docker.Provider(name, { host: dockerHostUrl(leader), sshOpts: pulumi.unsecret(sshOpts) }, opts);
+  return new docker.Provider(name, { host: dockerHostUrl(args.leader), sshOpts: pulumi.unsecret(sshOpts) }, opts);
 }

@@ -28,8 +28,6 @@ export interface MediaNestStackArgs {
   readonly config: StackConfig;
   readonly plan: TopologyPlan;
   readonly secrets: ConfigSecrets;
-  /** Stack name, to keep per-run files of concurrent stacks apart. */
-  readonly stackName: string;
 }
 
 export function scriptTarget(config: StackConfig, node: PlannedNode, sshPrivateKey?: pulumi.Output<string>): ScriptTarget {
@@ -83,7 +81,7 @@ export class MediaNestStack extends pulumi.ComponentResource {
     );
     this.provider = leaderDockerProvider(
       "leader-docker",
-      { connection: config.connection, leader: plan.leader, sshPrivateKey, scope: args.stackName },
+      { connection: config.connection, leader: plan.leader, sshPrivateKey, swarmReady: swarm.formed },
       { parent: this, dependsOn: swarm.ready },
     );
     this.networks = new Networks("overlays", { subnets: plan.subnets, provider: this.provider, dependsOn: swarm.ready }, { parent: this });

@@ -3,6 +3,7 @@
 // error messages can name the exact config key.
 import { isIP } from "node:net";
 import { z } from "zod";
+import { hasDigest } from "../topology/images";
 import { OVERLAY_NETWORKS, OVERLAY_NETWORK_KEYS, SWARM_INGRESS_SUBNET } from "../topology/networks";
 import { EDGE_LABEL, REDIS_LABEL, placementRequirements, type PlacementOptions } from "../topology/catalogue";
 import { hasLabel } from "../topology/labels";
@@ -95,13 +96,17 @@ export const stackConfigSchema = z.strictObject({
     /** Public host name of the portal (NEXTAUTH_URL, and later the edge routers and DNS). */
     hostname: z.string().regex(/^(localhost|([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})$/, "must be a DNS name such as medianest.example.com"),
   }),
+  /**
+   * Every default is pinned by digest (the multi-arch index digest), with its tag kept for
+   * people: see imageDigestIssues for why a tag alone is not enough.
+   */
   images: z.strictObject({
     frontend: pinnedImage,
     backend: pinnedImage,
     /** Defaults to the backend image (the worker is the backend in worker mode). */
     worker: pinnedImage.optional(),
-    postgres: pinnedImage.default("postgres:15.10-bookworm"),
-    redis: pinnedImage.default("redis:7.4.2-bookworm"),
+    postgres: pinnedImage.default("postgres:15.10-bookworm@sha256:06dd85a64e950719a3ee8435ce1bdc32b5f8acf406185d7ff875bcced5817165"),
+    redis: pinnedImage.default("redis:7.4.2-bookworm@sha256:7e880ff9649ce77761ed7b5532a7147ca1c29202ce988ed3a91beee66a1be767"),
     /** MinIO CE stopped shipping binaries in late 2025: pin the last image by digest. */
     minio: pinnedImage.default(
       "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z@sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e",
@@ -109,15 +114,17 @@ export const stackConfigSchema = z.strictObject({
     mc: pinnedImage.default(
       "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z@sha256:a7fe349ef4bd8521fb8497f55c6042871b2ae640607cf99d9bede5e9bdf11727",
     ),
-    traefik: pinnedImage.default("traefik:v3.5.3"),
-    socketProxy: pinnedImage.default("tecnativa/docker-socket-proxy:0.3.0"),
-    prometheus: pinnedImage.default("prom/prometheus:v3.5.0"),
-    alertmanager: pinnedImage.default("prom/alertmanager:v0.28.1"),
-    grafana: pinnedImage.default("grafana/grafana:12.1.1"),
-    nodeExporter: pinnedImage.default("prom/node-exporter:v1.9.1"),
-    cadvisor: pinnedImage.default("gcr.io/cadvisor/cadvisor:v0.52.1"),
-    postgresExporter: pinnedImage.default("quay.io/prometheuscommunity/postgres-exporter:v0.17.1"),
-    redisExporter: pinnedImage.default("oliver006/redis_exporter:v1.74.0"),
+    traefik: pinnedImage.default("traefik:v3.5.3@sha256:d6be8725d21b45bdd84b93ea01438256e0e3c94aa8fa51834fe87f37cd5d4af8"),
+    socketProxy: pinnedImage.default("tecnativa/docker-socket-proxy:0.3.0@sha256:9e4b9e7517a6b660f2cc903a19b257b1852d5b3344794e3ea334ff00ae677ac2"),
+    prometheus: pinnedImage.default("prom/prometheus:v3.5.0@sha256:63805ebb8d2b3920190daf1cb14a60871b16fd38bed42b857a3182bc621f4996"),
+    alertmanager: pinnedImage.default("prom/alertmanager:v0.28.1@sha256:27c475db5fb156cab31d5c18a4251ac7ed567746a2483ff264516437a39b15ba"),
+    grafana: pinnedImage.default("grafana/grafana:12.1.1@sha256:a1701c2180249361737a99a01bc770db39381640e4d631825d38ff4535efa47d"),
+    nodeExporter: pinnedImage.default("prom/node-exporter:v1.9.1@sha256:d00a542e409ee618a4edc67da14dd48c5da66726bbd5537ab2af9c1dfc442c8a"),
+    cadvisor: pinnedImage.default("gcr.io/cadvisor/cadvisor:v0.52.1@sha256:f40e65878e25c2e78ea037f73a449527a0fb994e303dc3e34cb6b187b4b91435"),
+    postgresExporter: pinnedImage.default(
+      "quay.io/prometheuscommunity/postgres-exporter:v0.17.1@sha256:38606faa38c54787525fb0ff2fd6b41b4cfb75d455c1df294927c5f611699b17",
+    ),
+    redisExporter: pinnedImage.default("oliver006/redis_exporter:v1.76.0@sha256:1542bc6a88decfc16db6603045accd502cc3a46c46659d7cfd568e1f6965fe59"),
   }),
   edge: z
     .strictObject({
@@ -305,6 +312,11 @@ export const stackConfigSchema = z.strictObject({
       logMaxFiles: z.number().int().min(1).max(100).default(3),
       /** Ports reachable from anywhere; everything else published is cluster/mgmt only. */
       publicPorts: z.array(z.number().int().min(1).max(65535)).default([80, 443]),
+      /**
+       * sshd's MaxSessions on managers (sshd_config.d drop-in), or false to leave sshd alone:
+       * the docker provider multiplexes every API call over one SSH connection to the leader.
+       */
+      sshdMaxSessions: z.union([z.literal(false), z.number().int().min(10).max(1000)]).default(64),
     })
     .prefault({}),
 });
@@ -438,6 +450,10 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
     yield { key: configKey(["traefikDashboardUsers"]), message: "is required when edge.dashboard is on: htpasswd lines (user:bcrypt-hash), set with --secret" };
   }
   if (config.cloudflare.enabled) {
+    if (config.edge.tls === "none") {
+      // Cloudflare's SSL mode is Full (strict): it refuses the edge's default certificate with a 526 on every request.
+      yield { key: configKey(["edge", "tls"]), message: 'is "none", but Cloudflare (cloudflare.enabled) connects to the edge with SSL Full (strict) and needs a valid certificate there: use edge.tls "acme", or set cloudflare.enabled to false' };
+    }
     if (config.cloudflare.zone === undefined) yield { key: configKey(["cloudflare", "zone"]), message: "is required when cloudflare.enabled is true" };
     else if (config.app.hostname !== config.cloudflare.zone && !config.app.hostname.endsWith(`.${config.cloudflare.zone}`)) {
       yield { key: configKey(["app", "hostname"]), message: `"${config.app.hostname}" is not inside the Cloudflare zone ${config.cloudflare.zone}` };
@@ -508,6 +524,33 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
     } catch (error) {
       yield { key: configKey(["network", "managementCidrs", index]), message: (error as Error).message };
     }
+  }
+  yield* imageDigestIssues(config);
+}
+
+/**
+ * Images must carry their digest. The docker provider pins a bare tag to the registry's
+ * current digest when it creates a service (docker/client ServiceCreate with
+ * QueryRegistry) but not when it updates one, so what Swarm stores differs from what was
+ * declared: the next `pulumi up` "updates" the image back to the bare tag and restarts
+ * every task. The lab's images are built on its hosts and exist in no registry, so nothing
+ * resolves them: its stack may use tags.
+ */
+function* imageDigestIssues(config: ParsedStackConfig): Generator<ConfigIssue> {
+  if (config.environment === "lab") return;
+  const images: [(string | number)[], string | undefined][] = [
+    ...Object.entries(config.images).map(([key, ref]): [(string | number)[], string | undefined] => [["images", key], ref]),
+    [["deployment", "images", "blue"], config.deployment.images.blue],
+    [["deployment", "images", "green"], config.deployment.images.green],
+  ];
+  for (const [path, ref] of images) {
+    if (ref === undefined || hasDigest(ref)) continue;
+    yield {
+      key: configKey(path),
+      message:
+        `"${ref}" has no digest: pin it as ${ref.replace(/@.*$/, "")}@sha256:<digest> (\`docker buildx imagetools inspect ${ref}\` prints it). ` +
+        "The docker provider resolves a bare tag only when it creates a service, so the next `pulumi up` would restart every task of it",
+    };
   }
 }
 
