@@ -37,7 +37,7 @@ export function syntheticClusterConfig(nodes: number): Record<string, unknown> {
     "medianest:s3AccessKey": FAKE_CONFIG_SECRETS.s3AccessKey,
     "medianest:s3SecretKey": FAKE_CONFIG_SECRETS.s3SecretKey,
     "medianest:app": { hostname: "medianest.example.com" },
-    "medianest:images": { frontend: "ghcr.io/medianest/medianest-frontend:1.0.0", backend: "ghcr.io/medianest/medianest-backend:1.0.0" },
+    "medianest:images": { frontend: "ghcr.io/medianest/medianest-frontend:1.0.0@sha256:7d8f249bac169d71a113232ba6b343a7c7c14eb20d568997fdaafa94997a94a7", backend: "ghcr.io/medianest/medianest-backend:1.0.0@sha256:2c128afe11fa8bacaab9dc0245a7080970747b446f895707e8a590f7d13dfccf" },
     "medianest:s3": { mode: "external", endpoint: "https://s3.example.com" },
     "medianest:edge": { acme: { email: "admin@example.com", challenge: "dns-cloudflare" } },
     "medianest:cloudflareDnsToken": FAKE_CONFIG_SECRETS.cloudflareDnsToken,

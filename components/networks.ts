@@ -1,6 +1,9 @@
-// Networks: the spec's five overlay networks with the planned subnets.
-// docker.Network replaces on any input change, so inputs are derived only from
-// the plan and stay stable between runs.
+// Networks: the five overlay networks with the planned subnets.
+// docker.Network replaces on any input change (every field is ForceNew in
+// terraform-provider-docker v4.5.0 resource_docker_network.go), so inputs are derived
+// only from the plan and must equal what the provider reads back
+// (resourceDockerNetworkReadRefreshFunc). A changed network (subnet, internal,
+// encryption) is a migration, not an update: see the README.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { OverlayNetworkKey } from "../topology/networks";
@@ -13,6 +16,16 @@ export interface NetworksArgs {
   readonly dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
+/**
+ * Network inputs the engine would otherwise keep diffing. The provider stores the
+ * engine's whole options map, and the engine adds the VXLAN ids it allocates
+ * (`com.docker.network.driver.overlay.vxlanid_list`) to every swarm overlay: an
+ * `encrypted` option alone then differs from what is stored on every run, and `options`
+ * is replace-on-change. The encryption asked for at create is checked against the stored
+ * options instead (checkEncryption).
+ */
+export const NETWORK_IGNORE_CHANGES = ["options"] as const;
+
 /** The docker.Network inputs for one planned subnet (pure; reused by the lab). */
 export function overlayNetworkArgs(subnet: PlannedSubnet): docker.NetworkArgs {
   return {
@@ -21,8 +34,9 @@ export function overlayNetworkArgs(subnet: PlannedSubnet): docker.NetworkArgs {
     attachable: subnet.attachable,
     internal: subnet.internal,
     ipamConfigs: [{ subnet: subnet.subnet, gateway: subnet.gateway }],
-    // The engine reports `--opt encrypted` as an empty string; match it to avoid diffs.
-    options: subnet.encrypted ? { encrypted: "" } : {},
+    // `--opt encrypted` is stored as an empty string. No options at all when unencrypted:
+    // options is Optional+Computed, so an absent map keeps what the engine stored.
+    ...(subnet.encrypted ? { options: { encrypted: "" } } : {}),
     labels: [
       { label: "com.medianest.network", value: subnet.key },
       { label: "com.medianest.managed-by", value: "pulumi" },
@@ -38,16 +52,45 @@ export class Networks extends pulumi.ComponentResource {
   constructor(name: string, args: NetworksArgs, opts?: pulumi.ComponentResourceOptions) {
     super("medianest:network:Networks", name, {}, opts);
     const networks = new Map<OverlayNetworkKey, docker.Network>();
+    const checked: pulumi.Output<string>[] = [];
     for (const subnet of args.subnets) {
-      networks.set(
-        subnet.key,
-        new docker.Network(subnet.name, overlayNetworkArgs(subnet), { parent: this, provider: args.provider, dependsOn: args.dependsOn }),
-      );
+      const network = new docker.Network(subnet.name, overlayNetworkArgs(subnet), {
+        parent: this,
+        provider: args.provider,
+        dependsOn: args.dependsOn,
+        ignoreChanges: [...NETWORK_IGNORE_CHANGES],
+      });
+      networks.set(subnet.key, network);
+      // Services attach only after the live network is known to be as encrypted as planned.
+      checked.push(pulumi.all([network.id, network.options]).apply(([id, options]) => checkEncryption(subnet, options ?? {}, id)));
     }
     this.networks = networks;
-    this.ids = pulumi.all(Object.fromEntries([...networks].map(([key, network]) => [key, network.id]))) as pulumi.Output<
-      Record<OverlayNetworkKey, string>
-    >;
+    const keys = [...networks.keys()];
+    this.ids = pulumi.all(checked).apply((ids) => Object.fromEntries(keys.map((key, i) => [key, ids[i]])) as Record<OverlayNetworkKey, string>);
     this.registerOutputs({ ids: this.ids });
   }
+}
+
+export class NetworkMigrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NetworkMigrationError";
+  }
+}
+
+/**
+ * The stored options of an existing network against the plan: encryption cannot change in
+ * place (a new network is a migration of every service on it). Returns the id when they
+ * agree. During a preview of a new network the options are not known yet.
+ */
+export function checkEncryption(subnet: PlannedSubnet, storedOptions: Readonly<Record<string, string>>, id: string): string {
+  if (Object.keys(storedOptions).length === 0) return id;
+  const encrypted = "encrypted" in storedOptions;
+  if (encrypted !== subnet.encrypted) {
+    throw new NetworkMigrationError(
+      `medianest:network.encrypted: ${subnet.name} exists ${encrypted ? "encrypted" : "unencrypted"}, the config asks for ${subnet.encrypted ? "encryption" : "none"}; ` +
+        "an overlay's encryption cannot change in place: set it back, or migrate the network (README, \"Changing a network\")",
+    );
+  }
+  return id;
 }

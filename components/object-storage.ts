@@ -97,8 +97,10 @@ export class ObjectStorage extends pulumi.ComponentResource {
         bucket: buckets.backups.bucket,
         rules: [
           {
+            // No `status`: it is computed-only in terraform-provider-minio v1.20.1
+            // (resource_minio_ilm_policy.go), which always writes rules as "Enabled";
+            // setting it is rejected by the bridge as an unconfigurable attribute.
             id: "expire-backups",
-            status: "Enabled",
             expiration: `${config.backup.retentionDays}d`,
             noncurrentVersionExpirationDays: config.backup.retentionDays,
           },

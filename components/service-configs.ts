@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { CONTAINER_SCRIPTS, type ContainerScript, type GeneratedFile } from "../topology/services";
+import { CONTAINER_SCRIPTS, type ContainerScript, type ServiceFile } from "../topology/services";
 import { SCRIPTS_DIR } from "./scripts";
 import type { SwarmObjectRef } from "./swarm-service";
 
@@ -22,19 +22,19 @@ export function contentHashedName(name: string, content: string): string {
 export interface ServiceConfigsArgs {
   readonly provider: docker.Provider;
   readonly scripts: readonly ContainerScript[];
-  /** Generated files by name (content already rendered). */
-  readonly files: Readonly<Partial<Record<GeneratedFile, string>>>;
+  /** Generated files and env files by name (content already rendered). */
+  readonly files: Readonly<Partial<Record<ServiceFile, string>>>;
 }
 
 export class ServiceConfigs extends pulumi.ComponentResource {
-  readonly refs: ReadonlyMap<ContainerScript | GeneratedFile, SwarmObjectRef>;
+  readonly refs: ReadonlyMap<ContainerScript | ServiceFile, SwarmObjectRef>;
 
   constructor(name: string, args: ServiceConfigsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("medianest:service:ServiceConfigs", name, {}, opts);
-    const refs = new Map<ContainerScript | GeneratedFile, SwarmObjectRef>();
-    const contents = new Map<ContainerScript | GeneratedFile, string>([
+    const refs = new Map<ContainerScript | ServiceFile, SwarmObjectRef>();
+    const contents = new Map<ContainerScript | ServiceFile, string>([
       ...[...new Set(args.scripts)].sort().map((script) => [script, containerScriptContent(script)] as const),
-      ...Object.entries(args.files).map(([file, content]) => [file as GeneratedFile, content as string] as const),
+      ...Object.entries(args.files).map(([file, content]) => [file as ServiceFile, content as string] as const),
     ]);
     for (const [key, content] of contents) {
       // Resource names may not contain dots everywhere they are shown; the config name keeps them.

@@ -5,8 +5,10 @@
 // applies the very same inputs to a real swarm.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { providerDuration } from "../topology/durations";
+import { familiarImage } from "../topology/images";
 import type { OverlayNetworkKey } from "../topology/networks";
-import { scriptPath, secretPath, type ContainerScript, type GeneratedFile, type SecretName, type ServiceSpec } from "../topology/services";
+import { ENV_FILE_PATH, scriptPath, secretPath, type ContainerScript, type SecretName, type ServiceFile, type ServiceSpec } from "../topology/services";
 
 export interface SwarmObjectRef {
   readonly id: pulumi.Input<string>;
@@ -16,8 +18,8 @@ export interface SwarmObjectRef {
 export interface SwarmServiceRefs {
   readonly networkIds: pulumi.Input<Record<OverlayNetworkKey, string>>;
   readonly secrets: ReadonlyMap<SecretName, SwarmObjectRef>;
-  /** Swarm configs by name: container scripts and generated files. */
-  readonly configs: ReadonlyMap<ContainerScript | GeneratedFile, SwarmObjectRef>;
+  /** Swarm configs by name: container scripts, generated files and env files. */
+  readonly configs: ReadonlyMap<ContainerScript | ServiceFile, SwarmObjectRef>;
 }
 
 const NANO = 1e9;
@@ -28,11 +30,12 @@ export function updatePolicy(spec: ServiceSpec): docker.types.input.ServiceUpdat
   const order = spec.update === "stateless" && !spec.hostPorts?.length ? "start-first" : "stop-first";
   return {
     parallelism: 1,
-    delay: "10s",
+    delay: providerDuration("10s"),
     // Stateless tasks roll back on their own; a database is not restarted again automatically.
     failureAction: spec.update === "stateless" ? "rollback" : "pause",
-    monitor: "30s",
-    maxFailureRatio: "0",
+    monitor: providerDuration("30s"),
+    // As the provider reads it back: strconv.FormatFloat(ratio, 'f', 1, 64).
+    maxFailureRatio: "0.0",
     order,
   };
 }
@@ -42,6 +45,15 @@ function requireRef<K>(map: ReadonlyMap<K, SwarmObjectRef>, key: K, what: string
   if (!ref) throw new Error(`service ${service} needs ${what} "${String(key)}", which was not created`);
   return ref;
 }
+
+/**
+ * Service inputs the engine would otherwise keep diffing, left to the provider:
+ * on create the provider's registry query (docker/client ServiceCreate → QueryRegistry)
+ * writes the image's platforms into the placement, which no program can know ahead; the
+ * next run's diff would drop them again (an update). The bridge removes ignored paths
+ * from the provider's diff (pulumi-terraform-bridge tfshim/sdk-v2 processIgnoreChanges).
+ */
+export const SERVICE_IGNORE_CHANGES = ["taskSpec.placement.platforms"] as const;
 
 export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): docker.ServiceArgs {
   if (spec.placement.spread.includes("node.id") && spec.placement.maxReplicasPerNode !== 1) {
@@ -65,18 +77,18 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
       .map(([label, value]) => ({ label, value })),
     taskSpec: {
       containerSpec: {
-        image: spec.image,
+        image: familiarImage(spec.image),
         ...(spec.command ? { commands: [...spec.command] } : {}),
         ...(spec.args ? { args: [...spec.args] } : {}),
-        env: { ...spec.env },
+        ...(Object.keys(spec.env).length > 0 ? { env: envOfAtMostOne(spec) } : {}),
         ...(spec.healthcheck
           ? {
               healthcheck: {
                 tests: [...spec.healthcheck.test],
-                interval: spec.healthcheck.interval,
-                timeout: spec.healthcheck.timeout,
+                interval: providerDuration(spec.healthcheck.interval),
+                timeout: providerDuration(spec.healthcheck.timeout),
                 retries: spec.healthcheck.retries,
-                startPeriod: spec.healthcheck.startPeriod,
+                startPeriod: providerDuration(spec.healthcheck.startPeriod),
               },
             }
           : {}),
@@ -93,13 +105,19 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
             const ref = requireRef(refs.configs, file, "config file", spec.name);
             return { configId: ref.id, configName: ref.name, fileName: target, fileMode: 0o444 };
           }),
+          ...(spec.envFile
+            ? [((ref) => ({ configId: ref.id, configName: ref.name, fileName: ENV_FILE_PATH, fileMode: 0o444 }))(requireRef(refs.configs, spec.envFile.name, "env file", spec.name))]
+            : []),
         ],
         mounts: [
           ...spec.mounts.map((m) => ({ type: "bind", source: m.source, target: m.target, readOnly: m.readOnly })),
-          ...(spec.tmpfs ?? []).map((target) => ({ type: "tmpfs", target, tmpfsOptions: { mode: 0o1777 } })),
+          // No tmpfsOptions.mode: the kernel's default is 1777, and the provider reads a
+          // mode back as int(Mode.Perm()) (flattenServiceMounts), which drops the sticky bit,
+          // so a declared 0o1777 would differ from the stored 0o777 on every run.
+          ...(spec.tmpfs ?? []).map((target) => ({ type: "tmpfs", target })),
         ],
         ...(spec.stopSignal ? { stopSignal: spec.stopSignal } : {}),
-        ...(spec.stopGracePeriod ? { stopGracePeriod: spec.stopGracePeriod } : {}),
+        ...(spec.stopGracePeriod ? { stopGracePeriod: providerDuration(spec.stopGracePeriod) } : {}),
       },
       resources: {
         limits: { nanoCpus: Math.round(limits.cpus * NANO), memoryBytes: limits.memoryMb * MIB },
@@ -113,18 +131,19 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
         prefs: spec.placement.spread.filter((d) => /^(node|engine)\.labels\./.test(d)),
         ...(spec.placement.maxReplicasPerNode ? { maxReplicas: spec.placement.maxReplicasPerNode } : {}),
       },
-      restartPolicy: { condition: "any", delay: "5s", maxAttempts: 0, window: "120s" },
-      // By id: attaching by name makes the provider see a diff on every run.
+      restartPolicy: { condition: "any", delay: providerDuration("5s"), maxAttempts: 0, window: providerDuration("120s") },
+      // `id`, never the deprecated `name`: the provider reads an attachment back into `id`
+      // (flattenTaskNetworksAdvanced sets m["id"] = Target), and both are replace-on-change.
       networksAdvanceds: pulumi.output(refs.networkIds).apply((ids) =>
         spec.networks.map((key) => {
           const id = ids[key];
           if (!id) throw new Error(`service ${spec.name}: network ${key} does not exist`);
-          return { name: id };
+          return { id };
         }),
       ),
     },
     updateConfig: update,
-    rollbackConfig: { parallelism: 1, delay: "0s", failureAction: "pause", monitor: "30s", maxFailureRatio: "0", order: update.order },
+    rollbackConfig: { parallelism: 1, delay: providerDuration("0s"), failureAction: "pause", monitor: providerDuration("30s"), maxFailureRatio: "0.0", order: update.order },
     endpointSpec: {
       mode: spec.endpointMode,
       ports: (spec.hostPorts ?? []).map((p) => ({ targetPort: p.target, publishedPort: p.published, publishMode: "host", protocol: "tcp" })),
@@ -132,6 +151,12 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
     // Replicated services only (it conflicts with global mode): wait until every task runs.
     ...(spec.global ? {} : { convergeConfig: { delay: "7s", timeout: "5m" } }),
   };
+}
+
+function envOfAtMostOne(spec: ServiceSpec): Record<string, string> {
+  const keys = Object.keys(spec.env);
+  if (keys.length > 1) throw new Error(`service ${spec.name}: ${keys.length} variables in the container's Env (the provider sends them in random order); deliverEnvironment moves them into an env file`);
+  return { ...spec.env };
 }
 
 export interface SwarmServiceArgs extends SwarmServiceRefs {
@@ -150,6 +175,7 @@ export class SwarmService extends pulumi.ComponentResource {
       provider: args.provider,
       // The name is fixed (clients resolve it): a replace must delete first.
       deleteBeforeReplace: true,
+      ignoreChanges: [...SERVICE_IGNORE_CHANGES],
     });
     this.serviceName = this.service.name;
     this.registerOutputs({ serviceName: this.serviceName });

@@ -223,14 +223,18 @@ describe("Cloudflare plan: cache rules", () => {
 });
 
 describe("Cloudflare plan: zone settings", () => {
-  it("sets Full (strict) TLS, HTTPS redirects, TLS 1.2+, HTTP/3 and Brotli, by their API ids", () => {
+  it("sets Full (strict) TLS, HTTPS redirects, TLS 1.2+ and HTTP/3, by their API ids", () => {
     expect(Object.fromEntries(ZONE_SETTINGS.map((s) => [s.settingId, s.value]))).toEqual({
       ssl: "strict",
       always_use_https: "on",
       min_tls_version: "1.2",
       http3: "on",
-      brotli: "on",
     });
+  });
+
+  it("sets none of the settings Cloudflare retired (API v4 deprecations: brotli, minify, mobile_redirect, server_side_exclude)", () => {
+    const retired = ["brotli", "minify", "mobile_redirect", "server_side_exclude"];
+    expect(ZONE_SETTINGS.map((s) => s.settingId).filter((id) => retired.includes(id))).toEqual([]);
   });
 });
 
@@ -363,7 +367,7 @@ describe("CloudflareEdge under mocks", () => {
       "pulumi:providers:cloudflare": 1,
       "cloudflare:index/dnsRecord:DnsRecord": 6,
       "cloudflare:index/ruleset:Ruleset": 1,
-      "cloudflare:index/zoneSetting:ZoneSetting": 5,
+      "cloudflare:index/zoneSetting:ZoneSetting": ZONE_SETTINGS.length,
     });
     for (const r of registered.filter((x) => x !== component)) expect(r.parent, r.name).toBe(component.urn);
   });
@@ -371,7 +375,7 @@ describe("CloudflareEdge under mocks", () => {
   it("puts every Cloudflare resource on the component's own provider", () => {
     const ref = providerRef();
     const resources = registered.filter((r) => r.type.startsWith("cloudflare:"));
-    expect(resources.length).toBe(12);
+    expect(resources.length).toBe(plannedDnsRecords(INPUT).length + 1 + ZONE_SETTINGS.length);
     for (const r of resources) expect(r.provider, r.name).toBe(ref);
   });
 

@@ -14,11 +14,13 @@ const host = (name: string, address: string, role: "manager" | "worker", labels:
 });
 const allLabels = { type: ["compute", "processing", "database"], storage: "ssd", s3: "minio", edge: "traefik", monitoring: "main", redis: "data" };
 
+const DIGEST = `@sha256:${"b".repeat(64)}`;
+
 function base(overrides: Partial<RawStackConfig> = {}): RawStackConfig {
   return {
     environment: "homelab",
     app: { hostname: "medianest.example.com" },
-    images: { frontend: "ghcr.io/medianest/frontend:1.0.0", backend: "ghcr.io/medianest/backend:1.0.0" },
+    images: { frontend: `ghcr.io/medianest/frontend:1.0.0${DIGEST}`, backend: `ghcr.io/medianest/backend:1.0.0${DIGEST}` },
     services: { postgres: { replicas: 0 }, redis: { replicas: 0, sentinels: 0 } },
     edge: { acme: { email: "admin@example.com" } },
     hosts: [host("one", "192.0.2.10", "manager", allLabels)],
@@ -177,12 +179,25 @@ describe("invalid config", () => {
   });
 
   it("unpinned or moving image references", () => {
-    const images = (frontend: string) => ({ frontend, backend: "ghcr.io/medianest/backend:1.0.0" });
+    const images = (frontend: string) => ({ frontend, backend: `ghcr.io/medianest/backend:1.0.0${DIGEST}` });
     expectIssue(base({ images: images("ghcr.io/medianest/frontend") }), "medianest:images.frontend", "must be pinned");
     expectIssue(base({ images: images("registry.local:5000/medianest/frontend") }), "medianest:images.frontend", "must be pinned");
     expectIssue(base({ images: images("ghcr.io/medianest/frontend:latest") }), "medianest:images.frontend", 'must not use the moving "latest" tag');
-    expect(() => validateStackConfig(base({ images: images("registry.local:5000/medianest/frontend:1.2.3") }), context)).not.toThrow();
+    expect(() => validateStackConfig(base({ images: images(`registry.local:5000/medianest/frontend:1.2.3${DIGEST}`) }), context)).not.toThrow();
     expect(() => validateStackConfig(base({ images: images(`ghcr.io/medianest/frontend@sha256:${"a".repeat(64)}`) }), context)).not.toThrow();
+  });
+
+  it("images without a digest, except on the lab (whose images exist in no registry)", () => {
+    const tagOnly = { frontend: "registry.local:5000/medianest/frontend:1.2.3", backend: `ghcr.io/medianest/backend:1.0.0${DIGEST}` };
+    expectIssue(base({ images: tagOnly }), "medianest:images.frontend", /has no digest: pin it as registry\.local:5000\/medianest\/frontend:1\.2\.3@sha256:<digest>/);
+    expectIssue(base({ images: { ...tagOnly, frontend: tagOnly.backend, postgres: "postgres:15.10-bookworm" } }), "medianest:images.postgres", "docker buildx imagetools inspect postgres:15.10-bookworm");
+    expectIssue(base({ deployment: { strategy: "blue-green", images: { green: "ghcr.io/medianest/backend:1.1.0" } } }), "medianest:deployment.images.green", "has no digest");
+    expect(() => validateStackConfig(base({ environment: "lab", images: tagOnly, edge: { tls: "none" }, app: { hostname: "medianest.lab.test" } }), context)).not.toThrow();
+  });
+
+  it("Cloudflare's Full (strict) TLS in front of an edge without a real certificate", () => {
+    const cloudflare = { enabled: true, zone: "example.com" };
+    expectIssue(base({ cloudflare, edge: { tls: "none" }, cloudflareApiToken: "t".repeat(40) }), "medianest:edge.tls", /Full \(strict\).*use edge\.tls "acme", or set cloudflare\.enabled to false/);
   });
 
   it("service secrets given in plain text", () => {

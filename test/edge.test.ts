@@ -1,7 +1,7 @@
 // The edge, CDN, observability and deployment strategies under mocks.
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { mockedRun, STACKS, testConfig, MOCK_ZONE_ID, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
+import { effectiveEnv, mockedRun, STACKS, testConfig, MOCK_ZONE_ID, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
 
 interface ServiceInputs {
   name: string;
@@ -16,7 +16,7 @@ interface ServiceInputs {
       secrets?: { fileName: string }[];
     };
     placement: { constraints: string[]; maxReplicas?: number };
-    networksAdvanceds: { name: string }[];
+    networksAdvanceds: { id: string }[];
   };
   updateConfig: { order: string };
   endpointSpec: { ports: { targetPort: number; publishedPort: number; publishMode: string }[] };
@@ -80,7 +80,10 @@ describe("Traefik", () => {
     expect(proxy.mode.global).toBe(true);
     expect(proxy.taskSpec.placement.constraints).toEqual(["node.role == manager"]);
     expect(proxy.taskSpec.containerSpec.mounts).toEqual([{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock", readOnly: true }]);
-    expect(proxy.taskSpec.containerSpec.env).toMatchObject({ POST: "0", CONTAINERS: "0", SERVICES: "1", TASKS: "1", NETWORKS: "1" });
+    const proxyResource = services(run).find((r) => inputsOf(r).name === "docker-socket-proxy") as RecordedResource;
+    expect(await effectiveEnv(run, proxyResource)).toMatchObject({ POST: "0", CONTAINERS: "0", SERVICES: "1", TASKS: "1", NETWORKS: "1" });
+    // The env file is sourced before the image's own entrypoint (haproxy's docker-entrypoint.sh).
+    expect(inputsOf(proxyResource).taskSpec.containerSpec).not.toHaveProperty("env");
   });
 
   it("uses HTTP-01 in the homelab", async () => {
@@ -149,7 +152,7 @@ describe("Cloudflare", () => {
     expect(ruleset.inputs.phase).toBe("http_request_cache_settings");
     expect(JSON.stringify(ruleset.inputs.rules)).toContain("/_next/static/");
     const settings = Object.fromEntries(run.ofType("cloudflare:index/zoneSetting:ZoneSetting").map((z) => [z.inputs.settingId, z.inputs.value]));
-    expect(settings).toMatchObject({ ssl: "strict", always_use_https: "on", min_tls_version: "1.2", http3: "on", brotli: "on" });
+    expect(settings).toEqual({ ssl: "strict", always_use_https: "on", min_tls_version: "1.2", http3: "on" });
   });
 
   it("homelab: a single record for the dynamic-DNS name at the public address", async () => {
@@ -212,7 +215,7 @@ describe("monitoring", () => {
     const run = await runOf("production");
     const grafana = serviceNamed(run, "grafana");
     expect(grafana.endpointSpec.ports).toEqual([]);
-    expect(grafana.taskSpec.networksAdvanceds.map((n) => n.name)).toEqual(["monitor-net-id"]);
+    expect(grafana.taskSpec.networksAdvanceds.map((n) => n.id)).toEqual(["monitor-net-id"]);
     expect(labelsOf(grafana)).toMatchObject({
       "traefik.http.routers.grafana.rule": "Host(`grafana.medianest.example.com`)",
       "traefik.http.routers.grafana.middlewares": "mgmt-only@file,secure-headers@file",
@@ -225,10 +228,13 @@ describe("monitoring", () => {
   });
 });
 
+const DIGEST_A = `@sha256:${"a".repeat(64)}`;
+const DIGEST_B = `@sha256:${"b".repeat(64)}`;
+
 function blueGreen(activeColor: "blue" | "green", extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     ...testConfig("homelab"),
-    "medianest:deployment": { strategy: "blue-green", activeColor, images: { blue: "ghcr.io/medianest/medianest-backend:1.0.0", green: "ghcr.io/medianest/medianest-backend:1.1.0" }, ...extra },
+    "medianest:deployment": { strategy: "blue-green", activeColor, images: { blue: `ghcr.io/medianest/medianest-backend:1.0.0${DIGEST_A}`, green: `ghcr.io/medianest/medianest-backend:1.1.0${DIGEST_B}` }, ...extra },
   };
 }
 
@@ -267,7 +273,7 @@ describe("blue-green", () => {
     const run = await runOf("homelab", blueGreen("blue", { idleReplicas: 0 }), "bg-idle0");
     expect(serviceNamed(run, "medianest-backend-blue").mode.replicated?.replicas).toBe(1);
     expect(serviceNamed(run, "medianest-backend-green").mode.replicated?.replicas).toBe(0);
-    expect(serviceNamed(run, "medianest-backend-green").taskSpec.containerSpec.image).toBe("ghcr.io/medianest/medianest-backend:1.1.0");
+    expect(serviceNamed(run, "medianest-backend-green").taskSpec.containerSpec.image).toBe(`ghcr.io/medianest/medianest-backend:1.1.0${DIGEST_B}`);
     const prometheus = deployedFile(run, "prometheus.yml");
     expect(prometheus).toContain("tasks.medianest-backend-blue");
     expect(prometheus).toContain("tasks.medianest-backend-green");
@@ -275,7 +281,7 @@ describe("blue-green", () => {
 });
 
 describe("rolling updates", () => {
-  const triggersOf = (run: MockedRun) => {
+  const backupOf = (run: MockedRun) => {
     const backups = run.resources.filter((r) => r.name.startsWith("predeploy-backup-") && r.type.startsWith("command:"));
     expect(backups).toHaveLength(1);
     return backups[0];
@@ -285,21 +291,29 @@ describe("rolling updates", () => {
     const base = await runOf("homelab");
     const newImage = await runOf(
       "homelab",
-      { ...testConfig("homelab"), "medianest:images": { frontend: "ghcr.io/medianest/medianest-frontend:1.0.1", backend: "ghcr.io/medianest/medianest-backend:1.0.0" } },
+      {
+        ...testConfig("homelab"),
+        "medianest:images": {
+          ...(testConfig("homelab")["medianest:images"] as object),
+          frontend: `ghcr.io/medianest/medianest-frontend:1.0.1${DIGEST_A}`,
+        },
+      },
       "image-bump",
     );
     const scaled = await runOf("homelab", { ...testConfig("homelab"), "medianest:services": { ...(testConfig("homelab")["medianest:services"] as object), frontend: { replicas: 2 } } }, "scaled");
-    const before = triggersOf(base);
-    expect(triggersOf(newImage).inputs.triggers).not.toEqual(before.inputs.triggers);
-    expect(triggersOf(newImage).inputs.create).toEqual(before.inputs.create);
-    expect(triggersOf(scaled).inputs.triggers).toEqual(before.inputs.triggers);
-    expect(triggersOf(scaled).inputs.create).toEqual(before.inputs.create);
+    const before = backupOf(base);
+    // The images are arguments: a new one changes the command line, which is an update
+    // (pulumi-command runs `update` in place); no replace-on-change `triggers`.
+    expect(backupOf(newImage).inputs.create).not.toEqual(before.inputs.create);
+    expect(String(backupOf(newImage).inputs.create)).toContain(`ghcr.io/medianest/medianest-frontend:1.0.1${DIGEST_A}`);
+    expect(backupOf(newImage).inputs.triggers).toBeUndefined();
+    expect(backupOf(scaled).inputs).toEqual(before.inputs);
     expect(String(before.inputs.create)).toContain("postgres-backup");
   });
 
   it("app services wait for the backup, and the frontend waits for the backend", async () => {
     const run = await runOf("homelab");
-    const backup = triggersOf(run);
+    const backup = backupOf(run);
     const component = (name: string) => run.resources.find((r) => r.type === "medianest:service:SwarmService" && r.name === name) as RecordedResource;
     const dockerService = (name: string) => services(run).find((r) => inputsOf(r).name === name) as RecordedResource;
     for (const name of ["medianest-backend", "medianest-worker"]) expect(component(name).dependencies).toContain(backup.urn);

@@ -8,7 +8,7 @@ import { TRAEFIK_PORTS, traefikDynamicConfig } from "./edge";
 import { grafanaDashboardProvidersYaml, grafanaDatasourcesYaml, medianestDashboardJson } from "./grafana-provisioning";
 import type { TopologyPlan } from "./plan";
 import { prometheusConfigYaml, type ScrapeTarget } from "./prometheus-config";
-import { GRAFANA_DASHBOARDS_DIR, PORTS, backendServiceNames, secretPath, tasksHost, type GeneratedFile, type ServiceSpec } from "./services";
+import { GRAFANA_DASHBOARDS_DIR, PORTS, backendServiceNames, secretPath, tasksHost, type EnvFile, type GeneratedFile, type ServiceFile, type ServiceSpec } from "./services";
 
 export function scrapeTargets(config: StackConfig, specs: readonly ServiceSpec[]): ScrapeTarget[] {
   const has = (name: string) => specs.some((s) => s.name === name);
@@ -46,7 +46,7 @@ export function alertingInput(config: StackConfig): AlertingInput {
   };
 }
 
-export function generatedFiles(config: StackConfig, plan: TopologyPlan, specs: readonly ServiceSpec[]): Partial<Record<GeneratedFile, string>> {
+export function generatedFiles(config: StackConfig, plan: TopologyPlan, specs: readonly ServiceSpec[]): Partial<Record<ServiceFile, string>> {
   const all: Record<GeneratedFile, () => string> = {
     "traefik-dynamic.yml": () => traefikDynamicConfig(config, plan),
     "prometheus.yml": () =>
@@ -65,5 +65,6 @@ export function generatedFiles(config: StackConfig, plan: TopologyPlan, specs: r
     "grafana-medianest-dashboard.json": () => medianestDashboardJson(),
   };
   const used = new Set(specs.flatMap((s) => (s.files ?? []).map((f) => f.file)));
-  return Object.fromEntries([...used].sort().map((file) => [file, all[file]()]));
+  const envFiles = specs.flatMap((s): [EnvFile, string][] => (s.envFile ? [[s.envFile.name, s.envFile.content]] : []));
+  return { ...Object.fromEntries([...used].sort().map((file) => [file, all[file]()])), ...Object.fromEntries(envFiles) };
 }

@@ -67,10 +67,16 @@ export const GENERATED_FILES = [
   "grafana-medianest-dashboard.json",
 ] as const;
 export type GeneratedFile = (typeof GENERATED_FILES)[number];
+/** A service's environment delivered as a file (see deliverEnvironment). */
+export type EnvFile = `env-${string}`;
+/** Every file a service can mount from a Swarm config besides the container scripts. */
+export type ServiceFile = GeneratedFile | EnvFile;
 
 export const SECRETS_DIR = "/run/secrets";
 export const SCRIPTS_MOUNT_DIR = "/run/medianest";
 export const secretPath = (name: SecretName): string => `${SECRETS_DIR}/${name}`;
+/** Where a service's environment file is mounted (deliverEnvironment). */
+export const ENV_FILE_PATH = `${SCRIPTS_MOUNT_DIR}/env`;
 export const scriptPath = (name: ContainerScript): string => `${SCRIPTS_MOUNT_DIR}/${name}.sh`;
 
 export const PORTS = {
@@ -115,8 +121,21 @@ export interface ServiceSpec {
   /** stateless: start-first + rollback; stateful: stop-first. */
   readonly update: "stateless" | "stateful";
   readonly healthcheck?: HealthcheckSpec;
-  /** Plain settings only: secrets travel as files (`*_FILE`). */
+  /**
+   * Plain settings only: secrets travel as files (`*_FILE`). At most one entry reaches the
+   * container's Env directly: the provider builds Env from a map in random order, so with
+   * two or more every update (a label change, a new replica count) would look like a new
+   * task spec to Swarm and restart every task; the rest goes through `envFile`.
+   */
   readonly env: Readonly<Record<string, string>>;
+  /** The environment, as a Swarm config the container sources before `entrypoint` (deliverEnvironment). */
+  readonly envFile?: { readonly name: EnvFile; readonly content: string };
+  /**
+   * What the image itself runs before `args` (its ENTRYPOINT, and its CMD when the spec sets
+   * no args), for images whose environment goes through `envFile`: overriding the command
+   * replaces the image's entrypoint, so the wrapper has to start it.
+   */
+  readonly entrypoint?: readonly string[];
   readonly secrets: readonly SecretName[];
   readonly scripts: readonly ContainerScript[];
   /** Generated config files and where they are mounted (read-only). */
@@ -193,6 +212,19 @@ function appConnectionEnv(config: StackConfig): Record<string, string> {
   };
 }
 
+/**
+ * MediaNest's images (backend and frontend alike: backend/Dockerfile.prod at bad4ba6d,
+ * frontend/Dockerfile.prod at d5b4f266): ENTRYPOINT ["dumb-init", "--"], CMD
+ * ["/app/docker-entrypoint.sh"] (the script that reads /run/secrets and starts node).
+ */
+export const APP_IMAGE_ENTRYPOINT = ["dumb-init", "--", "/app/docker-entrypoint.sh"] as const;
+/** tecnativa/docker-socket-proxy 0.3.0 inherits haproxy:2.2-alpine's ENTRYPOINT and CMD. */
+export const SOCKET_PROXY_ENTRYPOINT = ["docker-entrypoint.sh", "haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"] as const;
+/** grafana/grafana 12: ENTRYPOINT ["/run.sh"], no CMD. */
+export const GRAFANA_ENTRYPOINT = ["/run.sh"] as const;
+/** quay.io/prometheuscommunity/postgres-exporter v0.17: ENTRYPOINT ["/bin/postgres_exporter"] (busybox base: /bin/sh exists). */
+export const POSTGRES_EXPORTER_ENTRYPOINT = ["/bin/postgres_exporter"] as const;
+
 function scaledBudget(budget: ResourceBudget, scale: number): ResourceBudget {
   if (scale === 1) return budget;
   const round = (value: number, step: number) => Math.max(step, Math.round(value / step) * step);
@@ -237,6 +269,7 @@ function appServices(base: Base): ServiceSpec[] {
       replicas,
       placement: { constraints: plan.placement["medianest-backend"], spread: [] },
       healthcheck: nodeHealth(`http://127.0.0.1:${PORTS.backend}/api/health`),
+      entrypoint: APP_IMAGE_ENTRYPOINT,
       env: {
         ...appConnectionEnv(config),
         PORT: String(PORTS.backend),
@@ -267,6 +300,7 @@ function appServices(base: Base): ServiceSpec[] {
       replicas: config.services.frontend.replicas,
       placement: { constraints: plan.placement["medianest-frontend"], spread: ["node.labels.az"] },
       healthcheck: nodeHealth(`http://127.0.0.1:${PORTS.frontend}/`),
+      entrypoint: APP_IMAGE_ENTRYPOINT,
       env: {
         NODE_ENV: "production",
         PORT: String(PORTS.frontend),
@@ -286,6 +320,7 @@ function appServices(base: Base): ServiceSpec[] {
       image: config.images.worker,
       replicas: config.services.worker.replicas,
       placement: { constraints: plan.placement["medianest-worker"], spread: [] },
+      entrypoint: APP_IMAGE_ENTRYPOINT,
       env: {
         ...appConnectionEnv(config),
         WORKER_QUEUES: config.services.worker.queues.join(","),
@@ -312,6 +347,7 @@ function edgeServices(base: Base): ServiceSpec[] {
       // The Swarm API answers on managers only; one proxy per manager.
       global: true,
       placement: { constraints: ["node.role == manager"], spread: [] },
+      entrypoint: SOCKET_PROXY_ENTRYPOINT,
       // Read-only: exactly the endpoints Traefik's Swarm provider reads.
       env: { SERVICES: "1", TASKS: "1", NETWORKS: "1", NODES: "1", INFO: "1", VERSION: "1", PING: "1", EVENTS: "1", CONTAINERS: "0", POST: "0" },
       secrets: [],
@@ -364,13 +400,19 @@ function monitoringServices(base: Base): ServiceSpec[] {
     ...(alerting.slack ? (["alert-slack-webhook-url"] as const) : []),
   ];
   const grafanaUrl = config.app.hostname === "localhost" ? "http://localhost:3000" : `https://grafana.${config.app.hostname}`;
-  const exporter = (role: "postgres-exporter" | "redis-exporter", image: string, env: Record<string, string>, secret: SecretName, port: number) =>
+  const exporter = (
+    role: "postgres-exporter" | "redis-exporter",
+    image: string,
+    run: { env: Record<string, string>; entrypoint?: readonly string[]; args?: readonly string[] },
+    secret: SecretName,
+    port: number,
+  ) =>
     service(base, role, {
       name: role,
       image,
       replicas: 1,
       placement: { constraints: [], spread: [] },
-      env,
+      ...run,
       secrets: [secret],
       scripts: [],
       mounts: [],
@@ -421,6 +463,7 @@ function monitoringServices(base: Base): ServiceSpec[] {
         GF_USERS_ALLOW_SIGN_UP: "false",
         GF_ANALYTICS_REPORTING_ENABLED: "false",
       },
+      entrypoint: GRAFANA_ENTRYPOINT,
       secrets: ["grafana-admin-password"],
       scripts: [],
       files: [
@@ -470,9 +513,12 @@ function monitoringServices(base: Base): ServiceSpec[] {
       "postgres-exporter",
       config.images.postgresExporter,
       {
-        DATA_SOURCE_URI: `${tasksHost("postgres-primary")}:${PORTS.postgres}/${config.services.postgres.database}?sslmode=disable`,
-        DATA_SOURCE_USER: config.services.postgres.user,
-        DATA_SOURCE_PASS_FILE: secretPath("postgres-password"),
+        entrypoint: POSTGRES_EXPORTER_ENTRYPOINT,
+        env: {
+          DATA_SOURCE_URI: `${tasksHost("postgres-primary")}:${PORTS.postgres}/${config.services.postgres.database}?sslmode=disable`,
+          DATA_SOURCE_USER: config.services.postgres.user,
+          DATA_SOURCE_PASS_FILE: secretPath("postgres-password"),
+        },
       },
       "postgres-password",
       PORTS.postgresExporter,
@@ -480,7 +526,8 @@ function monitoringServices(base: Base): ServiceSpec[] {
     exporter(
       "redis-exporter",
       config.images.redisExporter,
-      { REDIS_ADDR: `redis://${tasksHost("redis-master")}:${PORTS.redis}`, REDIS_PASSWORD_FILE: secretPath("redis-password") },
+      // The image is FROM scratch (no shell for an env file): the address is a flag.
+      { env: { REDIS_PASSWORD_FILE: secretPath("redis-password") }, args: [`--redis.addr=redis://${tasksHost("redis-master")}:${PORTS.redis}`] },
       "redis-password",
       PORTS.redisExporter,
     ),
@@ -711,6 +758,56 @@ function backupServices(base: Base): ServiceSpec[] {
   ];
 }
 
+/** Sources ENV_FILE_PATH (exporting every variable), then runs the image's own command. */
+export const ENV_FILE_WRAPPER = ["/bin/sh", "-c", `set -a && . ${ENV_FILE_PATH} && set +a && exec "$@"`, "medianest-env"] as const;
+
+function shellSingleQuoted(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The provider sends ContainerSpec.Env in Go map order, which is random
+ * (terraform-provider-docker v4.5.0 createContainerSpec → mapTypeMapValsToStringSlice),
+ * and Swarm compares a task's spec with the service's exactly (swarmkit
+ * orchestrator.IsTaskDirty, moby#32344): with two or more variables any update of the
+ * service restarts its tasks. So at most one variable stays in Env (a Swarm template such
+ * as {{.Task.Slot}}, which only Env expands); the others become a content-addressed env
+ * file that a shell wrapper sources before it execs the image's own entrypoint. A changed
+ * value is a new file, so it still rolls the service as a changed Env would.
+ */
+export function deliverEnvironment(spec: ServiceSpec): ServiceSpec {
+  const entries = Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (entries.length <= 1) return spec;
+  const templated = entries.filter(([, value]) => value.includes("{{"));
+  if (templated.length > 1) {
+    throw new Error(`service ${spec.name}: Swarm templates in ${templated.map(([k]) => k).join(", ")}: only one variable can stay in the container's Env`);
+  }
+  const exec = spec.command ?? spec.entrypoint;
+  if (!exec) throw new Error(`service ${spec.name}: ${entries.length} environment variables go through an env file, which needs the image's entrypoint (spec.entrypoint)`);
+  const filed = entries.filter(([, value]) => !value.includes("{{"));
+  for (const [key, value] of filed) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`service ${spec.name}: environment variable name ${key} cannot be written to an env file`);
+    if (/[\n\0]/.test(value)) throw new Error(`service ${spec.name}: environment variable ${key} contains a line break`);
+  }
+  return {
+    ...spec,
+    env: Object.fromEntries(templated),
+    envFile: { name: `env-${spec.name}`, content: filed.map(([key, value]) => `${key}=${shellSingleQuoted(value)}\n`).join("") },
+    command: [...ENV_FILE_WRAPPER, ...exec],
+  };
+}
+
+/** The variables of an env file written by deliverEnvironment (policies and tests read them back). */
+export function parseEnvFile(content: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of content.split("\n").filter((l) => l !== "")) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)='((?:[^']|'\\'')*)'$/.exec(line);
+    if (!m) throw new Error(`env file line is not KEY='value': ${line.slice(0, 60)}`);
+    out[m[1]] = m[2].replace(/'\\''/g, "'");
+  }
+  return out;
+}
+
 /** Every Swarm service of the stack, data tier first. */
 export function planServices(config: StackConfig, plan: TopologyPlan): ServiceSpec[] {
   const base = { config, plan };
@@ -722,5 +819,5 @@ export function planServices(config: StackConfig, plan: TopologyPlan): ServiceSp
     ...appServices(base),
     ...edgeServices(base),
     ...monitoringServices(base),
-  ];
+  ].map(deliverEnvironment);
 }

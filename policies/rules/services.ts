@@ -2,6 +2,7 @@
 // images, secrets, privileges, exposure.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { EDGE_PORTS, SERVICE_BUDGETS, type ServiceRole } from "../../topology/catalogue";
+import { parseEnvFile } from "../../topology/services";
 import { TYPES } from "../support/stack-facts";
 import { serviceView } from "../support/views";
 
@@ -93,14 +94,23 @@ export const noPlaintextSecrets: ResourceValidationPolicy = {
   description: "No secret values in service environment variables: secrets are Docker secrets, passed as *_FILE paths.",
   enforcementLevel: "mandatory",
   validateResource: (args, reportViolation) => {
+    const check = (owner: string, env: Readonly<Record<string, string>>) => {
+      for (const [key, value] of Object.entries(env)) {
+        if (SECRET_KEY.test(key) && !(key.endsWith("_FILE") && value.startsWith("/run/secrets/"))) {
+          reportViolation(`${owner} sets ${key} in its environment: mount the value as a Docker secret and set ${key}_FILE=/run/secrets/... instead`);
+        }
+        if (SECRET_VALUE.test(value)) reportViolation(`${owner} has a secret-looking value in ${key}: use a Docker secret`);
+      }
+    };
+    // Most of a service's environment travels as an env file (a Swarm config named env-<service>-<hash>).
+    if (args.type === TYPES.serviceConfig && typeof args.props.name === "string" && args.props.name.startsWith("env-")) {
+      if (typeof args.props.data !== "string") return; // unknown during preview
+      check(`env file ${args.props.name}`, parseEnvFile(Buffer.from(args.props.data, "base64").toString("utf8")));
+      return;
+    }
     if (args.type !== TYPES.service) return;
     const s = serviceView(args.props);
-    for (const [key, value] of Object.entries(s.env)) {
-      if (SECRET_KEY.test(key) && !(key.endsWith("_FILE") && value.startsWith("/run/secrets/"))) {
-        reportViolation(`service ${s.name} sets ${key} in its environment: mount the value as a Docker secret and set ${key}_FILE=/run/secrets/... instead`);
-      }
-      if (SECRET_VALUE.test(value)) reportViolation(`service ${s.name} has a secret-looking value in ${key}: use a Docker secret`);
-    }
+    check(`service ${s.name}`, s.env);
   },
 };
 

@@ -1,0 +1,25 @@
+// Image references in the form Swarm stores them. With a digest the docker provider's
+// create keeps the reference as it is, in the registry client's familiar form
+// (docker/client ServiceCreate → imageWithDigestString → reference.FamiliarString:
+// "docker.io/" and "library/" dropped); without one it pins the tag to the digest the
+// registry reports at create (QueryRegistry) but not at update, so the stored image and
+// the declared one differ after the first run and the next one restarts every task.
+
+/** Does the first path component name a registry (as reference.ParseNormalizedNamed decides)? */
+function hasRegistry(ref: string): boolean {
+  const first = ref.split("/")[0];
+  return ref.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+}
+
+/** The familiar form of a reference (reference.FamiliarString): what Swarm stores and reads back. */
+export function familiarImage(ref: string): string {
+  let out = ref.replace(/^(?:index\.)?docker\.io\//, "");
+  if (!hasRegistry(out) && /^library\/[^/]+$/.test(out.replace(/[:@].*$/, ""))) out = out.slice("library/".length);
+  return out;
+}
+
+export const DIGEST = /@sha256:[a-f0-9]{64}$/;
+
+export function hasDigest(ref: string): boolean {
+  return DIGEST.test(ref);
+}
