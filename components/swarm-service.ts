@@ -22,6 +22,9 @@ export interface SwarmServiceRefs {
   readonly configs: ReadonlyMap<ContainerScript | ServiceFile, SwarmObjectRef>;
 }
 
+/** Docker's own default grace period, declared for services that set none. */
+export const DEFAULT_STOP_GRACE_PERIOD = "10s";
+
 const NANO = 1e9;
 const MIB = 1024 * 1024;
 
@@ -117,7 +120,9 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
           ...(spec.tmpfs ?? []).map((target) => ({ type: "tmpfs", target })),
         ],
         ...(spec.stopSignal ? { stopSignal: spec.stopSignal } : {}),
-        ...(spec.stopGracePeriod ? { stopGracePeriod: providerDuration(spec.stopGracePeriod) } : {}),
+        // Always declared: createContainerSpec parses an absent stop_grace_period (read as
+        // "" by the SDK) into a zero duration, so the task would be killed at once on stop.
+        stopGracePeriod: providerDuration(spec.stopGracePeriod ?? DEFAULT_STOP_GRACE_PERIOD),
       },
       resources: {
         limits: { nanoCpus: Math.round(limits.cpus * NANO), memoryBytes: limits.memoryMb * MIB },

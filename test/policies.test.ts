@@ -19,7 +19,7 @@ async function runOf(stack: StackName, config?: Record<string, unknown>, key: st
 
 let counter = 0;
 function resource(type: string, props: Record<string, unknown>, name = `r${++counter}`, id?: string): RecordedResource {
-  return { type, name, urn: `urn:pulumi:test::medianest::${type}::${name}`, parent: "", dependencies: [], deleteBeforeReplace: false, id: id ?? "", provider: "", inputs: props, rawInputs: props };
+  return { type, name, urn: `urn:pulumi:test::medianest::${type}::${name}`, parent: "", dependencies: [], deleteBeforeReplace: false, ignoreChanges: [], id: id ?? "", provider: "", inputs: props, rawInputs: props };
 }
 
 const MB = 1024 * 1024;

@@ -25,6 +25,8 @@ export interface RecordedResource {
   readonly parent: string;
   readonly dependencies: readonly string[];
   readonly deleteBeforeReplace: boolean;
+  /** The resource's ignoreChanges option (property paths). */
+  readonly ignoreChanges: readonly string[];
   /** The id the mocks gave the resource (custom resources only). */
   readonly id: string;
   /** Provider reference ("urn::id"), empty for the default provider. */
@@ -202,6 +204,7 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
     getDependenciesList(): string[];
     getProvider(): string;
     getDeletebeforereplace(): boolean;
+    getIgnorechangesList(): string[];
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
   }
   type Callback = (error: unknown, response?: { getUrn(): string; getId(): string }) => void;
@@ -222,6 +225,7 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
           dependencies: req.getDependenciesList(),
           provider: req.getProvider(),
           deleteBeforeReplace: req.getDeletebeforereplace(),
+          ignoreChanges: req.getIgnorechangesList(),
           id: response.getId(),
           inputs: object ? (unwrapSecrets(deserializeProperties(object as never)) as Record<string, unknown>) : {},
           rawInputs: object ? object.toJavaScript() : {},

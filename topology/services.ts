@@ -279,6 +279,8 @@ function appServices(base: Base): ServiceSpec[] {
       secrets: ["postgres-password", "redis-password", "s3-app-access-key", "s3-app-secret-key", "jwt-secret"],
       scripts: [],
       mounts: [],
+      // In-flight requests finish on SIGTERM before the task goes.
+      stopGracePeriod: "30s",
       labels: {
         ...(routed ? backendRoutingLabels(config, PORTS.backend) : NOT_ROUTED),
         ...(color ? { "com.medianest.color": color } : {}),
@@ -625,6 +627,8 @@ function redisServices(base: Base): ServiceSpec[] {
     mounts: [{ source: `${config.storage.appDataPath}/redis`, target: REDIS_MOUNT, readOnly: false }],
     command: ["bash", scriptPath("redis-entrypoint")],
     tmpfs: ["/tmp"],
+    // Redis saves its dataset on SIGTERM.
+    stopGracePeriod: "30s",
     healthcheck: shellHealth(`REDISCLI_AUTH="$(cat ${secretPath("redis-password")})" redis-cli -p ${PORTS.redis} ping | grep -q PONG`, "30s"),
   };
   // The spec spreads Redis over nodes (node.id): one task per node, on the hosts that keep Redis data.

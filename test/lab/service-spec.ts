@@ -2,9 +2,12 @@
 //   docker:index/service:Service        -> ServiceSpec (POST /services/create)
 //   docker:index/secret:Secret          -> SecretSpec  (POST /secrets/create)
 //   docker:index/serviceConfig:ServiceConfig -> ConfigSpec (POST /configs/create)
-// The mapping follows what Pulumi's docker provider (terraform-provider-docker's
-// createServiceSpec) sends, field by field, including its quirks: e.g. a placement
-// preference string becomes the SpreadDescriptor verbatim. Every input field that is not
+// The mapping follows what Pulumi's docker provider (terraform-provider-docker v4.5.0
+// createServiceSpec) sends, field by field, including its quirks: a placement preference
+// string becomes the SpreadDescriptor verbatim; Env is built from a Go map, so its order
+// is random on every call (mapTypeMapValsToStringSlice); the SDK reads absent attributes
+// of a nested block as zero values, so an absent stop_grace_period is sent as 0 and an
+// absent healthcheck or dns_config as an empty object, isolation as its default. Every input field that is not
 // mapped below fails the translation (UnmappedFieldError), so nothing is silently dropped.
 // References to other resources (network, secret and config ids/names) arrive as the
 // mocked run's values and are resolved to the real objects through `SwarmRefs`; an
@@ -69,6 +72,8 @@ export interface EngineServiceSpec {
       Groups?: string[];
       ReadOnly?: boolean;
       Init?: boolean;
+      Isolation?: string;
+      DNSConfig?: Record<string, unknown>;
       Mounts?: EngineMount[];
       StopSignal?: string;
       StopGracePeriod?: number;
@@ -145,7 +150,18 @@ function resources(f: Fields | undefined): EngineResources | undefined {
   return out;
 }
 
-export function serviceSpec(inputs: Record<string, unknown>, refs: SwarmRefs, path = "service"): ServiceTranslation {
+/** Go's map iteration order: random. Tests that need a fixed order pass their own. */
+export type EnvOrder = (entries: [string, string][]) => [string, string][];
+export const randomEnvOrder: EnvOrder = (entries) => {
+  const out = [...entries];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+};
+
+export function serviceSpec(inputs: Record<string, unknown>, refs: SwarmRefs, path = "service", envOrder: EnvOrder = randomEnvOrder): ServiceTranslation {
   const r = new StrictReader();
   const s = r.of(inputs, path);
   const task = r.obj(s, "taskSpec");
@@ -161,7 +177,7 @@ export function serviceSpec(inputs: Record<string, unknown>, refs: SwarmRefs, pa
   const hostname = c.optString("hostname");
   if (hostname !== undefined) container.Hostname = hostname;
   const env = c.optStringMap("env");
-  if (env) container.Env = Object.entries(env).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
+  if (env) container.Env = envOrder(Object.entries(env)).map(([k, v]) => `${k}=${v}`);
   const dir = c.optString("dir");
   if (dir !== undefined) container.Dir = dir;
   const user = c.optString("user");
@@ -170,12 +186,15 @@ export function serviceSpec(inputs: Record<string, unknown>, refs: SwarmRefs, pa
   if (groups) container.Groups = groups;
   const readOnly = c.optBoolean("readOnly");
   if (readOnly !== undefined) container.ReadOnly = readOnly;
-  const init = c.optBoolean("init");
-  if (init !== undefined) container.Init = init;
+  // Zero values for what the inputs leave out (the SDK's readObjectField → ValueOrZero).
+  container.Init = c.optBoolean("init") ?? false;
+  container.Isolation = c.optString("isolation") ?? "default";
+  container.DNSConfig = {};
   const stopSignal = c.optString("stopSignal");
   if (stopSignal !== undefined) container.StopSignal = stopSignal;
   const stopGrace = c.optString("stopGracePeriod");
-  if (stopGrace !== undefined) container.StopGracePeriod = goDurationNs(stopGrace, c.at("stopGracePeriod"));
+  // time.ParseDuration("") fails and leaves 0: no grace at all.
+  container.StopGracePeriod = stopGrace !== undefined ? goDurationNs(stopGrace, c.at("stopGracePeriod")) : 0;
   const capAdd = c.optStrings("capAdd");
   if (capAdd) container.CapabilityAdd = capAdd;
   const capDrop = c.optStrings("capDrop");
@@ -192,6 +211,9 @@ export function serviceSpec(inputs: Record<string, unknown>, refs: SwarmRefs, pa
       StartPeriod: goDurationNs(health.optString("startPeriod") ?? "0s", health.at("startPeriod")),
       Retries: health.optNumber("retries") ?? 0,
     };
+  } else {
+    // An empty HealthConfig: the image's own HEALTHCHECK applies.
+    container.Healthcheck = {} as NonNullable<typeof container.Healthcheck>;
   }
 
   container.Mounts = r.objs(c, "mounts").map((m) => {

@@ -2,6 +2,7 @@
 // input object must be read by the translator, or `done()` throws and names the fields it
 // left unmapped. So a field the program starts to set is never silently dropped on the
 // way to the Engine API.
+import { parseGoDuration } from "../../topology/durations";
 
 export class UnmappedFieldError extends Error {
   constructor(readonly fields: readonly string[]) {
@@ -159,16 +160,9 @@ export class StrictReader {
 
 /** Go's time.ParseDuration (as the docker provider parses "10s", "1m30s", "500ms"), in nanoseconds. */
 export function goDurationNs(text: string, path: string): number {
-  const units: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  if (text === "0") return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
-    total += Number(m[1]) * units[m[2]];
-    matched = re.lastIndex;
+  try {
+    return parseGoDuration(text);
+  } catch {
+    throw new InputTypeError(path, "a Go duration (e.g. 10s, 1m30s)", text);
   }
-  if (text === "" || matched !== text.length) throw new InputTypeError(path, "a Go duration (e.g. 10s, 1m30s)", text);
-  return Math.round(total);
 }
