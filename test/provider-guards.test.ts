@@ -145,3 +145,43 @@ describe("an edited script is an update of exactly the commands that ship it, ne
     expect(changed.sort()).toEqual(shipping.sort());
   });
 });
+
+describe("the docker provider's stored inputs work without the program (destroy, refresh)", () => {
+  it.each(["homelab", "cluster", "production", "lab"] as const)("%s: sshOpts name no run-time file, multiplex one connection, and carry a pinned host key inline", async (stack) => {
+    const run = await runOf(stack);
+    const [provider] = run.ofType("pulumi:providers:docker");
+    const raw = provider.inputs.sshOpts;
+    const sshOpts = (typeof raw === "string" ? JSON.parse(raw) : raw) as string[];
+    expect(sshOpts).not.toContain("-i");
+    // No temporary key or known_hosts file: those are gone when destroy reads the state.
+    expect(sshOpts.filter((o) => /IdentityFile|UserKnownHostsFile=\/(?!dev\/null)|\/tmp\//.test(o))).toEqual([]);
+    expect(sshOpts).toEqual(expect.arrayContaining(["ControlMaster=auto", "ControlPath=~/.ssh/medianest-%C", "ControlPersist=600"]));
+  });
+
+  it("a pinned host key travels inline (KnownHostsCommand), strictly checked", async () => {
+    const { testConfig } = await import("./support/mocked-run");
+    const config = testConfig("homelab");
+    const hosts = (config["medianest:hosts"] as Obj[]).map((h): Obj => ({ ...h, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyForTestsOnly" }));
+    const run = await mockedRun("homelab", { config: { ...config, "medianest:hosts": hosts } });
+    const raw = run.ofType("pulumi:providers:docker")[0].inputs.sshOpts;
+    const sshOpts = (typeof raw === "string" ? JSON.parse(raw) : raw) as string[];
+    expect(sshOpts).toEqual(expect.arrayContaining(["StrictHostKeyChecking=yes", "UserKnownHostsFile=/dev/null", `KnownHostsCommand=/bin/echo ${String(hosts[0].address)} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyForTestsOnly`]));
+  });
+});
+
+describe("changing swarm.leader renames nothing", () => {
+  it("the same resources exist with either leader, so the change is updates in place, never deletes", async () => {
+    const { testConfig } = await import("./support/mocked-run");
+    const base = await runOf("production");
+    const moved = await mockedRun("production", { config: { ...testConfig("production"), "medianest:swarm": { leader: "mgr-2" } } });
+    const names = (run: MockedRun) => run.resources.map((r) => `${r.type} ${r.name}`).sort();
+    expect(names(moved)).toEqual(names(base));
+    const was = new Map(commands(base).map((c) => [c.name, c]));
+    const changed = commands(moved).filter((c) => planCommandDiff(was.get(c.name)?.inputs ?? {}, c.inputs).updates.length > 0).map((c) => c.name);
+    for (const c of commands(moved)) expect(planCommandDiff(was.get(c.name)?.inputs ?? {}, c.inputs).replaces, c.name).toEqual([]);
+    // The two managers swap init and join; every node's config now runs on the new leader.
+    expect(changed).toEqual(expect.arrayContaining(["swarm-member-mgr-1", "swarm-member-mgr-2", "swarm-node-mgr-1", "swarm-node-wrk-4"]));
+    expect(parseStdin(String(commands(moved).find((c) => c.name === "swarm-member-mgr-2")?.inputs.stdin)).script).toBe("swarm/init.sh");
+    expect(parseStdin(String(commands(moved).find((c) => c.name === "swarm-member-mgr-1")?.inputs.stdin)).script).toBe("swarm/join.sh");
+  });
+});

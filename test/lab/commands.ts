@@ -3,8 +3,7 @@
 // how the lab runs them over real SSH. The mocked run's stand-ins for values only a real
 // swarm knows (join tokens, cluster id, node ids) are replaced with the real ones.
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { SCRIPT_NAMES, loadScript, type ScriptName } from "../../components/scripts";
+import { parseStdin, type ScriptName } from "../../components/scripts";
 import type { MockedRun, RecordedResource } from "../support/mocked-run";
 
 export type Phase = "host" | "init" | "join-manager" | "join-worker" | "node-config";
@@ -23,10 +22,9 @@ export interface RecordedCommand {
   readonly create: string;
   readonly update: string | undefined;
   readonly delete: string | undefined;
+  /** The script with any secret assignments ahead of it (placeholders not yet replaced). */
   readonly stdin: string;
 }
-
-const scriptBySha = new Map(SCRIPT_NAMES.map((name) => [loadScript(name).sha256, name]));
 
 function str(inputs: Record<string, unknown>, key: string, what: string): string {
   const value = inputs[key];
@@ -74,21 +72,25 @@ function phaseOf(resource: RecordedResource, script: ScriptName, create: string)
   if (resource.parent.includes("$medianest:host:Host::") && script.startsWith("host/")) return "host";
   if (!resource.parent.includes("$medianest:swarm:Swarm::")) throw new Error(`${resource.name}: not a Host or Swarm step`);
   if (script === "swarm/init.sh") return "init";
-  if (script === "swarm/join.sh") return scriptArgs(create)[0] === "manager" ? "join-manager" : "join-worker";
+  // join.sh OWNER ROLE ...
+  if (script === "swarm/join.sh") return scriptArgs(create)[1] === "manager" ? "join-manager" : "join-worker";
   if (script === "swarm/node-config.sh") return "node-config";
   throw new Error(`${resource.name}: unexpected swarm script ${script}`);
 }
 
-/** The Host and Swarm components' commands in component order; their recorded dependencies are checked. */
-export function hostAndSwarmCommands(run: MockedRun): RecordedCommand[] {
+/**
+ * The Host and Swarm components' commands in component order; their recorded dependencies
+ * are checked. `identify` tells which script a stdin carries (a run with an edited script
+ * passes its own).
+ */
+export function hostAndSwarmCommands(run: MockedRun, identify: (stdin: string) => { readonly script: ScriptName } = parseStdin): RecordedCommand[] {
   const commands = run
     .ofType("command:remote:Command")
     .filter((r) => r.parent.includes("$medianest:host:Host::") || r.parent.includes("$medianest:swarm:Swarm::"))
     .map((resource, index) => {
       const inputs = resource.inputs;
       const stdin = str(inputs, "stdin", resource.name);
-      const script = scriptBySha.get(createHash("sha256").update(stdin).digest("hex"));
-      if (!script) throw new Error(`${resource.name}: its stdin is none of the program's scripts`);
+      const { script } = identify(stdin);
       const create = str(inputs, "create", resource.name);
       const connection = inputs.connection as Record<string, unknown> | undefined;
       if (!connection) throw new Error(`${resource.name}: no connection`);
@@ -143,7 +145,7 @@ export function mockPlaceholders(run: MockedRun): Map<string, string> {
 }
 
 /** Generic shapes of the mocks' placeholders, as a second net besides the exact values. */
-const MOCK_SHAPES = /SWMTKN-1-test-|SWMKEY-1-test-|(?<![A-Za-z0-9-])cluster-0001(?![A-Za-z0-9-])|(?<![A-Za-z0-9-])node-swarm-(?:init|join)-/;
+const MOCK_SHAPES = /SWMTKN-1-test-|SWMKEY-1-test-|(?<![A-Za-z0-9-])cluster-0001(?![A-Za-z0-9-])|(?<![A-Za-z0-9-])node-swarm-member-/;
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -169,6 +171,16 @@ export function substitutePlaceholders(text: string, placeholders: ReadonlyMap<s
     throw new Error(`mock placeholder left after substitution: ${leftovers.join(", ") || shape?.[0]} in: ${out.slice(0, 300)}`);
   }
   return out;
+}
+
+/** A recorded command as it really runs: placeholders replaced in its command line and its stdin. */
+export function realInvocation(
+  command: RecordedCommand,
+  line: string,
+  placeholders: ReadonlyMap<string, string>,
+  real: ReadonlyMap<string, string>,
+): { readonly line: string; readonly stdin: string } {
+  return { line: substitutePlaceholders(line, placeholders, real), stdin: substitutePlaceholders(command.stdin, placeholders, real) };
 }
 
 export interface SshResult {

@@ -23,6 +23,7 @@ import {
   diffPaths,
   flagValue,
   formSwarm,
+  labStackConfig,
   recordedSpec,
   taskFilter,
   type AppliedObjects,
@@ -31,8 +32,10 @@ import {
   type SwarmNode,
   type SwarmTask,
 } from "./lab-swarm";
+import { replayInEngineOrder } from "./engine-order";
+import { createServiceLikeProvider, updateServiceLikeProvider } from "./provider-apply";
 import { RequestLoop, type LoopResult } from "./request-loop";
-import type { EngineServiceSpec } from "./service-spec";
+import type { EngineServiceSpec, ServiceTranslation } from "./service-spec";
 import { STANDIN_IMAGE, STANDIN_NO_HEALTH, STANDIN_V2, buildStandinTar, importStandin } from "./standin-image";
 
 const unavailable = labUnavailableReason();
@@ -187,11 +190,18 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
     return seconds;
   }
 
-  /** POST /services/{id}/update with the service's current version index. */
-  async function update(name: string, spec: EngineServiceSpec, engine: Engine = mgr()): Promise<EngineService> {
-    const current = await engine.get<EngineService>(`/services/${name}`);
-    await engine.post(`/services/${current.ID}/update?version=${current.Version.Index}`, spec);
-    return current;
+  /**
+   * The provider's update (updateServiceLikeProvider: POST /services/{id}/update, then wait as
+   * convergeConfig says, failing on paused/rollback). Returns the service as it was before,
+   * once the update is accepted, and the provider's outcome as a promise.
+   */
+  async function update(name: string, translation: ServiceTranslation): Promise<{ before: EngineService; outcome: Promise<unknown> }> {
+    const before = await service(name);
+    const outcome = updateServiceLikeProvider(mgr(), name, translation);
+    // Until the engine has the new version, the update is not under way.
+    await until(`${name}'s update is accepted`, 30_000, 250, async () => ((await service(name)).Version.Index > before.Version.Index ? true : undefined));
+    outcome.catch(() => undefined);
+    return { before, outcome };
   }
 
   beforeAll(async () => {
@@ -203,7 +213,7 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
     }
     const started = Date.now();
     lab = await Lab.up(hostEntries.map((h) => ({ name: h.name, address: h.address })));
-    config = { ...stackConfig, "medianest:sshPrivateKey": lab.privateKey };
+    config = labStackConfig(lab, stackConfig);
     run = await mockedRun("lab", { config });
     // The data image builds (or comes from the cache) while the swarm forms.
     const [formed, dataImage] = await Promise.all([formSwarm(lab, run), buildDataImageTar(path.join(lab.runDir, "data-image"))]);
@@ -244,8 +254,15 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
 
   it("runs the program's Postgres, Redis/Sentinel and backend services on their labelled hosts", async () => {
     await check("deploy: postgres ×3, redis ×3, sentinel ×3, backend ×2 converge on labelled hosts", async () => {
-      for (const name of DEPLOYED) await mgr().post("/services/create", recordedSpec(run, name, objects.refs).spec);
-      const seconds = await converge(DEPLOYED, 300_000);
+      // In the engine's order (replicas after their primary/master, the backend after the data
+      // tier), each created the provider's way: it waits for its tasks and fails otherwise.
+      const deployStarted = Date.now();
+      await replayInEngineOrder(run, async (r) => {
+        if (r.type !== "docker:index/service:Service" || !DEPLOYED.includes(r.name)) return "skipped";
+        await createServiceLikeProvider(mgr(), recordedSpec(run, r.name, objects.refs), 300_000);
+        return "done";
+      });
+      const seconds = Math.max(since(deployStarted), await converge(DEPLOYED, 300_000));
       const nodes = await mgr().get<SwarmNode[]>("/nodes");
       for (const name of DEPLOYED) {
         const constraints = (await service(name)).Spec.TaskTemplate.Placement?.Constraints ?? [];
@@ -523,7 +540,8 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
       const v2run = await mockedRun("lab", { config: withImage(STANDIN_V2.image) });
       await applyNewConfigs(mgr(), v2run, objects);
       const { spec: v1 } = recordedSpec(run, BACKEND, objects.refs);
-      const { spec: v2 } = recordedSpec(v2run, BACKEND, objects.refs);
+      const v2translation = recordedSpec(v2run, BACKEND, objects.refs);
+      const v2 = v2translation.spec;
       expect(diffPaths(v1, v2)).toEqual(["TaskTemplate.ContainerSpec.Image"]);
       const policy = v2.UpdateConfig as NonNullable<EngineServiceSpec["UpdateConfig"]>;
       expect([policy.Parallelism, policy.Order, policy.FailureAction]).toEqual([1, "start-first", "rollback"]);
@@ -535,7 +553,8 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
       let before: EngineService;
       try {
         await sleep(2_000);
-        before = await update(BACKEND, v2);
+        const provider = await update(BACKEND, v2translation);
+        before = provider.before;
         const { value: after } = await until("the update completes", 300_000, 1_000, async () => {
           const s = await service(BACKEND);
           const ts = await tasks(BACKEND);
@@ -543,6 +562,8 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
           if (s.UpdateStatus && /paused|rollback/.test(s.UpdateStatus.State)) throw new Error(`update ${s.UpdateStatus.State}: ${s.UpdateStatus.Message}`);
           return s.UpdateStatus?.State === "completed" ? s : undefined;
         });
+        // The provider's own wait ends as well, without an error.
+        await provider.outcome;
         await sleep(2_000);
         result = await loop.stop();
         expect(diffPaths(before.Spec, after.Spec)).toEqual(["TaskTemplate.ContainerSpec.Image"]);
@@ -579,14 +600,15 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
     requireStep("rolling");
     await check("automatic rollback of standin:3-nohealth", async () => {
       const badRun = await mockedRun("lab", { config: withImage(STANDIN_NO_HEALTH.image) });
-      const { spec: bad } = recordedSpec(badRun, BACKEND, objects.refs);
+      const badTranslation = recordedSpec(badRun, BACKEND, objects.refs);
+      const bad = badTranslation.spec;
       const replicas = "Replicated" in bad.Mode ? bad.Mode.Replicated.Replicas : 0;
       const policy = bad.UpdateConfig as NonNullable<EngineServiceSpec["UpdateConfig"]>;
       // start-first keeps every old task until its successor runs: the minimum is all replicas.
       const minimum = policy.Order === "start-first" ? replicas : replicas - policy.Parallelism;
       const loop = await RequestLoop.start(loopHost().engine, STANDIN_IMAGE, "frontend-net", [healthUrl(BACKEND)]);
       try {
-        const before = await update(BACKEND, bad);
+        const { before, outcome } = await update(BACKEND, badTranslation);
         const states: string[] = [];
         let minHealthy = Infinity;
         const { value: after, seconds } = await until("the service rolls back", 360_000, 1_000, async () => {
@@ -600,6 +622,8 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
           return state === "rollback_completed" ? s : undefined;
         });
         const result = await loop.stop();
+        // For the provider a rolled-back update is a failed one: `pulumi up` reports it.
+        await expect(outcome).rejects.toThrow(/service rollback completed/);
         expect(diffPaths(before.Spec, after.Spec), "the service's spec is the previous one again").toEqual([]);
         await converge([BACKEND], 120_000);
         const images = (await running(BACKEND)).map((t) => t.task.Spec.ContainerSpec?.Image);
@@ -607,7 +631,7 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
         expect(minHealthy, "healthy old-version tasks during the update").toBeGreaterThanOrEqual(minimum);
         expect(result.failures, "failed requests").toEqual([]);
         done.add("rollback");
-        return `rollback_completed after ${seconds.toFixed(0)} s (${states.join(" -> ")}); min healthy ${minHealthy} >= ${minimum}; requests ${result.requests}, failed ${result.failed}`;
+        return `rollback_completed after ${seconds.toFixed(0)} s (${states.join(" -> ")}), reported by the provider as a failed update; min healthy ${minHealthy} >= ${minimum}; requests ${result.requests}, failed ${result.failed}`;
       } finally {
         await loop.remove();
       }
@@ -632,7 +656,7 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
       expect(blueRun.ofType("docker:index/service:Service").map((s) => s.name)).not.toContain(BACKEND);
       // The rolling backend leaves the program: pulumi deletes it.
       await mgr().request("DELETE", `/services/${BACKEND}`);
-      for (const name of names) await mgr().post("/services/create", recordedSpec(blueRun, name, objects.refs).spec);
+      for (const name of names) await createServiceLikeProvider(mgr(), recordedSpec(blueRun, name, objects.refs), 300_000);
       const seconds = await converge(names, 300_000);
       const [blue, green] = await Promise.all(names.map((n) => service(n)));
       expect([routed(blue.Spec.Labels), routed(green.Spec.Labels)]).toEqual([true, false]);
@@ -654,7 +678,8 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
             const changed = diffPaths(recordedSpec(from, name, objects.refs).spec, recordedSpec(to, name, objects.refs).spec);
             expect(changed.length, `${name}: the flip changes something`).toBeGreaterThan(0);
             expect(changed.filter((p) => !/^Labels\.traefik\./.test(p)), `${name}: the flip changes more than Traefik labels`).toEqual([]);
-            const before = await update(name, recordedSpec(to, name, objects.refs).spec);
+            const { before, outcome } = await update(name, recordedSpec(to, name, objects.refs));
+            await outcome;
             const after = await service(name);
             const stored = diffPaths(before.Spec, after.Spec);
             expect(stored.filter((p) => !/^Labels\.traefik\./.test(p)), `${name}: engine spec diff`).toEqual([]);

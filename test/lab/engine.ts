@@ -1,7 +1,8 @@
 // A minimal Docker Engine API client over a unix socket (node:http), enough for the lab:
 // JSON requests, a streamed image import, and one-shot probe containers.
+import { spawn } from "node:child_process";
 import * as http from "node:http";
-import type { Readable } from "node:stream";
+import { Duplex, type Readable } from "node:stream";
 
 export const API = "/v1.41";
 
@@ -22,11 +23,44 @@ export interface EngineResponse {
   readonly body: Buffer;
 }
 
+/** A connection to an engine: its unix socket, or a stream (one per request, like a dial). */
+export type EngineTransport = { readonly socketPath: string } | { readonly dial: () => Duplex };
+
+/**
+ * The engine the way the docker provider reaches it over SSH (docker/cli connhelper): each
+ * connection is `ssh <sshOpts> <destination> docker system dial-stdio`, its stdio the stream.
+ */
+export function sshDial(sshArgs: readonly string[]): () => Duplex {
+  return () => {
+    const child = spawn("ssh", [...sshArgs, "docker", "system", "dial-stdio"], { stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+    const stream = Duplex.from({ readable: child.stdout, writable: child.stdin });
+    // node:http treats its connection as a socket.
+    const socketish = stream as Duplex & Record<string, unknown>;
+    for (const method of ["setTimeout", "setNoDelay", "setKeepAlive", "ref", "unref"]) socketish[method] = () => stream;
+    child.on("exit", (code) => {
+      if (code !== 0 && code !== null) stream.destroy(new Error(`ssh dial-stdio exited ${code}: ${stderr.trim()}`));
+    });
+    stream.on("close", () => child.kill());
+    return stream;
+  };
+}
+
 export class Engine {
+  readonly transport: EngineTransport;
+
   constructor(
-    readonly socketPath: string,
+    transport: string | EngineTransport,
     readonly label: string,
-  ) {}
+  ) {
+    this.transport = typeof transport === "string" ? { socketPath: transport } : transport;
+  }
+
+  get socketPath(): string {
+    if (!("socketPath" in this.transport)) throw new Error(`${this.label}: reached over SSH, not a socket`);
+    return this.transport.socketPath;
+  }
 
   request(method: string, path: string, body?: unknown, options: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<EngineResponse> {
     const timeoutMs = options.timeoutMs ?? 30_000;
@@ -38,7 +72,9 @@ export class Engine {
         headers["Content-Type"] ??= "application/json";
         headers["Content-Length"] = String(payload.length);
       }
-      const req = http.request({ socketPath: this.socketPath, method, path: `${API}${path}`, headers }, (res) => {
+      const connection: http.RequestOptions =
+        "socketPath" in this.transport ? { socketPath: this.transport.socketPath } : { createConnection: this.transport.dial as unknown as http.RequestOptions["createConnection"], host: "docker" };
+      const req = http.request({ ...connection, method, path: `${API}${path}`, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));

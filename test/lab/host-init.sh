@@ -31,6 +31,7 @@ BINDS=(
   /mnt/backup:mnt-backup
   /opt/medianest:opt-medianest
   /etc/medianest:etc-medianest
+  /var/lib/medianest:var-lib-medianest
   /usr/local/lib/medianest:usr-local-lib-medianest
 )
 

@@ -24,6 +24,8 @@ export interface LabHostSpec {
 }
 
 export interface LabHost extends LabHostSpec {
+  /** The host's SSH host key ("ssh-ed25519 AAAA..."): the lab pins it in the stack config. */
+  readonly hostKey: string;
   readonly netns: string;
   readonly dir: string;
   readonly engine: Engine;
@@ -155,9 +157,15 @@ function tcpOpen(address: string, port: number): Promise<boolean> {
   });
 }
 
+/**
+ * The lab host's sshd (key-only, root with a key). Like Debian's own sshd_config it
+ * includes sshd_config.d first and leaves MaxStartups (10:30:100) and MaxSessions (10) at
+ * their defaults: a kinder sshd would hide the dropped connections the docker provider
+ * meets under parallel load (the program's sshd-sessions step raises MaxSessions itself).
+ */
 function sshdConfig(address: string): string {
   return [
-    "# The lab host's sshd (key-only, root with a key).",
+    "Include /etc/ssh/sshd_config.d/*.conf",
     "Port 22",
     `ListenAddress ${address}`,
     "HostKey /etc/ssh/ssh_host_ed25519_key",
@@ -170,8 +178,6 @@ function sshdConfig(address: string): string {
     "PermitUserEnvironment no",
     "X11Forwarding no",
     "PidFile /run/sshd.pid",
-    "MaxStartups 50:30:100",
-    "MaxSessions 50",
     "",
   ].join("\n");
 }
@@ -302,7 +308,9 @@ export class Lab {
       mkdirSync(rootSsh, { recursive: true, mode: 0o700 });
       chmodSync(rootSsh, 0o700);
       sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${spec.name}-host`, "-f", path.join(etcSsh, "ssh_host_ed25519_key")]);
+      const hostKey = readFileSync(path.join(etcSsh, "ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
       writeFileSync(path.join(etcSsh, "sshd_config"), sshdConfig(spec.address), { mode: 0o644 });
+      mkdirSync(path.join(etcSsh, "sshd_config.d"), { mode: 0o755 });
       writeFileSync(path.join(rootSsh, "authorized_keys"), publicKey, { mode: 0o600 });
 
       sh("ip", ["netns", "add", netns]);
@@ -320,7 +328,7 @@ export class Lab {
       );
       closeSync(log);
       init.unref();
-      this.hosts.push({ ...spec, netns, dir, engine: new Engine(path.join(dir, "docker.sock"), spec.name), init });
+      this.hosts.push({ ...spec, hostKey, netns, dir, engine: new Engine(path.join(dir, "docker.sock"), spec.name), init });
     }
 
     const deadline = Date.now() + timeoutMs;

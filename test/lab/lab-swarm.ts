@@ -3,11 +3,12 @@
 // secrets, configs and services to it through the strict translators.
 import { randomBytes } from "node:crypto";
 import type { MockedRun } from "../support/mocked-run";
-import { hostAndSwarmCommands, mockPlaceholders, runOverSsh, substitutePlaceholders, type RecordedCommand, type SshResult } from "./commands";
+import { hostAndSwarmCommands, mockPlaceholders, realInvocation, runOverSsh, type RecordedCommand, type SshResult } from "./commands";
+import { replayInEngineOrder } from "./engine-order";
 import type { Engine } from "./engine";
 import type { Lab } from "./lab-hosts";
 import { networkCreateBody } from "./network-spec";
-import { configCreateBody, secretCreateBody, serviceSpec, type EngineServiceSpec, type SwarmRefs } from "./service-spec";
+import { configCreateBody, secretCreateBody, serviceSpec, type EngineServiceSpec, type ServiceTranslation, type SwarmRefs } from "./service-spec";
 
 export interface InitResult {
   clusterId: string;
@@ -62,34 +63,75 @@ function lastJson<T>(result: SshResult, what: string): T {
   }
 }
 
-/** Runs the mocked run's Host and Swarm commands over SSH in component order; returns the real ids. */
-export async function formSwarm(lab: Lab, run: MockedRun, commandTimeoutMs = 240_000): Promise<FormedSwarm> {
-  const commands = hostAndSwarmCommands(run);
-  const placeholders = mockPlaceholders(run);
-  const real = new Map<string, string>();
-  const nodeIdOf = new Map<string, string>();
-  let init: InitResult | undefined;
-  for (const c of commands) {
-    const line = substitutePlaceholders(c.create, placeholders, real);
-    const result = await runOverSsh({ address: c.address, user: c.user, port: c.port, keyFile: lab.keyFile }, line, c.stdin, commandTimeoutMs);
-    if (result.code !== 0) throw new Error(`${c.name} (${c.script}) on ${c.address} exited ${String(result.code)}:\n${result.stdout}\n${result.stderr}\n${lab.logs(10)}`);
-    const host = lab.byAddress(c.address).name;
+/** The lab stack's config for a lab: its SSH key (a secret) and every host's host key pinned. */
+export function labStackConfig(lab: Lab, base: Record<string, unknown>): Record<string, unknown> {
+  const hosts = (base["medianest:hosts"] as Record<string, unknown>[]).map((h) => ({ ...h, hostKey: lab.host(String(h.name)).hostKey }));
+  return { ...base, "medianest:hosts": hosts, "medianest:sshPrivateKey": lab.privateKey };
+}
+
+/**
+ * Runs the recorded Host and Swarm commands over SSH (their create line, or `update`), with
+ * the mocks' placeholders replaced by the real values as the commands report them.
+ */
+export class CommandRunner {
+  readonly commands: RecordedCommand[];
+  readonly placeholders: Map<string, string>;
+  readonly real = new Map<string, string>();
+  readonly nodeIdOf = new Map<string, string>();
+  init?: InitResult;
+
+  constructor(
+    private readonly lab: Lab,
+    run: MockedRun,
+    private readonly timeoutMs = 240_000,
+  ) {
+    this.commands = hostAndSwarmCommands(run);
+    this.placeholders = mockPlaceholders(run);
+  }
+
+  command(urn: string): RecordedCommand | undefined {
+    return this.commands.find((c) => c.resource.urn === urn);
+  }
+
+  async run(c: RecordedCommand, line: string = c.create, stdin?: string): Promise<SshResult> {
+    const real = realInvocation(c, line, this.placeholders, this.real);
+    const result = await runOverSsh({ address: c.address, user: c.user, port: c.port, keyFile: this.lab.keyFile }, real.line, stdin ?? real.stdin, this.timeoutMs);
+    if (result.code !== 0) throw new Error(`${c.name} (${c.script}) on ${c.address} exited ${String(result.code)}:\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}\n${this.lab.logs(10)}`);
+    const host = this.lab.byAddress(c.address).name;
+    // Only create and update report the JSON result (a delete step prints ok:/changed: lines).
+    if (line !== c.create && line !== c.update) return result;
     if (c.phase === "init") {
-      init = lastJson<InitResult>(result, c.name);
-      real.set("workerToken", init.workerToken);
-      real.set("managerToken", init.managerToken);
-      real.set("unlockKey", init.unlockKey);
-      real.set("clusterId", init.clusterId);
-      real.set(`nodeId:${host}`, init.nodeId);
-      nodeIdOf.set(host, init.nodeId);
+      this.init = lastJson<InitResult>(result, c.name);
+      this.real.set("workerToken", this.init.workerToken);
+      this.real.set("managerToken", this.init.managerToken);
+      this.real.set("unlockKey", this.init.unlockKey);
+      this.real.set("clusterId", this.init.clusterId);
+      this.real.set(`nodeId:${host}`, this.init.nodeId);
+      this.nodeIdOf.set(host, this.init.nodeId);
     } else if (c.phase === "join-manager" || c.phase === "join-worker") {
       const { nodeId } = lastJson<{ nodeId: string }>(result, c.name);
-      real.set(`nodeId:${host}`, nodeId);
-      nodeIdOf.set(host, nodeId);
+      this.real.set(`nodeId:${host}`, nodeId);
+      this.nodeIdOf.set(host, nodeId);
     }
+    return result;
   }
-  if (!init) throw new Error("the recorded commands have no swarm init");
-  return { commands, placeholders, real, nodeIdOf, init };
+
+  formed(): FormedSwarm {
+    if (!this.init) throw new Error("the recorded commands have no swarm init, or it did not run");
+    return { commands: this.commands, placeholders: this.placeholders, real: this.real, nodeIdOf: this.nodeIdOf, init: this.init };
+  }
+}
+
+/** Forms the swarm with the mocked run's Host and Swarm commands, replayed in engine order. */
+export async function formSwarm(lab: Lab, run: MockedRun, commandTimeoutMs = 240_000): Promise<FormedSwarm> {
+  const runner = new CommandRunner(lab, run, commandTimeoutMs);
+  await replayInEngineOrder(run, async (r) => {
+    const c = runner.command(r.urn);
+    if (!c) return "skipped";
+    await runner.run(c);
+    return "done";
+  });
+  return runner.formed();
 }
 
 /** The real objects the translators resolve references to, plus the secrets' values. */
@@ -137,12 +179,12 @@ export async function applyNewConfigs(engine: Engine, run: MockedRun, objects: A
   }
 }
 
-/** The translated Engine spec of one recorded service. */
-export function recordedSpec(run: MockedRun, name: string, refs: SwarmRefs): { spec: EngineServiceSpec; args: string[] } {
+/** The translation of one recorded service (as the provider sends it), and its arguments. */
+export function recordedSpec(run: MockedRun, name: string, refs: SwarmRefs): ServiceTranslation & { args: string[] } {
   const recorded = run.ofType("docker:index/service:Service").find((s) => s.name === name);
   if (!recorded) throw new Error(`the mocked run has no service ${name}`);
-  const { spec } = serviceSpec(recorded.inputs, refs, name);
-  return { spec, args: spec.TaskTemplate.ContainerSpec.Args ?? [] };
+  const translation = serviceSpec(recorded.inputs, refs, name);
+  return { ...translation, args: translation.spec.TaskTemplate.ContainerSpec.Args ?? [] };
 }
 
 /** The value after `--flag` in a script's arguments. */

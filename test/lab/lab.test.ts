@@ -1,19 +1,34 @@
 // The real test lab: four hosts (Pulumi.lab.yaml) on this machine, each a network
-// namespace with its own mount/UTS/PID namespaces running sshd and Debian's dockerd. The
-// program's own Host and Swarm commands, as a mocked run of the `lab` stack records them,
-// run over real SSH and form the swarm; the recorded networks, secrets, configs and app
-// services are applied through the Engine API by strict translators. Needs root; skipped
-// (with the reason printed) otherwise, unless REQUIRE_LAB=1. Everything it creates is
-// removed afterwards, also on failure and on SIGINT/SIGTERM (test/lab/cleanup.sh).
+// namespace with its own mount/UTS/PID namespaces running sshd (Debian's defaults) and
+// Debian's dockerd. A mocked run of the `lab` stack is replayed in the engine's order
+// (engine-order.ts): its Host and Swarm commands over real SSH, the docker provider's SSH
+// connection opened by the program's own code, and its networks, secrets, configs and app
+// services through the Engine API over that connection, by strict translators that send
+// what the provider sends and apply it the way the provider does (provider-apply.ts). Then
+// everything is read back and diffed the way the next `pulumi up` would
+// (docker-provider-model.ts). Needs root; skipped (with the reason printed) otherwise,
+// unless REQUIRE_LAB=1. Everything it creates is removed afterwards, also on failure and
+// on SIGINT/SIGTERM (test/lab/cleanup.sh).
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mockedRun, testConfig, type MockedRun } from "../support/mocked-run";
-import { hostAndSwarmCommands, mockPlaceholders, runOverSsh, scriptArgs, substitutePlaceholders, type RecordedCommand, type SshResult } from "./commands";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { dockerSshOptions, leaderEndpoint } from "../../components/docker-provider";
+import { NETWORK_IGNORE_CHANGES } from "../../components/networks";
+import { closeControlMaster, multiplexedSshOptions, openControlMaster } from "../../components/ssh-control-master";
+import { SERVICE_IGNORE_CHANGES } from "../../components/swarm-service";
+import { loadScript, parseStdin } from "../../components/scripts";
+import type { PlannedNode } from "../../topology/plan";
+import { NETWORK_SCHEMA, SERVICE_SCHEMA, planCommandDiff, planDiff, readNetwork, readService, resolveServiceInputs, summarise } from "../support/docker-provider-model";
+import { mockedRun, testConfig, type MockedRun, type RecordedResource } from "../support/mocked-run";
+import { hostAndSwarmCommands, realInvocation, runOverSsh, scriptArgs, sshArgs, type RecordedCommand, type SshResult } from "./commands";
+import { Engine, sshDial } from "./engine";
+import { replayInEngineOrder, span, type ReplayedStep } from "./engine-order";
 import { BRIDGE_ADDRESS, Lab, labLeftovers, labUnavailableReason, type LabHost } from "./lab-hosts";
+import { CommandRunner, labStackConfig, type SwarmNode, type SwarmTask } from "./lab-swarm";
 import { networkCreateBody } from "./network-spec";
+import { createServiceLikeProvider } from "./provider-apply";
 import { configCreateBody, secretCreateBody, serviceSpec, type EngineServiceSpec, type SwarmRefs } from "./service-spec";
 import { STANDIN_IMAGE, buildStandinTar, importStandin } from "./standin-image";
 
@@ -21,8 +36,9 @@ const unavailable = labUnavailableReason();
 const required = process.env.REQUIRE_LAB === "1";
 if (unavailable && !required) console.log(`test:lab skipped: ${unavailable} (set REQUIRE_LAB=1 to make this an error)`);
 
-const APP_SERVICES = ["medianest-backend", "medianest-frontend", "medianest-worker"];
 const COMMAND_TIMEOUT_MS = 240_000;
+/** The lab applies the services whose images it has (the edge, MinIO's mc and the data tier's images are not here). */
+const LAB_IMAGES = new Set([STANDIN_IMAGE]);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const seconds = (since: number) => ((Date.now() - since) / 1000).toFixed(1);
 
@@ -31,41 +47,6 @@ interface HostConfigEntry {
   address: string;
   role: "manager" | "worker";
   labels?: Record<string, unknown>;
-}
-
-interface SwarmNode {
-  ID: string;
-  Spec: { Role: string; Availability: string; Labels: Record<string, string> };
-  Description: { Hostname: string };
-  Status: { State: string; Addr: string };
-  ManagerStatus?: { Leader?: boolean; Reachability: string; Addr: string };
-}
-
-interface SwarmTask {
-  ID: string;
-  NodeID?: string;
-  DesiredState: string;
-  Slot?: number;
-  Spec: { Resources?: EngineServiceSpec["TaskTemplate"]["Resources"] };
-  Status: { State: string; Err?: string; ContainerStatus?: { ContainerID?: string } };
-  NetworksAttachments?: { Network: { ID: string }; Addresses: string[] }[];
-}
-
-interface InitResult {
-  clusterId: string;
-  nodeId: string;
-  workerToken: string;
-  managerToken: string;
-  unlockKey: string;
-}
-
-function lastJson<T>(result: SshResult, what: string): T {
-  const line = result.stdout.trim().split("\n").pop() ?? "";
-  try {
-    return JSON.parse(line) as T;
-  } catch {
-    throw new Error(`${what}: no JSON result line: ${result.stdout}\n${result.stderr}`);
-  }
 }
 
 /** `KEY=VALUE` script arguments as a map. */
@@ -97,53 +78,101 @@ function satisfies(node: SwarmNode, constraint: string): boolean {
   return op === "==" ? actual === value : actual !== value;
 }
 
+/** Runs `count` copies of `task` at once; the results in order. */
+function parallel<T>(count: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => task(i)));
+}
+
+/** A table, for the lab's printed summary. */
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(" | ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("-|-"), ...rows.map(line)].join("\n");
+}
+
 describe.runIf(!unavailable || required)("test lab: the program on real sshd + dockerd hosts", () => {
   let lab: Lab;
   const stackConfig = testConfig("lab");
   const hostEntries = stackConfig["medianest:hosts"] as HostConfigEntry[];
   let config: Record<string, unknown> = {};
   let run: MockedRun;
+  let runner: CommandRunner;
   let commands: RecordedCommand[] = [];
-  let placeholders = new Map<string, string>();
-  const real = new Map<string, string>();
-  const nodeIdOf = new Map<string, string>();
+  let replay: ReplayedStep[] = [];
+  /** The leader's engine the way the docker provider reaches it: dial-stdio over the multiplexed SSH connection. */
+  let providerEngine: Engine;
+  let leaderNode: PlannedNode;
   const done = new Set<string>();
-  const networkIds = new Map<string, string>();
-  let initResult: InitResult;
+  const refs: SwarmRefs & { [K in keyof SwarmRefs]: Map<string, string> } = { networkIds: new Map(), secretIds: new Map(), secretNames: new Map(), configIds: new Map(), configNames: new Map() };
+  const secretValues = new Map<string, string>();
+  const applied = new Map<string, { spec: EngineServiceSpec; resolved: boolean }>();
+  const summary: string[] = [];
+  let floorSeconds = 0;
 
   const leader = () => lab.host(hostEntries.find((h) => h.role === "manager")?.name ?? "lab-1");
   const requireStep = (step: string) => {
     if (!done.has(step)) throw new Error(`skipped: the "${step}" step did not complete`);
   };
-  const target = (c: RecordedCommand) => ({ address: c.address, user: c.user, port: c.port, keyFile: lab.keyFile });
+  const target = (c: RecordedCommand | LabHost) => ({ address: c.address, user: "root", port: 22, keyFile: lab.keyFile });
   const nodes = () => leader().engine.get<SwarmNode[]>("/nodes");
-
-  async function runCommand(c: RecordedCommand, line: string, stdin: string): Promise<SshResult> {
-    const result = await runOverSsh(target(c), line, stdin, COMMAND_TIMEOUT_MS);
-    if (result.code !== 0) {
-      throw new Error(`${c.name} (${c.script}) on ${c.address} exited ${String(result.code)}:\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}\n${lab.logs(10)}`);
-    }
+  const ssh = (host: LabHost, line: string, stdin = "", timeoutMs = 60_000) => runOverSsh(target(host), line, stdin, timeoutMs);
+  const mustSsh = async (host: LabHost, line: string, stdin = ""): Promise<SshResult> => {
+    const result = await ssh(host, line, stdin);
+    if (result.code !== 0) throw new Error(`${host.name}: ${line} exited ${String(result.code)}: ${result.stderr}`);
     return result;
-  }
+  };
 
-  /** Runs a recorded command's create line (placeholders replaced) and records real ids it reports. */
-  async function runCreate(c: RecordedCommand): Promise<SshResult> {
-    const result = await runCommand(c, substitutePlaceholders(c.create, placeholders, real), c.stdin);
-    const host = lab.byAddress(c.address).name;
-    if (c.phase === "init") {
-      initResult = lastJson<InitResult>(result, c.name);
-      real.set("workerToken", initResult.workerToken);
-      real.set("managerToken", initResult.managerToken);
-      real.set("unlockKey", initResult.unlockKey);
-      real.set("clusterId", initResult.clusterId);
-      real.set(`nodeId:${host}`, initResult.nodeId);
-      nodeIdOf.set(host, initResult.nodeId);
-    } else if (c.phase === "join-manager" || c.phase === "join-worker") {
-      const { nodeId } = lastJson<{ nodeId: string }>(result, c.name);
-      real.set(`nodeId:${host}`, nodeId);
-      nodeIdOf.set(host, nodeId);
+  /** The lab's executor of one recorded resource, called in engine order. */
+  async function apply(r: RecordedResource): Promise<"done" | "skipped" | { outcome: "done" | "skipped"; note: string }> {
+    const command = runner.command(r.urn);
+    if (command) {
+      await runner.run(command);
+      return "done";
     }
-    return result;
+    switch (r.type) {
+      case "pulumi:providers:docker": {
+        // What the program gave the provider (provider inputs reach the engine JSON-encoded):
+        // exactly the options the master is opened with.
+        const sshOpts = (typeof r.inputs.sshOpts === "string" ? JSON.parse(r.inputs.sshOpts) : r.inputs.sshOpts) as string[];
+        expect(sshOpts).toEqual(dockerSshOptions(leaderNode));
+        expect(r.inputs.host).toBe(`ssh://root@${leader().address}:22`);
+        await openControlMaster(leaderEndpoint(leaderNode), lab.privateKey);
+        providerEngine = new Engine({ dial: sshDial([...sshOpts, "-p", "22", `root@${leader().address}`]) }, `${leader().name} over ssh`);
+        expect(await providerEngine.ping()).toBe(true);
+        return { outcome: "done", note: "control master opened by the program's openControlMaster" };
+      }
+      case "docker:index/network:Network": {
+        const created = await providerEngine.post<{ Id: string }>("/networks/create", networkCreateBody(r.inputs, r.name));
+        refs.networkIds.set(r.id, created.Id);
+        return "done";
+      }
+      case "docker:index/secret:Secret": {
+        const body = secretCreateBody(r.inputs, `${r.name}-${randomBytes(4).toString("hex").slice(0, 7)}`, r.name);
+        const created = await providerEngine.post<{ ID: string }>("/secrets/create", body);
+        refs.secretIds.set(r.id, created.ID);
+        refs.secretNames.set(String(r.inputs.name ?? `${r.name}-mock`), body.Name);
+        secretValues.set(body.Name, Buffer.from(body.Data, "base64").toString("utf8"));
+        return "done";
+      }
+      case "docker:index/serviceConfig:ServiceConfig": {
+        const body = configCreateBody(r.inputs, r.name);
+        const created = await providerEngine.post<{ ID: string }>("/configs/create", body);
+        refs.configIds.set(r.id, created.ID);
+        refs.configNames.set(body.Name, body.Name);
+        return "done";
+      }
+      case "docker:index/service:Service": {
+        const image = String((r.inputs.taskSpec as { containerSpec: { image: string } }).containerSpec.image);
+        if (!LAB_IMAGES.has(image)) return { outcome: "skipped", note: `image ${image} is not in the lab` };
+        const translation = serviceSpec(r.inputs, refs, r.name);
+        const created = await createServiceLikeProvider(providerEngine, translation);
+        applied.set(r.name, { spec: translation.spec, resolved: created.resolved });
+        return { outcome: "done", note: `converged in ${created.seconds.toFixed(1)} s` };
+      }
+      default:
+        // Components, random passwords: nothing to apply on the hosts.
+        return r.type.startsWith("medianest:") || r.type.startsWith("random:") ? "done" : { outcome: "skipped", note: "not applied by the lab" };
+    }
   }
 
   beforeAll(async () => {
@@ -151,11 +180,18 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
     const started = Date.now();
     lab = await Lab.up(hostEntries.map((h) => ({ name: h.name, address: h.address })));
     console.log(`hosts up: ${seconds(started)} s (${lab.hosts.length} hosts, run ${lab.runId})`);
-    config = { ...stackConfig, "medianest:sshPrivateKey": lab.privateKey };
+    config = labStackConfig(lab, stackConfig);
+    run = await mockedRun("lab", { config });
+    runner = new CommandRunner(lab, run, COMMAND_TIMEOUT_MS);
+    commands = runner.commands;
+    const leaderEntry = (config["medianest:hosts"] as (HostConfigEntry & { hostKey: string })[]).find((h) => h.role === "manager") as HostConfigEntry & { hostKey: string };
+    leaderNode = { name: leaderEntry.name, address: leaderEntry.address, ssh: { user: "root", port: 22, sudo: false, hostKey: leaderEntry.hostKey } } as unknown as PlannedNode;
   }, 180_000);
 
   afterAll(() => {
+    if (summary.length > 0) console.log(`\n${summary.join("\n\n")}\n`);
     if (!lab) return;
+    if (leaderNode) closeControlMaster(leaderEndpoint(leaderNode));
     const log = lab.down();
     const left = labLeftovers();
     if (left.length > 0) console.log(log);
@@ -165,8 +201,8 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
   it("each host has its own hostname, private /run, bind-mounted directories, sshd host key and dockerd", async () => {
     const keys = new Set<string>();
     for (const h of lab.hosts) {
-      const result = await runOverSsh(
-        { address: h.address, user: "root", port: 22, keyFile: lab.keyFile },
+      const result = await ssh(
+        h,
         "hostname; cat /etc/ssh/ssh_host_ed25519_key.pub; test -d /run/systemd/system && echo systemd || echo no-systemd; readlink -f /var/run; docker info --format '{{.Name}} {{.Driver}} {{.DockerRootDir}}'; hostname > /etc/medianest/lab-host",
         "",
         30_000,
@@ -174,6 +210,7 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
       expect(result.code, result.stderr).toBe(0);
       const [hostname, hostKey, systemd, varRun, info] = result.stdout.trim().split("\n");
       expect(hostname).toBe(h.name);
+      expect(hostKey.split(" ").slice(0, 2).join(" ")).toBe(h.hostKey);
       expect([systemd, varRun, info]).toEqual(["no-systemd", "/run", `${h.name} overlay2 /var/lib/docker`]);
       keys.add(hostKey);
       expect(existsSync(`${h.dir}/docker.sock`)).toBe(true);
@@ -190,34 +227,73 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
     const image = buildStandinTar();
     await Promise.all(lab.hosts.map((h) => importStandin(h.engine, image)));
     for (const h of lab.hosts) {
-      const inspect = await h.engine.get<{ Config: { Cmd: string[] } }>(`/images/${STANDIN_IMAGE}/json`);
-      expect(inspect.Config.Cmd.join(" ")).toContain("httpd");
+      const inspect = await h.engine.get<{ Config: { Cmd: string[]; Entrypoint: string[] } }>(`/images/${STANDIN_IMAGE}/json`);
+      // The upstream images' entrypoint, so the program's env-file wrapper starts it the same way.
+      expect([inspect.Config.Entrypoint, inspect.Config.Cmd]).toEqual([["dumb-init", "--"], ["/app/docker-entrypoint.sh"]]);
     }
     console.log(`image loaded: ${seconds(started)} s (${image.cached ? "cached" : "built"} ${image.tar})`);
     done.add("image");
   });
 
-  it("forms the swarm with the program's own Host and Swarm commands over SSH, in component order", async () => {
+  it("measures the bare-command floor: the same init, joins and labels issued directly over SSH", async () => {
     requireStep("hosts");
+    const managers = hostEntries.filter((h) => h.role === "manager");
+    const workers = hostEntries.filter((h) => h.role === "worker");
+    const [first, ...joining] = managers;
+    const host = (h: HostConfigEntry) => lab.host(h.name);
     const started = Date.now();
-    run = await mockedRun("lab", { config });
-    commands = hostAndSwarmCommands(run);
-    placeholders = mockPlaceholders(run);
-    expect(commands.map((c) => c.phase)).toEqual([
-      ...Array(hostEntries.length * 2).fill("host"),
-      "init",
-      ...Array(hostEntries.filter((h) => h.role === "manager").length - 1).fill("join-manager"),
-      ...Array(hostEntries.filter((h) => h.role === "worker").length).fill("join-worker"),
-      ...Array(hostEntries.length).fill("node-config"),
-    ]);
-    for (const c of commands) {
-      expect([c.user, c.port, c.privateKey]).toEqual(["root", 22, lab.privateKey]);
-      lab.byAddress(c.address);
-    }
-    for (const c of commands) await runCreate(c);
+    await mustSsh(host(first), `docker swarm init --advertise-addr ${first.address} --listen-addr ${first.address}:2377 --autolock >/dev/null`);
+    const managerToken = (await mustSsh(host(first), "docker swarm join-token -q manager")).stdout.trim();
+    const workerToken = (await mustSsh(host(first), "docker swarm join-token -q worker")).stdout.trim();
+    for (const m of joining) await mustSsh(host(m), `docker swarm join --token ${managerToken} --advertise-addr ${m.address} --listen-addr ${m.address}:2377 ${first.address}:2377`);
+    await Promise.all(workers.map((w) => mustSsh(host(w), `docker swarm join --token ${workerToken} --advertise-addr ${w.address} --listen-addr ${w.address}:2377 ${first.address}:2377`)));
+    const ids = (await mustSsh(host(first), "docker node ls --format '{{.Hostname}} {{.ID}}'")).stdout.trim().split("\n").map((l) => l.split(" "));
+    await Promise.all(
+      hostEntries.map((h) => {
+        const id = ids.find(([name]) => name === h.name)?.[1];
+        const labels = Object.entries(h.labels ?? {}).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => `--label-add ${k}.${String(x)}=true`) : [`--label-add ${k}=${String(v)}`]));
+        return mustSsh(host(first), `docker node update ${labels.join(" ")} ${id}`);
+      }),
+    );
+    floorSeconds = (Date.now() - started) / 1000;
+    // Back to bare hosts for the program.
+    await Promise.all([...workers, ...joining].map((h) => mustSsh(host(h), "docker swarm leave --force >/dev/null")));
+    await mustSsh(host(first), "docker swarm leave --force >/dev/null");
+    console.log(`bare-command floor: swarm formed in ${floorSeconds.toFixed(1)} s (${hostEntries.length} hosts)`);
+    done.add("floor");
+  });
 
+  it("replays the mocked run in engine order: host steps, swarm, the provider's SSH connection, networks, secrets, configs, app services", async () => {
+    requireStep("hosts");
+    requireStep("image");
+    const started = Date.now();
+    replay = await replayInEngineOrder(run, apply, { timeoutMs: 900_000 });
+    const total = (Date.now() - started) / 1000;
+    const swarmSteps = replay.filter((s) => runner.command(s.resource.urn)?.phase !== undefined && runner.command(s.resource.urn)?.phase !== "host");
+    const formation = span(swarmSteps);
+    const hostSteps = span(replay.filter((s) => runner.command(s.resource.urn)?.phase === "host"));
+    const skipped = replay.filter((s) => s.outcome === "skipped").map((s) => `${s.resource.name} (${s.note ?? ""})`);
+    const ratio = floorSeconds > 0 ? formation / floorSeconds : Number.NaN;
+    summary.push(
+      [
+        `engine-order replay: ${total.toFixed(1)} s for ${replay.length} resources (${replay.filter((s) => s.outcome === "done").length} applied)`,
+        `  host steps ${hostSteps.toFixed(1)} s; swarm formation ${formation.toFixed(1)} s (${swarmSteps.length} commands) vs bare-command floor ${floorSeconds.toFixed(1)} s: ${ratio.toFixed(2)}x (goal <= 1.3x)`,
+        `  skipped: ${skipped.join(", ") || "none"}`,
+      ].join("\n"),
+    );
+    console.log(summary[summary.length - 1]);
+    // Every command ran, and every app service converged.
+    expect(replay.filter((s) => runner.command(s.resource.urn)).every((s) => s.outcome === "done")).toBe(true);
+    expect([...applied.keys()].sort()).toEqual(["medianest-backend", "medianest-frontend", "medianest-worker"]);
+    done.add("swarm");
+    done.add("networks");
+    done.add("services");
+  }, 900_000);
+
+  it("the host steps and the swarm are as the recorded commands say", async () => {
+    requireStep("swarm");
     // The host steps did what their arguments say: data directories with exact modes and
-    // owners, and the firewall chains hooked in first.
+    // owners, the firewall chains hooked in first, sshd's MaxSessions raised on managers.
     for (const c of commands.filter((x) => x.phase === "host")) {
       const args = scriptArgs(c.create);
       const t = target(c);
@@ -230,69 +306,197 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
         const peers = (args[args.indexOf("--peers") + 1] ?? "").split(",");
         const perPeer = args[args.indexOf("--role") + 1] === "manager" ? 4 : 3;
         expect(rules.stdout.trim().split("\n"), `${c.name}`).toEqual(["-A INPUT -j MEDIANEST-SWARM", "-A DOCKER-USER -j MEDIANEST-PUBLISHED", String(peers.length * perPeer)]);
+      } else if (c.script === "host/sshd-sessions.sh") {
+        const effective = await runOverSsh(t, "/usr/sbin/sshd -T -C user=root,host=localhost,addr=127.0.0.1 | awk '$1 == \"maxsessions\" { print $2 }'", "", 30_000);
+        expect(effective.stdout.trim(), `${c.name}`).toBe(args[0]);
       } else {
         throw new Error(`${c.name}: no check for ${c.script}`);
       }
     }
+    // sshd-sessions runs on the managers only.
+    expect(commands.filter((c) => c.script === "host/sshd-sessions.sh").map((c) => lab.byAddress(c.address).name).sort()).toEqual(hostEntries.filter((h) => h.role === "manager").map((h) => h.name).sort());
 
-    // All nodes Ready, the configured roles, labels exactly as the node-config commands set them.
+    // All nodes Ready with the configured roles, labels exactly as the node-config commands set them.
     const all = await nodes();
     expect(all).toHaveLength(hostEntries.length);
     for (const n of all) expect([n.Description.Hostname, n.Status.State, n.Spec.Availability]).toEqual([n.Description.Hostname, "ready", "active"]);
     const managers = all.filter((n) => n.Spec.Role === "manager").map((n) => n.Description.Hostname).sort();
-    const workers = all.filter((n) => n.Spec.Role === "worker").map((n) => n.Description.Hostname).sort();
     expect(managers).toEqual(hostEntries.filter((h) => h.role === "manager").map((h) => h.name).sort());
-    expect(workers).toEqual(hostEntries.filter((h) => h.role === "worker").map((h) => h.name).sort());
     for (const c of commands.filter((x) => x.phase === "node-config")) {
-      const [nodeId, role, availability, ...labels] = scriptArgs(substitutePlaceholders(c.create, placeholders, real));
+      const [owner, nodeId, role, availability, ...labels] = scriptArgs(runnerLine(c));
       const node = all.find((n) => n.ID === nodeId);
       expect(node, `${c.name}: node ${nodeId}`).toBeDefined();
       expect(node?.Spec.Role).toBe(role);
       expect(node?.Spec.Availability).toBe(availability);
-      expect(node?.Spec.Labels).toEqual(labelArgs(labels));
-      expect(nodeIdOf.get(node?.Description.Hostname ?? "")).toBe(nodeId);
+      expect(node?.Spec.Labels).toEqual({ ...labelArgs(labels), "com.medianest.owner": owner });
+      expect(runner.nodeIdOf.get(node?.Description.Hostname ?? "")).toBe(nodeId);
     }
-    // Addresses as configured: advertise, listen (managers on :2377).
     for (const h of hostEntries) {
-      const node = all.find((n) => n.ID === nodeIdOf.get(h.name));
+      const node = all.find((n) => n.ID === runner.nodeIdOf.get(h.name));
       expect(node?.Status.Addr).toBe(h.address);
       if (h.role === "manager") expect(node?.ManagerStatus?.Addr).toBe(`${h.address}:2377`);
-      const info = await lab.host(h.name).engine.get<{ Swarm: { NodeAddr: string; LocalNodeState: string; Cluster?: { ID: string } } }>("/info");
-      expect([info.Swarm.NodeAddr, info.Swarm.LocalNodeState]).toEqual([h.address, "active"]);
+      // Every member records its owner (leave.sh acts only for it).
+      expect((await mustSsh(lab.host(h.name), "cat /var/lib/medianest/owners/swarm-member")).stdout.trim()).toBe(`swarm-member-${h.name}`);
     }
     expect(all.find((n) => n.ManagerStatus?.Leader)?.Description.Hostname).toBe(leader().name);
-    // Autolock as configured, with the unlock key init.sh reported.
+    const init = runner.formed().init;
     const swarm = await leader().engine.get<{ ID: string; Spec: { EncryptionConfig: { AutoLockManagers: boolean } } }>("/swarm");
-    expect(swarm.ID).toBe(initResult.clusterId);
-    const autolock = (stackConfig["medianest:swarm"] as { autolock?: boolean } | undefined)?.autolock ?? stackConfig["medianest:environment"] === "production";
-    expect(swarm.Spec.EncryptionConfig.AutoLockManagers).toBe(autolock);
-    expect((await leader().engine.get<{ UnlockKey: string }>("/swarm/unlockkey")).UnlockKey).toBe(initResult.unlockKey);
-    const viaCli = await runOverSsh({ address: leader().address, user: "root", port: 22, keyFile: lab.keyFile }, "docker swarm unlock-key -q", "", 30_000);
-    expect(viaCli.stdout.trim()).toBe(initResult.unlockKey);
-    // The docker provider reaches the leader's engine the same way: ssh + `docker system dial-stdio`.
-    const dial = await runOverSsh({ address: leader().address, user: "root", port: 22, keyFile: lab.keyFile }, "docker system dial-stdio", "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n", 30_000);
-    expect(dial.stdout).toMatch(/^HTTP\/1\.[01] 200 OK[\s\S]*\r\n\r\nOK$/);
-    console.log(`swarm formed: ${seconds(started)} s (${commands.length} commands)`);
-    done.add("swarm");
+    expect(swarm.ID).toBe(init.clusterId);
+    expect(swarm.Spec.EncryptionConfig.AutoLockManagers).toBe(true);
+    expect((await leader().engine.get<{ UnlockKey: string }>("/swarm/unlockkey")).UnlockKey).toBe(init.unlockKey);
+    // The join token never reached a command line: sshd's log of each session shows only
+    // the public arguments (and the lab's sshd logs every command at its default level).
+    for (const c of commands.filter((x) => x.script === "swarm/join.sh")) expect(runnerLine(c)).not.toMatch(/SWMTKN/);
   });
+
+  /** A recorded command's create line with the real values in. */
+  const runnerLine = (c: RecordedCommand): string => realInvocation(c, c.create, runner.placeholders, runner.real).line;
 
   it("running every command a second time changes nothing", async () => {
     requireStep("swarm");
-    const before = { ...initResult };
-    const ids = new Map(nodeIdOf);
+    const before = { ...runner.formed().init };
+    const ids = new Map(runner.nodeIdOf);
     for (const c of commands) {
-      const result = await runCreate(c);
+      const result = await runner.run(c, c.update ?? c.create);
       const changed = `${result.stdout}\n${result.stderr}`.split("\n").filter((l) => l.startsWith("changed:"));
       expect(changed, `${c.name} changed something on its second run`).toEqual([]);
     }
-    expect(initResult).toEqual(before);
-    expect(nodeIdOf).toEqual(ids);
+    expect(runner.formed().init).toEqual(before);
+    expect(runner.nodeIdOf).toEqual(ids);
   });
+
+  it("a second `pulumi up` of the same config plans nothing: every resource read back and diffed as the providers do", async () => {
+    requireStep("services");
+    const second = await mockedRun("lab", { config });
+    const rows: string[][] = [];
+    const ids = { ...refs, networkIds: refs.networkIds };
+    let updates = 0;
+    let replaces = 0;
+    const record = (type: string, name: string, u: readonly { path: string }[], r: readonly { path: string }[]) => {
+      updates += u.length;
+      replaces += r.length;
+      rows.push([type, name, String(u.length), String(r.length), [...u, ...r].map((c) => c.path).join(", ") || "-"]);
+    };
+    for (const n of second.ofType("docker:index/network:Network")) {
+      const stored = readNetwork(await providerEngine.get(`/networks/${refs.networkIds.get(n.id)}`));
+      const plan = summarise(planDiff(NETWORK_SCHEMA, n.inputs, stored, NETWORK_IGNORE_CHANGES));
+      record("docker.Network", n.name, plan.updates, plan.replaces);
+    }
+    const first = new Map(run.ofType("docker:index/service:Service").map((s) => [s.name, s]));
+    for (const s of second.ofType("docker:index/service:Service").filter((x) => applied.has(x.name))) {
+      const stored = readService(await providerEngine.get(`/services/${s.name}`), first.get(s.name)?.inputs ?? {});
+      const plan = summarise(planDiff(SERVICE_SCHEMA, resolveServiceInputs(s.inputs, ids), stored, SERVICE_IGNORE_CHANGES));
+      record("docker.Service", s.name, plan.updates, plan.replaces);
+    }
+    // Secrets and configs are immutable (every input replace-on-change): equal inputs, no change.
+    for (const type of ["docker:index/secret:Secret", "docker:index/serviceConfig:ServiceConfig"]) {
+      const before = new Map(run.ofType(type).map((r) => [r.name, r.inputs]));
+      for (const r of second.ofType(type)) {
+        const same = JSON.stringify(before.get(r.name)) === JSON.stringify(r.inputs);
+        record(type.split(":")[2], r.name, [], same ? [] : [{ path: "data" }]);
+      }
+    }
+    const firstCommands = new Map(commands.map((c) => [c.name, c.resource.inputs]));
+    for (const c of hostAndSwarmCommands(second)) {
+      const plan = planCommandDiff(firstCommands.get(c.name) ?? {}, c.resource.inputs);
+      record("command.remote.Command", c.name, plan.updates, plan.replaces);
+    }
+    summary.push(`second run of the same config, read back from the engine (docker) and state (commands):\n${table(["type", "resource", "updates", "replaces", "paths"], rows)}\n  total: ${updates} updates, ${replaces} replaces`);
+    console.log(summary[summary.length - 1]);
+    expect({ updates, replaces }).toEqual({ updates: 0, replaces: 0 });
+    // And the engine stored what was sent: images as declared (no registry knows the lab's),
+    // Env at most one entry, the env file mounted.
+    for (const [name, { spec, resolved }] of applied) {
+      const s = await providerEngine.get<{ Spec: EngineServiceSpec }>(`/services/${name}`);
+      expect(resolved, `${name}: the registry query found nothing, as for any image no registry has`).toBe(false);
+      expect(s.Spec.TaskTemplate.ContainerSpec.Image).toBe(spec.TaskTemplate.ContainerSpec.Image);
+      expect((s.Spec.TaskTemplate.ContainerSpec.Env ?? []).length).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("an edited swarm/join.sh is an update of exactly the join commands, and running them leaves every node in the swarm", async () => {
+    requireStep("swarm");
+    vi.doMock("node:fs", async (importOriginal) => {
+      const fs = await importOriginal<typeof import("node:fs")>();
+      const readFileSync = ((file: unknown, ...rest: unknown[]) => {
+        const content = (fs.readFileSync as (...args: unknown[]) => unknown)(file, ...rest);
+        return String(file).endsWith("/scripts/swarm/join.sh") ? `${String(content)}# edited\n` : content;
+      }) as typeof fs.readFileSync;
+      return { ...fs, readFileSync, default: { ...fs, readFileSync } };
+    });
+    let edited: MockedRun;
+    try {
+      edited = await mockedRun("lab", { config });
+    } finally {
+      vi.doUnmock("node:fs");
+    }
+    const was = new Map(commands.map((c) => [c.name, c]));
+    const changed: { command: RecordedCommand; plan: ReturnType<typeof planCommandDiff> }[] = [];
+    const editedJoin = `${loadScript("swarm/join.sh").content}# edited\n`;
+    const identify = (stdin: string) => (stdin.endsWith(editedJoin) ? { script: "swarm/join.sh" as const } : parseStdin(stdin));
+    for (const c of hostAndSwarmCommands(edited, identify)) {
+      const plan = planCommandDiff((was.get(c.name) as RecordedCommand).resource.inputs, c.resource.inputs);
+      expect(plan.replaces.map((x) => x.path), c.name).toEqual([]);
+      if (plan.updates.length > 0) changed.push({ command: c, plan });
+    }
+    expect(changed.map((x) => x.command.name).sort()).toEqual(commands.filter((c) => c.script === "swarm/join.sh").map((c) => c.name).sort());
+    expect(new Set(changed.flatMap((x) => x.plan.updates.map((u) => u.path)))).toEqual(new Set(["stdin"]));
+    const before = (await nodes()).map((n) => n.ID).sort();
+    // pulumi-command runs `update` with the new stdin, in place.
+    for (const { command } of changed) {
+      const result = await runner.run(command, command.update ?? command.create);
+      expect(result.stderr, command.name).toMatch(/ok: member of swarm/);
+      expect(`${result.stdout}\n${result.stderr}`, command.name).not.toMatch(/left swarm/);
+    }
+    const after = await nodes();
+    expect(after.map((n) => n.ID).sort()).toEqual(before);
+    expect(after.every((n) => n.Status.State === "ready")).toBe(true);
+    summary.push(`edited swarm/join.sh: ${changed.length} commands plan an update (stdin), 0 replaces; run in place, ${after.length}/${before.length} nodes still in the swarm`);
+  });
+
+  it("the docker provider's one SSH connection holds 40 parallel API calls; plain connections do not", async () => {
+    requireStep("swarm");
+    const endpoint = leaderEndpoint(leaderNode);
+    const ping = "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
+    const through = async (args: readonly string[]) => {
+      const results = await parallel(40, () => new Promise<boolean>((resolve) => {
+        const started = Date.now();
+        void runRaw(args, ping).then((out) => resolve(/\r\n\r\nOK$/.test(out) && Date.now() - started < 60_000));
+      }));
+      return results.filter(Boolean).length;
+    };
+    await openControlMaster(endpoint, lab.privateKey);
+    const multiplexed = await through([...multiplexedSshOptions(endpoint), "-p", "22", `root@${leader().address}`, "docker", "system", "dial-stdio"]);
+    // Control: one new connection each, as without ControlMaster (same key, same sshd).
+    const plain = await through([...sshArgs({ address: leader().address, user: "root", port: 22, keyFile: lab.keyFile }), "docker", "system", "dial-stdio"]);
+    summary.push(`parallel SSH: 40 concurrent docker API calls through the control master: ${multiplexed}/40 answered; 40 plain connections (sshd MaxStartups 10:30:100): ${plain}/40`);
+    console.log(summary[summary.length - 1]);
+    expect(multiplexed).toBe(40);
+  });
+
+  /** ssh with `args`, `stdin` as input; its stdout (bounded at 60 s). */
+  function runRaw(args: readonly string[], stdin: string): Promise<string> {
+    return import("node:child_process").then(
+      ({ spawn }) =>
+        new Promise<string>((resolve) => {
+          const child = spawn("ssh", [...args], { stdio: ["pipe", "pipe", "ignore"] });
+          let out = "";
+          child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
+          const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+          child.on("close", () => {
+            clearTimeout(timer);
+            resolve(out);
+          });
+          child.stdin.on("error", () => undefined);
+          child.stdin.end(stdin);
+        }),
+    );
+  }
 
   it("removing a label from config removes it from the node (and adding it back restores it)", async () => {
     requireStep("swarm");
     const host = hostEntries.find((h) => h.labels && "az" in h.labels && h.role === "manager" && h.name !== leader().name) as HostConfigEntry;
-    const changedHosts = structuredClone(hostEntries).map((h) => {
+    const changedHosts = structuredClone(config["medianest:hosts"] as HostConfigEntry[]).map((h) => {
       if (h.name === host.name) delete h.labels?.az;
       return h;
     });
@@ -301,49 +505,29 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
     const before = nodeConfig(commands);
     const after = nodeConfig(hostAndSwarmCommands(changedRun));
     expect(after.create).not.toBe(before.create);
-    const nodeId = nodeIdOf.get(host.name) as string;
-
-    const removed = await runCommand(after, substitutePlaceholders(after.create, placeholders, real), after.stdin);
+    const nodeId = runner.nodeIdOf.get(host.name) as string;
+    const removed = await runner.run(after, after.update ?? after.create);
     expect(removed.stdout).toContain(`changed: node ${nodeId} label az removed`);
-    const [, , , ...labels] = scriptArgs(substitutePlaceholders(after.create, placeholders, real));
     const node = (await nodes()).find((n) => n.ID === nodeId);
-    expect(node?.Spec.Labels).toEqual(labelArgs(labels));
     expect(node?.Spec.Labels).not.toHaveProperty("az");
-
-    const restored = await runCommand(before, substitutePlaceholders(before.create, placeholders, real), before.stdin);
+    const restored = await runner.run(before, before.update ?? before.create);
     expect(restored.stdout).toContain(`changed: node ${nodeId} label az=${String(host.labels?.az)}`);
     expect((await nodes()).find((n) => n.ID === nodeId)?.Spec.Labels.az).toBe(String(host.labels?.az));
   });
 
-  it("creates the five overlay networks of the mocked run with the planned subnets", async () => {
-    requireStep("swarm");
+  it("the five overlay networks have the planned subnets and attachability", async () => {
+    requireStep("networks");
     const recorded = run.ofType("docker:index/network:Network");
     expect(recorded).toHaveLength(5);
-    const exported = run.exports.networkIds as Record<string, string>;
-    for (const r of recorded) {
-      const body = networkCreateBody(r.inputs, r.name);
-      const created = await leader().engine.post<{ Id: string }>("/networks/create", body);
-      networkIds.set(`${r.name}-id`, created.Id);
-    }
-    expect(new Set(Object.values(exported))).toEqual(new Set(networkIds.keys()));
     const attachable = (stackConfig["medianest:network"] as { attachable: string[] }).attachable;
     for (const r of recorded) {
-      const n = await leader().engine.get<{
-        Name: string;
-        Driver: string;
-        Scope: string;
-        Internal: boolean;
-        Attachable: boolean;
-        IPAM: { Config: { Subnet: string; Gateway: string }[] };
-        Labels: Record<string, string>;
-      }>(`/networks/${networkIds.get(`${r.name}-id`)}`);
-      const inputs = r.inputs as { name: string; internal: boolean; attachable: boolean; ipamConfigs: { subnet: string; gateway: string }[] };
+      const n = await leader().engine.get<{ Name: string; Driver: string; Scope: string; Internal: boolean; Attachable: boolean; IPAM: { Config: { Subnet: string; Gateway: string }[] }; Labels: Record<string, string> }>(`/networks/${refs.networkIds.get(r.id)}`);
+      const inputs = r.inputs as { name: string; ipamConfigs: { subnet: string; gateway: string }[] };
       expect([n.Name, n.Driver, n.Scope]).toEqual([inputs.name, "overlay", "swarm"]);
       expect(n.IPAM.Config).toEqual(inputs.ipamConfigs.map((c) => ({ Subnet: c.subnet, Gateway: c.gateway })));
       expect(n.Internal).toBe(r.name === "database-net");
       expect(n.Attachable).toBe(attachable.includes(n.Labels["com.medianest.network"]));
     }
-    done.add("networks");
   });
 
   it("a container only on database-net (internal) cannot reach outside; one on frontend-net can", async () => {
@@ -363,12 +547,11 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
-
   it("a container only on frontend-net cannot reach a service task on database-net", async () => {
     requireStep("networks");
     requireStep("image");
     const name = `lab-db-probe-${randomBytes(3).toString("hex")}`;
-    const dbNet = networkIds.get("database-net-id") as string;
+    const dbNet = refs.networkIds.get("database-net-id") as string;
     const server = await leader().engine.post<{ ID: string }>("/services/create", {
       Name: name,
       TaskTemplate: {
@@ -401,92 +584,31 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
       await leader().engine.request("DELETE", `/services/${server.ID}`);
     }
   });
-
-  it("applies the app services through the strict translator: they converge on the labelled nodes with the declared resources", async () => {
-    requireStep("networks");
-    requireStep("image");
-    const started = Date.now();
-    const refs: SwarmRefs & { [K in keyof SwarmRefs]: Map<string, string> } = {
-      networkIds,
-      secretIds: new Map(),
-      secretNames: new Map(),
-      configIds: new Map(),
-      configNames: new Map(),
-    };
-    const secretValues = new Map<string, string>();
-    for (const s of run.ofType("docker:index/secret:Secret")) {
-      const body = secretCreateBody(s.inputs, `${s.name}-${randomBytes(4).toString("hex").slice(0, 7)}`, s.name);
-      const created = await leader().engine.post<{ ID: string }>("/secrets/create", body);
-      refs.secretIds.set(`${s.name}-id`, created.ID);
-      refs.secretNames.set(String(s.inputs.name ?? `${s.name}-mock`), body.Name);
-      secretValues.set(body.Name, Buffer.from(body.Data, "base64").toString("utf8"));
-    }
-    for (const c of run.ofType("docker:index/serviceConfig:ServiceConfig")) {
-      const body = configCreateBody(c.inputs, c.name);
-      const created = await leader().engine.post<{ ID: string }>("/configs/create", body);
-      refs.configIds.set(`${c.name}-id`, created.ID);
-      refs.configNames.set(body.Name, body.Name);
-    }
-
-    const recorded = run.ofType("docker:index/service:Service").filter((s) => APP_SERVICES.includes(s.name));
-    expect(recorded.map((s) => s.name).sort()).toEqual([...APP_SERVICES].sort());
-    const specs = new Map<string, EngineServiceSpec>();
-    let waitMs = 0;
-    for (const s of recorded) {
-      const { spec, converge } = serviceSpec(s.inputs, refs, s.name);
-      await leader().engine.post("/services/create", spec);
-      specs.set(spec.Name, spec);
-      waitMs = Math.max(waitMs, converge ? converge.timeoutNs / 1e6 : 180_000);
-    }
-
-    // Bounded wait (the provider's convergeConfig timeout, at most 4 minutes here).
-    const deadline = Date.now() + Math.min(waitMs, 240_000);
-    const tasksOf = (name: string) => leader().engine.get<SwarmTask[]>(`/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [name], "desired-state": ["running"] }))}`);
-    let pending: string[] = [...specs.keys()];
-    let lastState = "";
-    for (let i = 0; i < 400 && pending.length > 0 && Date.now() < deadline; i++) {
-      const next: string[] = [];
-      const states: string[] = [];
-      for (const name of pending) {
-        const spec = specs.get(name) as EngineServiceSpec;
-        const want = "Replicated" in spec.Mode ? spec.Mode.Replicated.Replicas : 0;
-        const tasks = await tasksOf(name);
-        states.push(`${name}: ${tasks.map((t) => `${t.Status.State}${t.Status.Err ? ` (${t.Status.Err})` : ""}`).join(", ") || "no tasks"}`);
-        if (!(tasks.length === want && tasks.every((t) => t.Status.State === "running"))) next.push(name);
-      }
-      pending = next;
-      lastState = states.join("; ");
-      if (pending.length > 0) await sleep(1_000);
-    }
-    expect(pending, `services not converged: ${lastState}\n${lab.logs(10)}`).toEqual([]);
-    console.log(`services converged: ${seconds(started)} s (${[...specs.keys()].join(", ")})`);
-
+  it("the app services run on the labelled nodes with the declared resources, their env from the env file", async () => {
+    requireStep("services");
     const all = await nodes();
     const byId = new Map(all.map((n) => [n.ID, n]));
-    for (const [name, spec] of specs) {
-      // The engine stored what the translator sent.
+    const tasksOf = (name: string) => leader().engine.get<SwarmTask[]>(`/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [name], "desired-state": ["running"] }))}`);
+    for (const [name, { spec }] of applied) {
       const service = await leader().engine.get<{ Spec: EngineServiceSpec }>(`/services/${name}`);
       expect(service.Spec.TaskTemplate.Resources).toEqual(spec.TaskTemplate.Resources);
       expect(service.Spec.TaskTemplate.Placement?.Constraints).toEqual(spec.TaskTemplate.Placement?.Constraints);
       expect(service.Spec.EndpointSpec?.Mode).toBe(spec.EndpointSpec.Mode);
       expect(service.Spec.Labels).toEqual(spec.Labels);
-
+      // A declared grace period, never the 0 s the provider sends for an absent one.
+      expect(service.Spec.TaskTemplate.ContainerSpec.StopGracePeriod).toBeGreaterThan(0);
+      const envFile = (spec.TaskTemplate.ContainerSpec.Configs ?? []).find((c) => c.File.Name === "/run/medianest/env");
       for (const task of await tasksOf(name)) {
-        // Placement: on a node that satisfies every constraint the program declared.
         const node = byId.get(task.NodeID ?? "") as SwarmNode;
         expect(node, `${name} task ${task.ID} has a node`).toBeDefined();
         for (const constraint of spec.TaskTemplate.Placement?.Constraints ?? []) expect(satisfies(node, constraint), `${name} on ${node.Description.Hostname}: ${constraint}`).toBe(true);
-        // The task carries the declared limits and reservations (reservations are what the
-        // scheduler books on the node) ...
         expect(task.Spec.Resources).toEqual(spec.TaskTemplate.Resources);
-        // ... its container runs with the declared limits ...
         const host = lab.host(node.Description.Hostname);
         const containerId = task.Status.ContainerStatus?.ContainerID as string;
         const container = await host.engine.get<{ State: { Health?: { Status: string } }; HostConfig: { NanoCpus: number; Memory: number } }>(`/containers/${containerId}/json`);
         const limits = spec.TaskTemplate.Resources?.Limits;
         expect([container.HostConfig.NanoCpus, container.HostConfig.Memory]).toEqual([limits?.NanoCPUs, limits?.MemoryBytes]);
-        if (spec.TaskTemplate.ContainerSpec.Healthcheck) expect(container.State.Health?.Status).toBe("healthy");
-        // ... and the kernel enforces them (cgroup v1 hierarchies are shared with the lab hosts).
+        if (spec.TaskTemplate.ContainerSpec.Healthcheck?.Test?.length) expect(container.State.Health?.Status).toBe("healthy");
         const cg = (controller: string, file: string) => `/sys/fs/cgroup/${controller}/mnlab-${host.name}/${containerId}/${file}`;
         if (existsSync(cg("memory", "memory.limit_in_bytes"))) {
           expect(Number(readFileSync(cg("memory", "memory.limit_in_bytes"), "utf8"))).toBe(limits?.MemoryBytes);
@@ -494,50 +616,79 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
           const period = Number(readFileSync(cg("cpu", "cpu.cfs_period_us"), "utf8"));
           expect(Math.round((quota / period) * 1e9)).toBe(limits?.NanoCPUs);
         }
-        // Secrets arrive as files with the recorded content and mode.
         for (const secret of spec.TaskTemplate.ContainerSpec.Secrets ?? []) {
           const read = await host.engine.exec(containerId, ["sh", "-c", `stat -c %a ${secret.File.Name} && cat ${secret.File.Name}`]);
           expect(read.code).toBe(0);
           expect(read.output).toBe(`${secret.File.Mode.toString(8)}\n${secretValues.get(secret.SecretName)}`);
         }
+        // The app process (PID 1 after every exec) has the environment of its env file.
+        if (envFile) {
+          const env = await host.engine.exec(containerId, ["sh", "-c", "tr '\\0' '\\n' < /proc/1/environ"]);
+          const expected = Buffer.from(String(run.ofType("docker:index/serviceConfig:ServiceConfig").find((c) => refs.configIds.get(c.id) === envFile.ConfigID)?.inputs.data), "base64").toString("utf8");
+          for (const line of expected.split("\n").filter((l) => l !== "")) {
+            const [key, quoted] = [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)];
+            expect(env.output.split("\n"), `${name}: ${key} in the app's environment`).toContain(`${key}=${quoted.slice(1, -1).replace(/'\\''/g, "'")}`);
+          }
+        }
       }
     }
-    // Where the lab stack's labels put them: frontend/backend on the compute worker, workers on the processing node.
     const placed = async (name: string) => [...new Set((await tasksOf(name)).map((t) => byId.get(t.NodeID ?? "")?.Description.Hostname))].sort();
-    const labelled = (key: string) => hostEntries.filter((h) => {
-      const v = h.labels?.type;
-      return Array.isArray(v) ? v.includes(key) : v === key;
-    });
+    const labelled = (key: string) =>
+      hostEntries.filter((h) => {
+        const v = h.labels?.type;
+        return Array.isArray(v) ? v.includes(key) : v === key;
+      });
     expect(await placed("medianest-frontend")).toEqual(labelled("compute").filter((h) => h.role === "worker").map((h) => h.name));
     expect(await placed("medianest-backend")).toEqual(labelled("compute").filter((h) => h.role === "worker").map((h) => h.name));
     expect(await placed("medianest-worker")).toEqual(labelled("processing").map((h) => h.name));
-    const frontend = await leader().engine.get<{ Spec: EngineServiceSpec }>("/services/medianest-frontend");
-    console.log(`frontend placement preferences as stored by the engine: ${JSON.stringify(frontend.Spec.TaskTemplate.Placement?.Preferences ?? [])}`);
-    done.add("services");
   });
 
-  it("removing a host drains and removes it (its node-config's delete: node-remove.sh, then its join's delete: leave.sh)", async () => {
-    requireStep("swarm");
-    // The processing manager: removal demotes it, and (after the services step) drains a task.
-    const host = hostEntries.find((h) => h.role === "manager" && h.name !== leader().name && (h.labels?.type === "processing")) ?? hostEntries[hostEntries.length - 1];
-    const nodeId = nodeIdOf.get(host.name) as string;
-    const nodeConfig = commands.find((c) => c.phase === "node-config" && c.name.endsWith(`-${host.name}`)) as RecordedCommand;
-    const join = commands.find((c) => c.phase.startsWith("join") && c.name.endsWith(`-${host.name}`)) as RecordedCommand;
-    expect(nodeConfig.delete).toBeDefined();
-    expect(join.delete).toBeDefined();
+  it("a service that cannot converge at create is deleted again and fails the run, as the provider does", async () => {
+    requireStep("services");
+    const worker = run.ofType("docker:index/service:Service").find((s) => s.name === "medianest-worker") as RecordedResource;
+    const translation = serviceSpec(worker.inputs, refs, worker.name);
+    const spec: EngineServiceSpec = {
+      ...translation.spec,
+      Name: "lab-unplaceable",
+      TaskTemplate: { ...translation.spec.TaskTemplate, Placement: { ...translation.spec.TaskTemplate.Placement, Constraints: ["node.labels.type == nowhere"] } },
+    };
+    const attempt = createServiceLikeProvider(providerEngine, { spec, converge: { delayNs: 1e9, timeoutNs: 8e9 } });
+    await expect(attempt).rejects.toThrow(/did not converge after 8s .*deleted, as the provider does/);
+    const gone = await leader().engine.request("GET", "/services/lab-unplaceable");
+    expect(gone.status).toBe(404);
+  });
 
-    const removed = await runCommand(nodeConfig, substitutePlaceholders(nodeConfig.delete as string, placeholders, real), "");
+  it("a delete left behind by a renamed host does nothing; removing a host drains and removes it", async () => {
+    requireStep("swarm");
+    const host = hostEntries.find((h) => h.role === "manager" && h.name !== leader().name && h.labels?.type === "processing") ?? hostEntries[hostEntries.length - 1];
+    const nodeId = runner.nodeIdOf.get(host.name) as string;
+    const nodeConfig = commands.find((c) => c.phase === "node-config" && c.name.endsWith(`-${host.name}`)) as RecordedCommand;
+    const member = commands.find((c) => c.phase.startsWith("join") && c.name.endsWith(`-${host.name}`)) as RecordedCommand;
+    expect(nodeConfig.delete).toBeDefined();
+    expect(member.delete).toBeDefined();
+
+    // The host renamed in config: the old resources' deletes find the new owners and stop.
+    const renamed = (line: string, from: string, to: string) => line.replace(` -- ${from}`, ` -- ${to}`);
+    const oldNodeDelete = renamed(nodeConfig.delete as string, nodeConfig.name, `swarm-node-old-${host.name}`);
+    const oldMemberDelete = renamed(member.delete as string, member.name, `swarm-member-old-${host.name}`);
+    const keptNode = await runner.run(nodeConfig, oldNodeDelete, "");
+    expect(keptNode.stdout).toContain(`ok: node ${nodeId} now managed by ${nodeConfig.name}, not swarm-node-old-${host.name}; not removing`);
+    const keptMember = await runner.run(member, oldMemberDelete, "");
+    expect(keptMember.stdout).toContain(`ok: membership now owned by ${member.name}, not swarm-member-old-${host.name}; not leaving`);
+    expect((await nodes()).map((n) => n.ID)).toContain(nodeId);
+    expect((await lab.host(host.name).engine.get<{ Swarm: { LocalNodeState: string } }>("/info")).Swarm.LocalNodeState).toBe("active");
+
+    // The host removed from config: its own deletes drain, demote and remove it, then it leaves.
+    const removed = await runner.run(nodeConfig, nodeConfig.delete as string, "");
     expect(removed.stdout).toContain(`changed: node ${nodeId} drained`);
     if (host.role === "manager") expect(removed.stdout).toContain(`changed: node ${nodeId} demoted`);
     expect(removed.stdout).toContain(`changed: node ${nodeId} removed`);
-    const left = await runCommand(join, substitutePlaceholders(join.delete as string, placeholders, real), "");
+    const left = await runner.run(member, member.delete as string, "");
     expect(left.stdout).toMatch(/^(changed: left swarm|ok: not in a swarm)/m);
-
     const remaining = await nodes();
     expect(remaining.map((n) => n.ID)).not.toContain(nodeId);
     expect(remaining).toHaveLength(hostEntries.length - 1);
-    const info = await lab.host(host.name).engine.get<{ Swarm: { LocalNodeState: string } }>("/info");
-    expect(info.Swarm.LocalNodeState).toBe("inactive");
+    expect((await lab.host(host.name).engine.get<{ Swarm: { LocalNodeState: string } }>("/info")).Swarm.LocalNodeState).toBe("inactive");
     if (done.has("services")) {
       const tasks = await leader().engine.get<SwarmTask[]>(`/tasks?filters=${encodeURIComponent(JSON.stringify({ "desired-state": ["running"] }))}`);
       expect(tasks.filter((t) => t.NodeID === nodeId)).toEqual([]);

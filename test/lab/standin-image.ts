@@ -13,9 +13,17 @@ export const STANDIN_IMAGE = "medianest-lab/standin:1";
 export const CACHE_DIR = process.env.MEDIANEST_LAB_CACHE ?? "/var/cache/medianest-lab";
 const BUSYBOX = "/bin/busybox";
 const NODE_SHIM = path.join(__dirname, "standin", "node.sh");
-/** Both app ports, as the program's frontend (3000, "/") and backend (3001, "/api/health") use them. */
-const CMD = ["/bin/sh", "-c", "httpd -p 3001 -h /www && exec httpd -f -p 3000 -h /www"];
-const CHANGES = [`CMD ${JSON.stringify(CMD)}`, "WORKDIR /"];
+/**
+ * The upstream images' entrypoint (APP_IMAGE_ENTRYPOINT: dumb-init -- /app/docker-entrypoint.sh),
+ * so the program's env-file wrapper starts the stand-in as it starts the real app. The
+ * entrypoint serves both app ports, as the program's frontend (3000, "/") and backend
+ * (3001, "/api/health") use them; every `exec` keeps the environment in PID 1.
+ */
+const CHANGES = [`ENTRYPOINT ${JSON.stringify(["dumb-init", "--"])}`, `CMD ${JSON.stringify(["/app/docker-entrypoint.sh"])}`, "WORKDIR /"];
+const EXECUTABLES: Record<string, string> = {
+  "usr/bin/dumb-init": '#!/bin/sh\n# dumb-init stand-in: run the command after "--".\n[ "${1:-}" = "--" ] && shift\nexec "$@"\n',
+  "app/docker-entrypoint.sh": "#!/bin/sh\nhttpd -p 3001 -h /www && exec httpd -f -p 3000 -h /www\n",
+};
 const FILES: Record<string, string> = {
   "www/index.html": "<!doctype html><title>MediaNest lab stand-in</title>\n",
   "www/api/health": '{"status":"ok"}\n',
@@ -65,7 +73,7 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
     .update(readFileSync(BUSYBOX))
     .update(readFileSync(NODE_SHIM))
     // The base image's recipe is unchanged (its cached tar stays valid); a variant adds its files.
-    .update(JSON.stringify(variant ? { applets, FILES: files, CHANGES, format: 1, variant: variant.image } : { applets, FILES, CHANGES, format: 1 }))
+    .update(JSON.stringify(variant ? { applets, FILES: files, EXECUTABLES, CHANGES, format: 2, variant: variant.image } : { applets, FILES, EXECUTABLES, CHANGES, format: 2 }))
     .digest("hex")
     .slice(0, 16);
   const tar = path.join(CACHE_DIR, `standin-${hash}.tar`);
@@ -76,7 +84,7 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
   rmSync(work, { recursive: true, force: true });
   try {
     const root = path.join(work, "rootfs");
-    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "www/api", "root", "proc", "sys", "dev", "run"]) {
+    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "www/api", "root", "proc", "sys", "dev", "run", "app"]) {
       mkdirSync(path.join(root, dir), { recursive: true });
     }
     mkdirSync(path.join(root, "tmp"), { recursive: true });
@@ -92,6 +100,7 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
     copyFileSync(NODE_SHIM, path.join(root, "usr/local/bin/node"));
     chmodSync(path.join(root, "usr/local/bin/node"), 0o755);
     for (const [file, content] of Object.entries(files)) writeFileSync(path.join(root, file), content, { mode: 0o644 });
+    for (const [file, content] of Object.entries(EXECUTABLES)) writeFileSync(path.join(root, file), content, { mode: 0o755 });
     const partial = `${tar}.partial-${process.pid}`;
     run("tar", ["--numeric-owner", "--owner=0", "--group=0", "--sort=name", "-C", root, "-cf", partial, "."]);
     renameSync(partial, tar);

@@ -7,12 +7,13 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STACKS, mockedRun, testConfig, type MockedRun } from "../support/mocked-run";
-import { hostAndSwarmCommands, mockPlaceholders, scriptArgs, shellWords, substitutePlaceholders } from "./commands";
+import { hostAndSwarmCommands, mockPlaceholders, realInvocation, scriptArgs, shellWords, substitutePlaceholders, type RecordedCommand } from "./commands";
 import { hostBindTargets } from "./lab-hosts";
 import { networkCreateBody } from "./network-spec";
 import { configCreateBody, isSwarmSpreadDescriptor, secretCreateBody, serviceSpec, type SwarmRefs } from "./service-spec";
 import { UnmappedFieldError, goDurationNs } from "./strict";
 import { parseDebianMirror } from "./data-image";
+import { replayInEngineOrder } from "./engine-order";
 import { diffPaths } from "./lab-swarm";
 import { STANDIN_IMAGE, STANDIN_NO_HEALTH, STANDIN_V2 } from "./standin-image";
 
@@ -128,14 +129,20 @@ describe("lab translators", () => {
 
   it("orders the recorded Host and Swarm commands by component and checks their dependencies", () => {
     const commands = hostAndSwarmCommands(runs.get("lab") as MockedRun);
-    expect(commands.map((c) => c.name)).toEqual([
-      "lab-1-data-dirs", "lab-2-data-dirs", "lab-3-data-dirs", "lab-4-data-dirs",
-      "lab-1-firewall", "lab-2-firewall", "lab-3-firewall", "lab-4-firewall",
-      "swarm-init-lab-1", "swarm-join-lab-2", "swarm-join-lab-3", "swarm-join-lab-4",
+    const hostSteps = commands.filter((c) => c.phase === "host").map((c) => c.name).sort();
+    expect(hostSteps).toEqual(
+      [
+        ...["lab-1", "lab-2", "lab-3", "lab-4"].flatMap((h) => [`${h}-data-dirs`, `${h}-firewall`]),
+        // The managers' sshd multiplexes the docker provider's API calls.
+        ...["lab-1", "lab-2", "lab-3"].map((h) => `${h}-sshd-sessions`),
+      ].sort(),
+    );
+    expect(commands.filter((c) => c.phase !== "host").map((c) => c.name)).toEqual([
+      "swarm-member-lab-1", "swarm-member-lab-2", "swarm-member-lab-3", "swarm-member-lab-4",
       "swarm-node-lab-1", "swarm-node-lab-2", "swarm-node-lab-3", "swarm-node-lab-4",
     ]);
-    expect(commands.map((c) => c.phase)).toEqual([...Array(8).fill("host"), "init", "join-manager", "join-manager", "join-worker", ...Array(4).fill("node-config")]);
-    expect(scriptArgs(commands[8].create)).toEqual(["198.18.0.11", "198.18.0.11", "", "true"]);
+    expect(commands.map((c) => c.phase)).toEqual([...Array(11).fill("host"), "init", "join-manager", "join-manager", "join-worker", ...Array(4).fill("node-config")]);
+    expect(scriptArgs(commands[11].create)).toEqual(["swarm-member-lab-1", "198.18.0.11", "198.18.0.11", "", "true"]);
     expect(commands.filter((c) => c.phase === "node-config").every((c) => c.address === "198.18.0.11")).toBe(true);
   });
 
@@ -143,9 +150,9 @@ describe("lab translators", () => {
     const run = runs.get("lab") as MockedRun;
     const placeholders = mockPlaceholders(run);
     expect(placeholders.get("clusterId")).toBe("cluster-0001");
-    expect(placeholders.get("nodeId:lab-2")).toBe("node-swarm-join-lab-2");
+    expect(placeholders.get("nodeId:lab-2")).toBe("node-swarm-member-lab-2");
     const commands = hostAndSwarmCommands(run);
-    const join = commands.find((c) => c.name === "swarm-join-lab-4");
+    const join = commands.find((c) => c.name === "swarm-member-lab-4") as RecordedCommand;
     const real = new Map([
       ["workerToken", "SWMTKN-1-realworker"],
       ["managerToken", "SWMTKN-1-realmanager"],
@@ -156,13 +163,57 @@ describe("lab translators", () => {
       ["nodeId:lab-3", "n3"],
       ["nodeId:lab-4", "n4"],
     ]);
-    expect(substitutePlaceholders(join?.create ?? "", placeholders, real)).toBe("bash -s -- worker SWMTKN-1-realworker 198.18.0.11 198.18.0.14 198.18.0.14 '' abc123");
+    // The token goes into stdin (ahead of the script), never into the command line.
+    const invocation = realInvocation(join, join.create, placeholders, real);
+    expect(invocation.line).toBe("bash -s -- swarm-member-lab-4 worker 198.18.0.11 198.18.0.14 198.18.0.14 '' abc123");
+    expect(invocation.stdin.startsWith("MEDIANEST_JOIN_TOKEN='SWMTKN-1-realworker'\n#!/usr/bin/env bash\n")).toBe(true);
     const remove = commands.find((c) => c.name === "swarm-node-lab-2")?.delete ?? "";
-    expect(substitutePlaceholders(remove, placeholders, real)).toMatch(/ \| base64 -d \| bash -s -- n2 300$/);
+    expect(substitutePlaceholders(remove, placeholders, real)).toMatch(/ \| base64 -d \| bash -s -- swarm-node-lab-2 n2 300$/);
     // Whole tokens only; a placeholder without a real value, or one left behind, fails.
     expect(substitutePlaceholders("x n-2x n-2", new Map([["a", "n-2"]]), new Map([["a", "real"]]))).toBe("x n-2x real");
     expect(() => substitutePlaceholders("bash -s -- cluster-0001", placeholders, new Map())).toThrow(/no real value for placeholder clusterId/);
     expect(() => substitutePlaceholders("bash -s -- SWMTKN-1-test-other", placeholders, real)).toThrow(/mock placeholder left/);
+  });
+
+  it("replays the graph in engine order: dependencies first, independent steps at once, a forgotten dependency fails", async () => {
+    const run = runs.get("lab") as MockedRun;
+    const replayWith = async (graph: MockedRun) => {
+      const commands = hostAndSwarmCommands(graph);
+      const placeholders = mockPlaceholders(graph);
+      const real = new Map<string, string>([["workerToken", "SWMTKN-1-w"], ["managerToken", "SWMTKN-1-m"], ["unlockKey", "k"]]);
+      let concurrent = 0;
+      let peak = 0;
+      const steps = await replayInEngineOrder(graph, async (r) => {
+        const c = commands.find((x) => x.resource.urn === r.urn);
+        if (!c) return "skipped";
+        concurrent++;
+        peak = Math.max(peak, concurrent);
+        try {
+          // What a real run needs: the values earlier steps reported.
+          realInvocation(c, c.create, placeholders, real);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          const host = c.address.split(".").pop() as string;
+          if (c.phase === "init") real.set("clusterId", "c1");
+          if (c.phase === "init" || c.phase.startsWith("join")) real.set(`nodeId:lab-${Number(host) - 10}`, `n${host}`);
+          return "done";
+        } finally {
+          concurrent--;
+        }
+      });
+      return { steps, peak };
+    };
+    const { steps, peak } = await replayWith(run);
+    expect(steps.filter((s) => s.outcome === "done")).toHaveLength(hostAndSwarmCommands(run).length);
+    // The hosts are prepared at the same time, not one after another.
+    expect(peak).toBeGreaterThan(1);
+    // node-config without its dependency on the join: it runs before the node id exists.
+    const forgetful = {
+      ...run,
+      resources: run.resources.map((r) => (r.name === "swarm-node-lab-4" ? { ...r, dependencies: r.dependencies.filter((d) => !d.endsWith("swarm-member-lab-4")) } : r)),
+    } as MockedRun;
+    const joinUrn = run.resources.find((r) => r.name === "swarm-member-lab-4")?.urn as string;
+    expect(forgetful.resources.find((r) => r.name === "swarm-node-lab-4")?.dependencies).not.toContain(joinUrn);
+    await expect(replayWith(forgetful)).rejects.toThrow(/swarm-node-lab-4: no real value for placeholder nodeId:lab-4/);
   });
 
   it("splits command lines as shellQuote writes them", () => {
