@@ -114,7 +114,7 @@ describe("an edited script is an update of exactly the commands that ship it, ne
       }) as typeof fs.readFileSync;
       return { ...fs, readFileSync, default: { ...fs, readFileSync } };
     });
-    return mockedRun(stack);
+    return mockedRun(stack, { cache: false });
   }
 
   it.each([

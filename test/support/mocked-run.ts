@@ -1,13 +1,75 @@
 // The mocked program run, inside vitest: modules are reset through vitest's own registry.
+// Within one `npm test` the runs are shared between test files through a cache directory
+// the global setup makes (and removes) for that invocation only, so no run outlives the
+// code it was made from.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
 import { vi } from "vitest";
-import { mockedRun as runMockedProgram, type MockedRun, type MockedRunOptions, type StackName } from "../../tools/mocked-program";
+import { mockedRun as runMockedProgram, testConfig, type MockedRun, type MockedRunOptions, type RecordedResource, type StackName } from "../../tools/mocked-program";
 
 export * from "../../tools/mocked-program";
 
-export function mockedRun(stack: StackName, options: MockedRunOptions = {}): Promise<MockedRun> {
-  return runMockedProgram(stack, {
-    ...options,
-    resetModules: () => vi.resetModules(),
-    loadProgram: async () => (await import("../../index")) as Record<string, unknown>,
-  });
+/** Set by test/support/mocked-run-cache.ts (vitest globalSetup) for one test run. */
+export const MOCKED_RUN_CACHE_ENV = "MEDIANEST_MOCKED_RUN_CACHE";
+
+export interface CachedRunOptions extends MockedRunOptions {
+  /** false for runs that depend on more than the config (a mocked node:fs, say). */
+  readonly cache?: boolean;
+}
+
+interface Stored {
+  readonly resources: RecordedResource[];
+  readonly exports: Record<string, unknown>;
+  readonly secretExports: string[];
+}
+
+function rebuild(stored: Stored): MockedRun {
+  const recorded = stored.resources;
+  return {
+    resources: recorded,
+    exports: stored.exports,
+    secretExports: new Set(stored.secretExports),
+    ofType: (type) => recorded.filter((r) => r.type === type),
+    dependsOnTransitively: (resource, target) => {
+      const byUrn = new Map(recorded.map((r) => [r.urn, r]));
+      const seen = new Set<string>();
+      const queue = [...resource.dependencies];
+      while (queue.length > 0) {
+        const urn = queue.shift() as string;
+        if (urn === target.urn) return true;
+        if (seen.has(urn)) continue;
+        seen.add(urn);
+        queue.push(...(byUrn.get(urn)?.dependencies ?? []));
+      }
+      return false;
+    },
+    named: (name) => {
+      const found = recorded.find((r) => r.name === name);
+      if (!found) throw new Error(`no resource named ${name}; have: ${recorded.map((r) => r.name).join(", ")}`);
+      return found;
+    },
+  };
+}
+
+export async function mockedRun(stack: StackName, options: CachedRunOptions = {}): Promise<MockedRun> {
+  const run = () =>
+    runMockedProgram(stack, {
+      ...options,
+      resetModules: () => vi.resetModules(),
+      loadProgram: async () => (await import("../../index")) as Record<string, unknown>,
+    });
+  const dir = process.env[MOCKED_RUN_CACHE_ENV];
+  if (!dir || options.cache === false || !existsSync(dir)) return run();
+  const key = createHash("sha256")
+    .update(JSON.stringify({ stack, config: options.config ?? testConfig(stack), secretKeys: options.secretKeys ?? null }))
+    .digest("hex");
+  const file = path.join(dir, `${key}.json`);
+  if (existsSync(file)) return rebuild(JSON.parse(readFileSync(file, "utf8")) as Stored);
+  const result = await run();
+  const stored: Stored = { resources: [...result.resources], exports: result.exports, secretExports: [...result.secretExports] };
+  const partial = `${file}.${process.pid}`;
+  writeFileSync(partial, JSON.stringify(stored));
+  renameSync(partial, file);
+  return rebuild(stored);
 }
