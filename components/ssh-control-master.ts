@@ -96,7 +96,8 @@ function waitFor(predicate: () => boolean, timeoutMs: number): boolean {
  * this returns. Throws ControlMasterError with ssh's own message when it cannot connect.
  */
 export async function openControlMaster(endpoint: SshEndpoint, privateKey: string, extraOptions: readonly string[] = []): Promise<void> {
-  mkdirSync(path.join(os.homedir(), ".ssh"), { recursive: true, mode: 0o700 });
+  // ssh expands `~` from the passwd entry, not $HOME.
+  mkdirSync(path.join(os.userInfo().homedir, ".ssh"), { recursive: true, mode: 0o700 });
   if (controlMasterRunning(endpoint, extraOptions)) return;
   const dir = mkdtempSync(path.join(os.tmpdir(), "medianest-agent-"));
   const socket = path.join(dir, "agent.sock");

@@ -5,12 +5,12 @@
 // real engine. Each defect the model knows of is shown failing in its old form, so the
 // guards cannot pass vacuously.
 import { describe, expect, it } from "vitest";
-import { NETWORK_IGNORE_CHANGES } from "../components/networks";
+import { NETWORK_IGNORE_CHANGES, NetworkMigrationError, checkEncryption } from "../components/networks";
 import { SERVICE_IGNORE_CHANGES } from "../components/swarm-service";
 import { providerDuration } from "../topology/durations";
 import { familiarImage } from "../topology/images";
 import { networkCreateBody } from "./lab/network-spec";
-import { serviceSpec, type EngineServiceSpec, type SwarmRefs } from "./lab/service-spec";
+import { serviceSpec, stubRefs, type EngineServiceSpec, type SwarmRefs } from "./lab/service-spec";
 import {
   NETWORK_SCHEMA,
   SERVICE_SCHEMA,
@@ -32,18 +32,7 @@ async function runOf(stack: StackName, config?: Record<string, unknown>, key: st
   return runs.get(key) as MockedRun;
 }
 
-/** Mocked ids and names resolved to stand-ins for the real objects' ids and names. */
-function idMaps(run: MockedRun): SwarmRefs & IdMaps {
-  const ids = (type: string) => new Map(run.ofType(type).map((r) => [r.id, `real-${r.name}`]));
-  const names = (type: string) => new Map(run.ofType(type).map((r) => [String(r.inputs.name ?? `${r.name}-mock`), String(r.inputs.name ?? `real-name-${r.name}`)]));
-  return {
-    networkIds: ids("docker:index/network:Network"),
-    secretIds: ids("docker:index/secret:Secret"),
-    secretNames: names("docker:index/secret:Secret"),
-    configIds: ids("docker:index/serviceConfig:ServiceConfig"),
-    configNames: names("docker:index/serviceConfig:ServiceConfig"),
-  };
-}
+const idMaps = (run: MockedRun): SwarmRefs & IdMaps => stubRefs(run);
 
 const sortedEnv: Parameters<typeof serviceSpec>[3] = (entries) => [...entries].sort(([x], [y]) => (x < y ? -1 : 1));
 
@@ -159,6 +148,19 @@ describe("the defects the model knows of, in their old forms", () => {
     const stored = readNetwork(engineNetwork(network.inputs, network.name));
     expect(paths(planDiff(NETWORK_SCHEMA, network.inputs, stored))).toEqual(["options (replace)"]);
     expect(paths(planDiff(NETWORK_SCHEMA, { ...network.inputs, options: {} }, stored, NETWORK_IGNORE_CHANGES))).toEqual([]);
+  });
+
+  it("a change of an existing overlay's encryption is refused as a migration, naming the key", async () => {
+    const run = await runOf("production");
+    const network = run.ofType("docker:index/network:Network")[0];
+    const subnet = { key: "frontend", name: String(network.inputs.name), encrypted: true } as Parameters<typeof checkEncryption>[0];
+    const live = { "com.docker.network.driver.overlay.vxlanid_list": "4097" };
+    expect(() => checkEncryption(subnet, live, "id-1")).toThrow(NetworkMigrationError);
+    expect(() => checkEncryption(subnet, live, "id-1")).toThrow(/medianest:network\.encrypted: frontend-net exists unencrypted, the config asks for encryption/);
+    expect(checkEncryption(subnet, { ...live, encrypted: "" }, "id-1")).toBe("id-1");
+    expect(checkEncryption({ ...subnet, encrypted: false }, live, "id-1")).toBe("id-1");
+    // A network not created yet (preview): nothing stored, nothing to compare.
+    expect(checkEncryption(subnet, {}, "id-1")).toBe("id-1");
   });
 
   it("an absent stopGracePeriod would be sent as 0 s (immediate kill): every service declares one", async () => {

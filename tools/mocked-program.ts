@@ -264,6 +264,11 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
     await new Promise((resolve) => setImmediate(resolve));
     quiet = inFlight === 0 ? quiet + 1 : 0;
   }
+  return recordedRun(recorded, exports, secretExports);
+}
+
+/** A MockedRun over recorded resources (also for runs read back from a cache). */
+export function recordedRun(recorded: readonly RecordedResource[], exports: Record<string, unknown>, secretExports: ReadonlySet<string>): MockedRun {
   return {
     resources: recorded,
     exports,

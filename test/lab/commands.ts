@@ -214,8 +214,25 @@ export function sshArgs(target: SshTarget): string[] {
   ];
 }
 
-/** Runs `commandLine` over SSH with `stdin`, as pulumi-command's remote.Command does; bounded by timeoutMs. */
-export function runOverSsh(target: SshTarget, commandLine: string, stdin: string, timeoutMs: number): Promise<SshResult> {
+/** ssh exits 255 with one of these when it never got a session (the command did not run). */
+const NOT_CONNECTED = /Connection refused|Connection reset|Connection closed|kex_exchange_identification|Connection timed out|No route to host/;
+
+/**
+ * Runs `commandLine` over SSH with `stdin`, as pulumi-command's remote.Command does:
+ * a connection that fails before the session starts is dialled again, up to the
+ * program's dialErrorLimit (10) with growing pauses (remote/connection.go dialWithRetry);
+ * once the command runs, its result stands. Bounded by timeoutMs per attempt.
+ */
+export async function runOverSsh(target: SshTarget, commandLine: string, stdin: string, timeoutMs: number, dialAttempts = 10): Promise<SshResult> {
+  let result = await runOverSshOnce(target, commandLine, stdin, timeoutMs);
+  for (let attempt = 1; attempt < dialAttempts && result.code === 255 && result.stdout === "" && NOT_CONNECTED.test(result.stderr); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** (attempt - 1), 5_000)));
+    result = await runOverSshOnce(target, commandLine, stdin, timeoutMs);
+  }
+  return result;
+}
+
+function runOverSshOnce(target: SshTarget, commandLine: string, stdin: string, timeoutMs: number): Promise<SshResult> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn("ssh", [...sshArgs(target), commandLine], { stdio: ["pipe", "pipe", "pipe"] });

@@ -10,7 +10,9 @@
 // unless REQUIRE_LAB=1. Everything it creates is removed afterwards, also on failure and
 // on SIGINT/SIGTERM (test/lab/cleanup.sh).
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { userInfo } from "node:os";
+import * as path from "node:path";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -37,6 +39,8 @@ const required = process.env.REQUIRE_LAB === "1";
 if (unavailable && !required) console.log(`test:lab skipped: ${unavailable} (set REQUIRE_LAB=1 to make this an error)`);
 
 const COMMAND_TIMEOUT_MS = 240_000;
+const SSH_DIR = path.join(userInfo().homedir, ".ssh");
+const sshDirExisted = existsSync(SSH_DIR);
 /** The lab applies the services whose images it has (the edge, MinIO's mc and the data tier's images are not here). */
 const LAB_IMAGES = new Set([STANDIN_IMAGE]);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -192,6 +196,8 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
     if (summary.length > 0) console.log(`\n${summary.join("\n\n")}\n`);
     if (!lab) return;
     if (leaderNode) closeControlMaster(leaderEndpoint(leaderNode));
+    // The program creates ~/.ssh for its control socket; leave the runner as it was.
+    if (!sshDirExisted && existsSync(SSH_DIR) && readdirSync(SSH_DIR).every((f) => f.startsWith("medianest-"))) rmSync(SSH_DIR, { recursive: true, force: true });
     const log = lab.down();
     const left = labLeftovers();
     if (left.length > 0) console.log(log);
@@ -474,12 +480,41 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
     expect(multiplexed).toBe(40);
   });
 
+  it("destroy/refresh without the program: the stored sshOpts reach the engine with the key in an ssh-agent, and fail without it", async () => {
+    requireStep("swarm");
+    const endpoint = leaderEndpoint(leaderNode);
+    // No program run: no master. The provider's ssh then authenticates by itself.
+    closeControlMaster(endpoint);
+    const args = [...multiplexedSshOptions(endpoint), "-p", "22", `root@${leader().address}`, "docker", "system", "dial-stdio"];
+    const ping = "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
+    const withoutAgent = await runRaw(args, ping, { SSH_AUTH_SOCK: "" });
+    expect(withoutAgent).not.toMatch(/\r\n\r\nOK$/);
+    const { spawn, spawnSync } = await import("node:child_process");
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(`${tmpdir()}/mnlab-agent-`);
+    const socket = `${dir}/agent.sock`;
+    const agent = spawn("ssh-agent", ["-D", "-a", socket], { stdio: "ignore" });
+    try {
+      for (let i = 0; i < 100 && !existsSync(socket); i++) await sleep(50);
+      const added = spawnSync("ssh-add", ["-q", "-"], { input: lab.privateKey, env: { ...process.env, SSH_AUTH_SOCK: socket }, encoding: "utf8" });
+      expect(added.status, added.stderr).toBe(0);
+      const withAgent = await runRaw(args, ping, { SSH_AUTH_SOCK: socket });
+      expect(withAgent).toMatch(/\r\n\r\nOK$/);
+    } finally {
+      agent.kill();
+      closeControlMaster(endpoint);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    summary.push("without the program (destroy, refresh): the stored sshOpts fail to authenticate with no agent and no master, and reach the engine with the key in an ssh-agent");
+  });
+
   /** ssh with `args`, `stdin` as input; its stdout (bounded at 60 s). */
-  function runRaw(args: readonly string[], stdin: string): Promise<string> {
+  function runRaw(args: readonly string[], stdin: string, env: Record<string, string> = {}): Promise<string> {
     return import("node:child_process").then(
       ({ spawn }) =>
         new Promise<string>((resolve) => {
-          const child = spawn("ssh", [...args], { stdio: ["pipe", "pipe", "ignore"] });
+          const child = spawn("ssh", [...args], { stdio: ["pipe", "pipe", "ignore"], env: { ...process.env, ...env } });
           let out = "";
           child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
           const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);

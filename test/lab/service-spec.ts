@@ -112,6 +112,19 @@ export interface ServiceTranslation {
   readonly converge?: { readonly delayNs: number; readonly timeoutNs: number };
 }
 
+/** Refs that resolve every mocked id and name of a run to a recognisable stand-in for the real one. */
+export function stubRefs(run: { ofType(type: string): readonly { readonly id: string; readonly name: string; readonly inputs: Record<string, unknown> }[] }): SwarmRefs {
+  const ids = (type: string) => new Map(run.ofType(type).map((r) => [r.id, `real-${r.name}`]));
+  const names = (type: string) => new Map(run.ofType(type).map((r) => [String(r.inputs.name ?? `${r.name}-mock`), `real-name-${r.name}`]));
+  return {
+    networkIds: ids("docker:index/network:Network"),
+    secretIds: ids("docker:index/secret:Secret"),
+    secretNames: names("docker:index/secret:Secret"),
+    configIds: ids("docker:index/serviceConfig:ServiceConfig"),
+    configNames: names("docker:index/serviceConfig:ServiceConfig"),
+  };
+}
+
 function resolve(map: ReadonlyMap<string, string>, value: string, what: string, path: string): string {
   const real = map.get(value);
   if (real === undefined) throw new Error(`${path}: ${what} "${value}" is not one the lab created (known: ${[...map.keys()].join(", ") || "none"})`);

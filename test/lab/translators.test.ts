@@ -10,25 +10,14 @@ import { STACKS, mockedRun, testConfig, type MockedRun } from "../support/mocked
 import { hostAndSwarmCommands, mockPlaceholders, realInvocation, scriptArgs, shellWords, substitutePlaceholders, type RecordedCommand } from "./commands";
 import { hostBindTargets } from "./lab-hosts";
 import { networkCreateBody } from "./network-spec";
-import { configCreateBody, isSwarmSpreadDescriptor, secretCreateBody, serviceSpec, type SwarmRefs } from "./service-spec";
+import { configCreateBody, isSwarmSpreadDescriptor, secretCreateBody, serviceSpec, stubRefs } from "./service-spec";
 import { UnmappedFieldError, goDurationNs } from "./strict";
 import { parseDebianMirror } from "./data-image";
 import { replayInEngineOrder } from "./engine-order";
 import { diffPaths } from "./lab-swarm";
 import { STANDIN_IMAGE, STANDIN_NO_HEALTH, STANDIN_V2 } from "./standin-image";
 
-/** Refs that resolve every mocked id/name of a run to a recognisable "real" value. */
-function refsFor(run: MockedRun): SwarmRefs {
-  const ids = (type: string) => new Map(run.ofType(type).map((r) => [`${r.name}-id`, `real-${r.name}`]));
-  const names = (type: string) => new Map(run.ofType(type).map((r) => [String(r.inputs.name ?? `${r.name}-mock`), `real-name-${r.name}`]));
-  return {
-    networkIds: ids("docker:index/network:Network"),
-    secretIds: ids("docker:index/secret:Secret"),
-    secretNames: names("docker:index/secret:Secret"),
-    configIds: ids("docker:index/serviceConfig:ServiceConfig"),
-    configNames: names("docker:index/serviceConfig:ServiceConfig"),
-  };
-}
+const refsFor = stubRefs;
 
 function dockerService(run: MockedRun, name: string) {
   const found = run.ofType("docker:index/service:Service").find((r) => r.name === name);

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { vi } from "vitest";
-import { mockedRun as runMockedProgram, testConfig, type MockedRun, type MockedRunOptions, type RecordedResource, type StackName } from "../../tools/mocked-program";
+import { mockedRun as runMockedProgram, recordedRun, testConfig, type MockedRun, type MockedRunOptions, type RecordedResource, type StackName } from "../../tools/mocked-program";
 
 export * from "../../tools/mocked-program";
 
@@ -24,33 +24,7 @@ interface Stored {
   readonly secretExports: string[];
 }
 
-function rebuild(stored: Stored): MockedRun {
-  const recorded = stored.resources;
-  return {
-    resources: recorded,
-    exports: stored.exports,
-    secretExports: new Set(stored.secretExports),
-    ofType: (type) => recorded.filter((r) => r.type === type),
-    dependsOnTransitively: (resource, target) => {
-      const byUrn = new Map(recorded.map((r) => [r.urn, r]));
-      const seen = new Set<string>();
-      const queue = [...resource.dependencies];
-      while (queue.length > 0) {
-        const urn = queue.shift() as string;
-        if (urn === target.urn) return true;
-        if (seen.has(urn)) continue;
-        seen.add(urn);
-        queue.push(...(byUrn.get(urn)?.dependencies ?? []));
-      }
-      return false;
-    },
-    named: (name) => {
-      const found = recorded.find((r) => r.name === name);
-      if (!found) throw new Error(`no resource named ${name}; have: ${recorded.map((r) => r.name).join(", ")}`);
-      return found;
-    },
-  };
-}
+const rebuild = (stored: Stored): MockedRun => recordedRun(stored.resources, stored.exports, new Set(stored.secretExports));
 
 export async function mockedRun(stack: StackName, options: CachedRunOptions = {}): Promise<MockedRun> {
   const run = () =>
