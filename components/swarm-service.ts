@@ -70,6 +70,7 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
     throw new Error(`service ${spec.name}: reservations exceed limits`);
   }
   const update = updatePolicy(spec);
+  const envFile = spec.envFile ? requireRef(refs.configs, spec.envFile.name, "env file", spec.name) : undefined;
   // Secrets read by our entrypoints (run as root, then drop privileges) stay root-only.
   const secretMode = spec.scripts.length > 0 ? 0o400 : 0o444;
   return {
@@ -108,9 +109,7 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
             const ref = requireRef(refs.configs, file, "config file", spec.name);
             return { configId: ref.id, configName: ref.name, fileName: target, fileMode: 0o444 };
           }),
-          ...(spec.envFile
-            ? [((ref) => ({ configId: ref.id, configName: ref.name, fileName: ENV_FILE_PATH, fileMode: 0o444 }))(requireRef(refs.configs, spec.envFile.name, "env file", spec.name))]
-            : []),
+          ...(envFile ? [{ configId: envFile.id, configName: envFile.name, fileName: ENV_FILE_PATH, fileMode: 0o444 }] : []),
         ],
         mounts: [
           ...spec.mounts.map((m) => ({ type: "bind", source: m.source, target: m.target, readOnly: m.readOnly })),

@@ -1,6 +1,6 @@
 // A minimal Docker Engine API client over a unix socket (node:http), enough for the lab:
 // JSON requests, a streamed image import, and one-shot probe containers.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import * as http from "node:http";
 import { Duplex, type Readable } from "node:stream";
 
@@ -31,20 +31,65 @@ export type EngineTransport = { readonly socketPath: string } | { readonly dial:
  * connection is `ssh <sshOpts> <destination> docker system dial-stdio`, its stdio the stream.
  */
 export function sshDial(sshArgs: readonly string[]): () => Duplex {
-  return () => {
-    const child = spawn("ssh", [...sshArgs, "docker", "system", "dial-stdio"], { stdio: ["pipe", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-    const stream = Duplex.from({ readable: child.stdout, writable: child.stdin });
-    // node:http treats its connection as a socket.
-    const socketish = stream as Duplex & Record<string, unknown>;
-    for (const method of ["setTimeout", "setNoDelay", "setKeepAlive", "ref", "unref"]) socketish[method] = () => stream;
-    child.on("exit", (code) => {
-      if (code !== 0 && code !== null) stream.destroy(new Error(`ssh dial-stdio exited ${code}: ${stderr.trim()}`));
+  return () => new ChildProcessSocket(spawn("ssh", [...sshArgs, "docker", "system", "dial-stdio"], { stdio: ["pipe", "pipe", "pipe"] }));
+}
+
+/**
+ * A child's stdout/stdin as the socket node:http expects. The engine answers and closes as
+ * soon as it has the request (HTTP/1.0-style `Connection: close`), so a write after that
+ * (EPIPE on the child's stdin) is not an error of the exchange.
+ */
+class ChildProcessSocket extends Duplex {
+  private stderr = "";
+
+  constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    super();
+    child.stdout.on("data", (d: Buffer) => {
+      if (!this.push(d)) child.stdout.pause();
     });
-    stream.on("close", () => child.kill());
-    return stream;
-  };
+    child.stdout.on("end", () => this.push(null));
+    child.stderr.on("data", (d: Buffer) => (this.stderr += d.toString("utf8")));
+    child.stdin.on("error", () => undefined);
+    child.on("exit", (code) => {
+      if (code !== 0 && code !== null && this.readableLength === 0 && !this.readableEnded) this.destroy(new Error(`ssh dial-stdio exited ${code}: ${this.stderr.trim()}`));
+    });
+  }
+
+  override _read(): void {
+    this.child.stdout.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (this.child.stdin.destroyed || !this.child.stdin.writable) return done();
+    this.child.stdin.write(chunk, () => done());
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    this.child.stdin.end();
+    done();
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    this.child.kill();
+    done(error);
+  }
+
+  // node:http treats its connection as a net.Socket.
+  setTimeout(): this {
+    return this;
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
 }
 
 export class Engine {

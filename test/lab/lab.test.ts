@@ -505,6 +505,8 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
       agent.kill();
       closeControlMaster(endpoint);
       rmSync(dir, { recursive: true, force: true });
+      // The later checks talk to the engine the provider's way again: through the program's master.
+      await openControlMaster(endpoint, lab.privateKey);
     }
     summary.push("without the program (destroy, refresh): the stored sshOpts fail to authenticate with no agent and no master, and reach the engine with the key in an ssh-agent");
   });
