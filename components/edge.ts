@@ -3,9 +3,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
-import { EDGE_LABEL } from "../topology/catalogue";
+import { edgeHosts } from "../domain/catalogue";
 import type { CloudflareEdgeInput } from "../topology/cloudflare-plan";
-import { hasLabel } from "../topology/labels";
 import type { ServiceSpec } from "../topology/services";
 import { CloudflareEdge } from "./cloudflare-edge";
 import { SwarmService, type SwarmServiceRefs } from "./swarm-service";
@@ -25,8 +24,7 @@ export function cloudflareInput(config: StackConfig): CloudflareEdgeInput | unde
   return {
     zone: cloudflare.zone,
     hostnames: [config.app.hostname],
-    edgeAddresses: config.hosts
-      .filter((h) => hasLabel(h.labels, EDGE_LABEL.key, EDGE_LABEL.value))
+    edgeAddresses: edgeHosts(config.hosts)
       .map((h) => h.publicAddress)
       .filter((a): a is string => a !== undefined),
     staticCacheTtlSeconds: cloudflare.staticCacheTtlSeconds,

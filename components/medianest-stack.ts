@@ -7,7 +7,7 @@ import type { StackConfig } from "../config/schema";
 import { planServices } from "../topology/services";
 import { generatedFiles } from "../topology/generated-files";
 import { SECRET_SOURCES } from "../topology/secret-sources";
-import type { OverlayNetworkKey } from "../topology/networks";
+import type { OverlayNetworkKey } from "../domain/networks";
 import type { PlannedNode, TopologyPlan } from "../topology/plan";
 import { leaderDockerProvider } from "./docker-provider";
 import { Host } from "./host";

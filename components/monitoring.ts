@@ -4,7 +4,7 @@
 // every node, and the Postgres and Redis exporters.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { ServiceRole } from "../topology/catalogue";
+import type { ServiceRole } from "../domain/catalogue";
 import type { ServiceSpec } from "../topology/services";
 import { SwarmService, type SwarmServiceRefs } from "./swarm-service";
 

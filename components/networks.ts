@@ -6,7 +6,7 @@
 // encryption) is a migration, not an update: see the README.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { OverlayNetworkKey } from "../topology/networks";
+import type { OverlayNetworkKey } from "../domain/networks";
 import type { PlannedSubnet } from "../topology/plan";
 
 export interface NetworksArgs {

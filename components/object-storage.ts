@@ -6,7 +6,7 @@ import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { StackConfig } from "../config/schema";
-import { EDGE_LABEL } from "../topology/catalogue";
+import { EDGE_LABEL } from "../domain/catalogue";
 import { TRAEFIK_PORTS, edgeClusterAddresses } from "../topology/edge";
 import { APP_USER, BACKUP_USER, appPolicy, backupPolicy } from "../topology/s3-policies";
 import type { ServiceSpec } from "../topology/services";

@@ -4,8 +4,8 @@
 // an update of the command, never a replace); the app services wait for it.
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
-import { placementRequirements } from "../topology/catalogue";
-import { hasLabel } from "../topology/labels";
+import { placementRequirementOf } from "../domain/catalogue";
+import { hostsMatching } from "../domain/labels";
 import type { TopologyPlan } from "../topology/plan";
 import { COLORS, type ServiceSpec } from "../topology/services";
 import { placementOptions } from "../config/schema";
@@ -19,9 +19,7 @@ export function appImages(config: StackConfig): string[] {
 
 /** Hosts that can run the Postgres primary (and so the backup task next to it). */
 export function databaseHosts(config: StackConfig): string[] {
-  const primary = placementRequirements(placementOptions(config)).find((r) => r.service === "postgres-primary");
-  if (!primary) throw new Error("no placement requirement for postgres-primary");
-  return config.hosts.filter((h) => Object.entries(primary.labels).every(([k, v]) => hasLabel(h.labels, k, v))).map((h) => h.name);
+  return hostsMatching(config.hosts, placementRequirementOf("postgres-primary", placementOptions(config)).labels).map((h) => h.name);
 }
 
 export interface PreDeployBackupArgs {

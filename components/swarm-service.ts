@@ -5,9 +5,9 @@
 // applies the very same inputs to a real swarm.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { providerDuration } from "../topology/durations";
-import { familiarImage } from "../topology/images";
-import type { OverlayNetworkKey } from "../topology/networks";
+import { providerDuration } from "../domain/durations";
+import { familiarImage } from "../domain/images";
+import type { OverlayNetworkKey } from "../domain/networks";
 import { ENV_FILE_PATH, scriptPath, secretPath, type ContainerScript, type SecretName, type ServiceFile, type ServiceSpec } from "../topology/services";
 
 export interface SwarmObjectRef {

@@ -3,11 +3,11 @@
 // error messages can name the exact config key.
 import { isIP } from "node:net";
 import { z } from "zod";
-import { hasDigest } from "../topology/images";
-import { OVERLAY_NETWORKS, OVERLAY_NETWORK_KEYS, SWARM_INGRESS_SUBNET } from "../topology/networks";
-import { EDGE_LABEL, REDIS_LABEL, placementRequirements, type PlacementOptions } from "../topology/catalogue";
-import { hasLabel } from "../topology/labels";
-import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../topology/cidr";
+import { IMAGE_REFERENCE, hasDigest, unpinnedReason } from "../domain/images";
+import { OVERLAY_NETWORKS, OVERLAY_NETWORK_KEYS, SWARM_INGRESS_SUBNET } from "../domain/networks";
+import { EDGE_LABEL, REDIS_LABEL, edgeHosts, placementRequirements, redisHosts, type PlacementOptions } from "../domain/catalogue";
+import { hostsMatching } from "../domain/labels";
+import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../domain/cidr";
 
 export const CONFIG_NAMESPACE = "medianest";
 
@@ -22,12 +22,15 @@ const absolutePath = z
 const labelKey = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "label keys are letters, digits, '.', '_' and '-'");
 const labelValue = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "label values are letters, digits, '.', '_' and '-'");
 
-/** A pinned image: a tag other than "latest", or a digest. */
+/** A pinned image: a tag other than "latest", or a digest (domain/images unpinnedReason). */
 export const pinnedImage = z
   .string()
-  .regex(/^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, "is not an image reference")
-  .refine((ref) => /@sha256:[a-f0-9]{64}$/.test(ref) || /:[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(ref.replace(/^[^/]*:\d+\//, "")), "must be pinned: add a tag or @sha256 digest")
-  .refine((ref) => !/:latest(@|$)/.test(ref), 'must not use the moving "latest" tag; pin a version or a digest');
+  .regex(IMAGE_REFERENCE, "is not an image reference")
+  .superRefine((ref, ctx) => {
+    const reason = unpinnedReason(ref);
+    if (reason === "no-tag") ctx.addIssue({ code: "custom", message: "must be pinned: add a tag or @sha256 digest" });
+    if (reason === "latest") ctx.addIssue({ code: "custom", message: 'must not use the moving "latest" tag; pin a version or a digest' });
+  });
 
 /**
  * Secret config keys. Each is optional (a random value is generated when unset,
@@ -437,14 +440,14 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
   if (config.edge.acme?.challenge === "dns-cloudflare" && config.cloudflareDnsToken === undefined) {
     yield { key: configKey(["cloudflareDnsToken"]), message: "is required for the dns-cloudflare challenge: a token scoped to Zone:DNS:Edit (set it with --secret)" };
   }
-  const edgeHosts = config.hosts.filter((h) => hasLabel(h.labels, EDGE_LABEL.key, EDGE_LABEL.value));
+  const edges = new Set(edgeHosts(config.hosts));
   for (const [index, host] of config.hosts.entries()) {
-    if (hasLabel(host.labels, EDGE_LABEL.key, EDGE_LABEL.value) && host.role !== "manager") {
+    if (edges.has(host) && host.role !== "manager") {
       yield { key: configKey(["hosts", index, "labels"]), message: `${EDGE_LABEL.key}=${EDGE_LABEL.value} is only allowed on managers: Traefik runs on manager nodes` };
     }
   }
-  if (edgeHosts.length > 1 && config.edge.tls === "acme" && config.edge.acme?.challenge === "http") {
-    yield { key: configKey(["edge", "acme", "challenge"]), message: `${edgeHosts.length} edge nodes cannot share HTTP-01 certificates: use dns-cloudflare` };
+  if (edges.size > 1 && config.edge.tls === "acme" && config.edge.acme?.challenge === "http") {
+    yield { key: configKey(["edge", "acme", "challenge"]), message: `${edges.size} edge nodes cannot share HTTP-01 certificates: use dns-cloudflare` };
   }
   if (config.edge.dashboard && config.traefikDashboardUsers === undefined) {
     yield { key: configKey(["traefikDashboardUsers"]), message: "is required when edge.dashboard is on: htpasswd lines (user:bcrypt-hash), set with --secret" };
@@ -460,7 +463,7 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
     }
     if (config.cloudflareApiToken === undefined) yield { key: configKey(["cloudflareApiToken"]), message: "is required when cloudflare.enabled is true (set it with --secret)" };
     for (const [index, host] of config.hosts.entries()) {
-      if (hasLabel(host.labels, EDGE_LABEL.key, EDGE_LABEL.value) && host.publicAddress === undefined) {
+      if (edges.has(host) && host.publicAddress === undefined) {
         yield { key: configKey(["hosts", index, "publicAddress"]), message: "is required on edge hosts when cloudflare.enabled is true (the DNS records point there)" };
       }
     }
@@ -489,11 +492,11 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
   if (redis.sentinels > config.hosts.length) {
     yield { key: configKey(["services", "redis", "sentinels"]), message: `${redis.sentinels} sentinels need as many hosts (one per node), there are ${config.hosts.length}` };
   }
-  const redisHosts = config.hosts.filter((h) => hasLabel(h.labels, REDIS_LABEL.key, REDIS_LABEL.value)).length;
-  if (redisHosts > 0 && redis.replicas + 1 > redisHosts) {
+  const redisHostCount = redisHosts(config.hosts).length;
+  if (redisHostCount > 0 && redis.replicas + 1 > redisHostCount) {
     yield {
       key: configKey(["services", "redis", "replicas"]),
-      message: `the master and ${redis.replicas} replicas need ${redis.replicas + 1} hosts labelled ${REDIS_LABEL.key}=${REDIS_LABEL.value} (one per node), there are ${redisHosts}`,
+      message: `the master and ${redis.replicas} replicas need ${redis.replicas + 1} hosts labelled ${REDIS_LABEL.key}=${REDIS_LABEL.value} (one per node), there are ${redisHostCount}`,
     };
   }
   if (redis.maxmemoryMb > 450) {
@@ -501,7 +504,7 @@ function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext
   }
 
   for (const requirement of placementRequirements(placementOptions(config))) {
-    const satisfied = config.hosts.some((host) => Object.entries(requirement.labels).every(([k, v]) => hasLabel(host.labels, k, v)));
+    const satisfied = hostsMatching(config.hosts, requirement.labels).length > 0;
     if (!satisfied) {
       const wanted = Object.entries(requirement.labels).map(([k, v]) => `${k}=${v}`).join(", ");
       yield { key: configKey(["hosts"]), message: `no host carries the labels ${wanted} that ${requirement.service} needs; add them to a host's labels` };

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { alertRules, alertRulesYaml } from "../topology/alert-rules";
 import { alertmanagerConfigYaml, type AlertingInput } from "../topology/alertmanager-config";
-import { PERFORMANCE_BENCHMARKS, type PerformanceBenchmark } from "../topology/benchmarks";
+import { PERFORMANCE_BENCHMARKS, type PerformanceBenchmark } from "../domain/benchmarks";
 import { grafanaDashboardProvidersYaml, grafanaDatasourcesYaml, medianestDashboardJson } from "../topology/grafana-provisioning";
 import { prometheusConfigYaml, type PrometheusConfigInput } from "../topology/prometheus-config";
 

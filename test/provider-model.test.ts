@@ -7,8 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { NETWORK_IGNORE_CHANGES, NetworkMigrationError, checkEncryption } from "../components/networks";
 import { SERVICE_IGNORE_CHANGES } from "../components/swarm-service";
-import { providerDuration } from "../topology/durations";
-import { familiarImage } from "../topology/images";
+import { providerDuration } from "../domain/durations";
+import { familiarImage } from "../domain/images";
 import { networkCreateBody } from "./lab/network-spec";
 import { serviceSpec, stubRefs, type EngineServiceSpec, type SwarmRefs } from "./lab/service-spec";
 import {

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { mockedRun, isSecretValue, stackFileConfig, STACKS, FAKE_SSH_KEY, REPO_ROOT, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
 import { parseStdin } from "../components/scripts";
-import { scriptArgs } from "./lab/commands";
+import { scriptArgs } from "../components/script-command";
 
 interface HostEntry {
   name: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cidrsOverlap, intToIpv4, ipv4ToInt, parseIpv4Cidr } from "../topology/cidr";
-import { encodeNodeLabels, labelConstraint, labelEncodingFor, type ConfiguredLabels } from "../topology/labels";
+import { cidrsOverlap, intToIpv4, ipv4ToInt, parseIpv4Cidr } from "../domain/cidr";
+import { encodeNodeLabels, labelConstraint, labelEncodingFor, type ConfiguredLabels } from "../domain/labels";
 import { planTopology } from "../topology/plan";
 import { daemonJson, dataDirectoryArgs, firewallArgs, nfsMountArgs } from "../topology/host-setup";
 import { validatedStackConfig as configOf } from "./support/stack-config";

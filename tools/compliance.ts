@@ -4,7 +4,7 @@
 // scheduling check's per-node placement; exits 1 on any mandatory violation.
 import { ALL_POLICIES } from "../policies/all-policies";
 import { schedulingOf } from "../policies/rules/scheduling";
-import { OVERLAY_NETWORKS } from "../topology/networks";
+import { OVERLAY_NETWORKS } from "../domain/networks";
 import { evaluatePolicies, type PolicyOutcome } from "./policy-runner";
 import { STACKS, mockedRun, testConfig, type MockedRun, type StackName } from "./mocked-program";
 

@@ -2,7 +2,7 @@
 // the spec's "Acceptable" bound is a warning, crossing "Action Required" is
 // critical. Thresholds come from the benchmark data, never retyped here.
 import { stringify } from "yaml";
-import { PERFORMANCE_BENCHMARKS, formatBound, worseThan, type PerformanceBenchmark } from "./benchmarks";
+import { PERFORMANCE_BENCHMARKS, formatBound, worseThan, type PerformanceBenchmark } from "../domain/benchmarks";
 
 export type AlertSeverity = "warning" | "critical";
 

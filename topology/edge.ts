@@ -3,8 +3,7 @@
 // dashboard in a generated dynamic file. Pure: tests read the exact labels.
 import { stringify } from "yaml";
 import type { StackConfig } from "../config/schema";
-import { EDGE_LABEL } from "./catalogue";
-import { hasLabel } from "./labels";
+import { edgeHosts } from "../domain/catalogue";
 import type { TopologyPlan } from "./plan";
 
 export const TRAEFIK_PORTS = { web: 80, websecure: 443, internal: 8081, metrics: 8082 } as const;
@@ -18,7 +17,7 @@ export const PUBLIC_MIDDLEWARES = ["secure-headers@file", "compress@file", "rate
 export const MGMT_ONLY_MIDDLEWARE = "mgmt-only@file";
 
 export function edgeHostNames(config: StackConfig): string[] {
-  return config.hosts.filter((h) => hasLabel(h.labels, EDGE_LABEL.key, EDGE_LABEL.value)).map((h) => h.name);
+  return edgeHosts(config.hosts).map((h) => h.name);
 }
 
 export const grafanaHostname = (config: StackConfig): string => `grafana.${config.app.hostname}`;
@@ -137,7 +136,7 @@ export function grafanaRoutingLabels(config: StackConfig, port: number): Record<
 
 /** Cluster addresses of the edge nodes: operators reach admin routes (MinIO's API) there. */
 export function edgeClusterAddresses(config: StackConfig): string[] {
-  return config.hosts.filter((h) => hasLabel(h.labels, EDGE_LABEL.key, EDGE_LABEL.value)).map((h) => h.address);
+  return edgeHosts(config.hosts).map((h) => h.address);
 }
 
 /**

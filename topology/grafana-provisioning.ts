@@ -3,7 +3,7 @@
 // spec's thresholds drawn in. Provisioned read-only: the program is the source
 // of truth, edits in the UI would be lost on the next deploy anyway.
 import { stringify } from "yaml";
-import { PERFORMANCE_BENCHMARKS, formatBound, worseThan, type PerformanceBenchmark } from "./benchmarks";
+import { PERFORMANCE_BENCHMARKS, formatBound, worseThan, type PerformanceBenchmark } from "../domain/benchmarks";
 
 /** Fixed uid so dashboards (ours and imported ones) can reference the datasource. */
 export const PROMETHEUS_DATASOURCE = { type: "prometheus", uid: "prometheus" } as const;

@@ -2,10 +2,10 @@
 // in what join order, on which overlay subnets. Plain data, no Pulumi: the
 // components, the policies and the lab all consume this one plan.
 import { placementOptions, type StackConfig } from "../config/schema";
-import { OVERLAY_NETWORKS, type OverlayNetworkKey } from "./networks";
-import { placementRequirements } from "./catalogue";
-import { encodeNodeLabels, hasLabel, labelConstraint, labelEncodingFor, type LabelEncoding } from "./labels";
-import { firstHost, parseIpv4Cidr } from "./cidr";
+import { OVERLAY_NETWORKS, type OverlayNetworkKey } from "../domain/networks";
+import { placementRequirements } from "../domain/catalogue";
+import { encodeNodeLabels, hostsMatching, labelConstraint, labelEncodingFor, type LabelEncoding } from "../domain/labels";
+import { firstHost, parseIpv4Cidr } from "../domain/cidr";
 
 export type NodeRole = "manager" | "worker";
 
@@ -87,9 +87,7 @@ export function planTopology(config: StackConfig): TopologyPlan {
   const placement: Record<string, readonly string[]> = {};
   for (const requirement of placementRequirements(placementOptions(config))) {
     const labelConstraints = Object.entries(requirement.labels).map(([k, v]) => labelConstraint(k, v, labelEncoding));
-    const workerCarriesLabels = config.hosts.some(
-      (h) => h.role === "worker" && Object.entries(requirement.labels).every(([k, v]) => hasLabel(h.labels, k, v)),
-    );
+    const workerCarriesLabels = hostsMatching(config.hosts.filter((h) => h.role === "worker"), requirement.labels).length > 0;
     placement[requirement.service] = requirement.preferWorkers && workerCarriesLabels ? ["node.role == worker", ...labelConstraints] : labelConstraints;
   }
 

@@ -3,8 +3,8 @@
 // secrets and config files. Plain data: the SwarmService component turns it
 // into docker.Service inputs, the policies and the lab read it as it is.
 import type { StackConfig } from "../config/schema";
-import { NETWORK_ATTACHMENTS, SERVICE_BUDGETS, STATEFUL_ROLES, postgresReplicaName, type ResourceBudget, type ServiceRole } from "./catalogue";
-import type { OverlayNetworkKey } from "./networks";
+import { NETWORK_ATTACHMENTS, SERVICE_BUDGETS, STATEFUL_ROLES, postgresReplicaName, type ResourceBudget, type ServiceRole } from "../domain/catalogue";
+import type { OverlayNetworkKey } from "../domain/networks";
 import type { TopologyPlan } from "./plan";
 import {
   ACME_DIR,

@@ -2,8 +2,8 @@
 // with every replica's reservations (topology/scheduling.ts), and the cluster's
 // size against the spec's Capacity Planning Matrix.
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { capacityRowFor } from "../../topology/capacity";
-import { simulatePlacement, type SchedulingResult } from "../../topology/scheduling";
+import { capacityRowFor } from "../../domain/capacity";
+import { simulatePlacement, type SchedulingResult } from "../../domain/scheduling";
 import { stackFacts } from "../support/stack-facts";
 
 export function schedulingOf(resources: readonly PolicyResource[]): SchedulingResult {

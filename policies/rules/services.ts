@@ -1,7 +1,8 @@
 // Service-level rules: budgets, labelled placement for stateful services,
 // images, secrets, privileges, exposure.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { EDGE_PORTS, SERVICE_BUDGETS, type ServiceRole } from "../../topology/catalogue";
+import { EDGE_PORTS, SERVICE_BUDGETS, statefulLabels, type ServiceRole } from "../../domain/catalogue";
+import { hasDigest, unpinnedReason } from "../../domain/images";
 import { parseEnvFile } from "../../topology/services";
 import { TYPES } from "../support/stack-facts";
 import { serviceView } from "../support/views";
@@ -33,14 +34,6 @@ export const serviceResources: ResourceValidationPolicy = {
   },
 };
 
-/** Labels each stateful role must be pinned to (either label encoding is accepted). */
-function requiredLabels(role: string, name: string): Record<string, string> | undefined {
-  if (role === "postgres-primary") return { type: "database", storage: "ssd" };
-  if (role === "postgres-replica") return { postgres: `replica-${name.replace(/^postgres-replica-/, "")}` };
-  if (role === "redis") return { redis: "data" };
-  if (role === "minio") return { s3: "minio" };
-  return undefined;
-}
 
 export const statefulPlacement: ResourceValidationPolicy = {
   name: "stateful-placement",
@@ -49,7 +42,8 @@ export const statefulPlacement: ResourceValidationPolicy = {
   validateResource: (args, reportViolation) => {
     if (args.type !== TYPES.service) return;
     const s = serviceView(args.props);
-    const wanted = s.role ? requiredLabels(s.role, s.name) : undefined;
+    // The catalogue's own requirement (either label encoding is accepted below).
+    const wanted = s.role ? statefulLabels(s.role, s.name) : undefined;
     if (!wanted) return;
     for (const [key, value] of Object.entries(wanted)) {
       const accepted = [`node.labels.${key} == ${value}`, `node.labels.${key}.${value} == true`];
@@ -68,10 +62,9 @@ export const pinnedImages: ResourceValidationPolicy = {
     if (args.type !== TYPES.service) return;
     const s = serviceView(args.props);
     if (!s.image) return; // unknown during preview
-    const withoutDigest = s.image.replace(/@sha256:[a-f0-9]{64}$/, "");
-    const tag = /:([^/:]+)$/.exec(withoutDigest)?.[1];
-    if (withoutDigest === s.image && tag === undefined) reportViolation(`service ${s.name} uses "${s.image}" without a tag or digest: pin a version`);
-    if (tag === "latest") reportViolation(`service ${s.name} uses the moving "latest" tag: pin a version or a digest`);
+    const reason = unpinnedReason(s.image);
+    if (reason === "no-tag") reportViolation(`service ${s.name} uses "${s.image}" without a tag or digest: pin a version`);
+    if (reason === "latest") reportViolation(`service ${s.name} uses the moving "latest" tag: pin a version or a digest`);
   },
 };
 
@@ -82,7 +75,7 @@ export const imageDigests: ResourceValidationPolicy = {
   validateResource: (args, reportViolation) => {
     if (args.type !== TYPES.service) return;
     const s = serviceView(args.props);
-    if (s.image && !/@sha256:[a-f0-9]{64}$/.test(s.image)) reportViolation(`service ${s.name} image "${s.image}" has no @sha256 digest: add one for reproducible deployments`);
+    if (s.image && !hasDigest(s.image)) reportViolation(`service ${s.name} image "${s.image}" has no @sha256 digest: add one for reproducible deployments`);
   },
 };
 

@@ -2,9 +2,9 @@
 // minimums, swarm hardening. They restate the spec through the program's own
 // topology core (subnets, attachment matrix), never a copy of it.
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { NETWORK_ATTACHMENTS, STATEFUL_ROLES, type ServiceRole } from "../../topology/catalogue";
-import { cidrsOverlap, parseIpv4Cidr } from "../../topology/cidr";
-import { OVERLAY_NETWORKS } from "../../topology/networks";
+import { NETWORK_ATTACHMENTS, STATEFUL_ROLES, type ServiceRole } from "../../domain/catalogue";
+import { cidrsOverlap, parseIpv4Cidr } from "../../domain/cidr";
+import { OVERLAY_NETWORKS } from "../../domain/networks";
 import { stackFacts } from "../support/stack-facts";
 import { scriptArgs } from "../support/views";
 

@@ -92,13 +92,8 @@ export function networkView(props: Props, id?: string): NetworkView {
   };
 }
 
-/** Positional arguments of one of our script command lines (`... bash -s -- ARGS`). */
-export function scriptArgs(create: unknown): string[] {
-  const text = String(create ?? "");
-  const index = text.indexOf(" -- ");
-  if (index < 0) return [];
-  return (text.slice(index + 4).match(/'(?:[^']|'\\'')*'|\S+/g) ?? []).map((a) => (a.startsWith("'") ? a.slice(1, -1).replace(/'\\''/g, "'") : a));
-}
+/** Positional arguments of one of our script command lines (the program's own parser). */
+export { scriptArgs } from "../../components/script-command";
 
 export const asProps = obj;
 export const asNumber = num;

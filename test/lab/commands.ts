@@ -3,7 +3,10 @@
 // how the lab runs them over real SSH. The mocked run's stand-ins for values only a real
 // swarm knows (join tokens, cluster id, node ids) are replaced with the real ones.
 import { spawn } from "node:child_process";
+import { scriptArgs } from "../../components/script-command";
 import { parseStdin, type ScriptName } from "../../components/scripts";
+
+export { scriptArgs, shellWords } from "../../components/script-command";
 import type { MockedRun, RecordedResource } from "../support/mocked-run";
 
 export type Phase = "host" | "init" | "join-manager" | "join-worker" | "node-config";
@@ -30,42 +33,6 @@ function str(inputs: Record<string, unknown>, key: string, what: string): string
   const value = inputs[key];
   if (typeof value !== "string") throw new Error(`${what}: input ${key} is not a string (${JSON.stringify(value)})`);
   return value;
-}
-
-/** POSIX shell words of a command line as `shellQuote` writes them (bare words and '...' quoting). */
-export function shellWords(line: string): string[] {
-  const words: string[] = [];
-  let current: string | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (ch === " ") {
-      if (current !== undefined) words.push(current);
-      current = undefined;
-    } else if (ch === "'") {
-      const end = line.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`unterminated quote in: ${line}`);
-      current = (current ?? "") + line.slice(i + 1, end);
-      i = end;
-    } else if (ch === "\\") {
-      if (i + 1 >= line.length) throw new Error(`dangling backslash in: ${line}`);
-      current = (current ?? "") + line[i + 1];
-      i++;
-    } else if (/["$`;&|<>(){}*?~#\t\n]/.test(ch)) {
-      throw new Error(`shellWords: unsupported character ${JSON.stringify(ch)} in: ${line}`);
-    } else {
-      current = (current ?? "") + ch;
-    }
-  }
-  if (current !== undefined) words.push(current);
-  return words;
-}
-
-/** The arguments after `[sudo -n] bash -s --`. */
-export function scriptArgs(commandLine: string): string[] {
-  const words = shellWords(commandLine);
-  const start = words[0] === "sudo" ? 2 : 0;
-  if (words.slice(start, start + 3).join(" ") !== "bash -s --") throw new Error(`not a script invocation: ${commandLine}`);
-  return words.slice(start + 3);
 }
 
 function phaseOf(resource: RecordedResource, script: ScriptName, create: string): Phase {

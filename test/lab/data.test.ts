@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, unlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { satisfiesConstraint } from "../../domain/scheduling";
 import { mockedRun, testConfig, type MockedRun } from "../support/mocked-run";
 import { runOverSsh } from "./commands";
 import { buildDataImageTar, importDataImage, DATA_IMAGE } from "./data-image";
@@ -24,6 +25,7 @@ import {
   flagValue,
   formSwarm,
   labStackConfig,
+  nodeSubject,
   recordedSpec,
   taskFilter,
   type AppliedObjects,
@@ -86,17 +88,6 @@ async function until<T>(what: string, timeoutMs: number, intervalMs: number, pro
 }
 
 /** Does a node satisfy a constraint of the forms the program writes (==, !=)? */
-function satisfies(node: SwarmNode, constraint: string): boolean {
-  const m = /^\s*([A-Za-z0-9._-]+)\s*(==|!=)\s*(.+?)\s*$/.exec(constraint);
-  if (!m) throw new Error(`unsupported constraint: ${constraint}`);
-  const [, key, op, value] = m;
-  let actual: string | undefined;
-  if (key === "node.role") actual = node.Spec.Role;
-  else if (key === "node.hostname") actual = node.Description.Hostname;
-  else if (key.startsWith("node.labels.")) actual = node.Spec.Labels[key.slice("node.labels.".length)];
-  else throw new Error(`unsupported constraint key: ${constraint}`);
-  return op === "==" ? actual === value : actual !== value;
-}
 
 interface TaskRef {
   task: SwarmTask;
@@ -268,7 +259,7 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
         const constraints = (await service(name)).Spec.TaskTemplate.Placement?.Constraints ?? [];
         for (const t of await running(name)) {
           const node = nodes.find((n) => n.ID === t.task.NodeID) as SwarmNode;
-          for (const c of constraints) expect(satisfies(node, c), `${name} on ${node.Description.Hostname}: ${c}`).toBe(true);
+          for (const c of constraints) expect(satisfiesConstraint(nodeSubject(node), c), `${name} on ${node.Description.Hostname}: ${c}`).toBe(true);
         }
       }
       // Where the lab stack's labels put them.

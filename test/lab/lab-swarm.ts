@@ -2,6 +2,7 @@
 // commands (as lab.test.ts checks them in detail), and applying the recorded networks,
 // secrets, configs and services to it through the strict translators.
 import { randomBytes } from "node:crypto";
+import type { ConstraintSubject } from "../../domain/scheduling";
 import type { MockedRun } from "../support/mocked-run";
 import { hostAndSwarmCommands, mockPlaceholders, realInvocation, runOverSsh, type RecordedCommand, type SshResult } from "./commands";
 import { replayInEngineOrder } from "./engine-order";
@@ -24,6 +25,11 @@ export interface SwarmNode {
   Description: { Hostname: string };
   Status: { State: string; Addr: string };
   ManagerStatus?: { Leader?: boolean; Reachability: string; Addr: string };
+}
+
+/** A real node as placement constraints see it. */
+export function nodeSubject(node: SwarmNode): ConstraintSubject {
+  return { role: node.Spec.Role, hostname: node.Description.Hostname, id: node.ID, labels: node.Spec.Labels };
 }
 
 export interface SwarmTask {

@@ -28,7 +28,8 @@ import { hostAndSwarmCommands, realInvocation, runOverSsh, scriptArgs, sshArgs, 
 import { Engine, sshDial } from "./engine";
 import { replayInEngineOrder, span, type ReplayedStep } from "./engine-order";
 import { BRIDGE_ADDRESS, Lab, labLeftovers, labUnavailableReason, type LabHost } from "./lab-hosts";
-import { CommandRunner, labStackConfig, type SwarmNode, type SwarmTask } from "./lab-swarm";
+import { satisfiesConstraint } from "../../domain/scheduling";
+import { CommandRunner, labStackConfig, nodeSubject, type SwarmNode, type SwarmTask } from "./lab-swarm";
 import { networkCreateBody } from "./network-spec";
 import { createServiceLikeProvider } from "./provider-apply";
 import { configCreateBody, secretCreateBody, serviceSpec, type EngineServiceSpec, type SwarmRefs } from "./service-spec";
@@ -68,19 +69,6 @@ async function eventually<T extends { code: number }>(attempts: number, probe: (
   return result;
 }
 
-/** Does a node satisfy a swarm placement constraint of the forms the program writes (==, !=)? */
-function satisfies(node: SwarmNode, constraint: string): boolean {
-  const m = /^\s*([A-Za-z0-9._-]+)\s*(==|!=)\s*(.+?)\s*$/.exec(constraint);
-  if (!m) throw new Error(`unsupported constraint: ${constraint}`);
-  const [, key, op, value] = m;
-  let actual: string | undefined;
-  if (key === "node.role") actual = node.Spec.Role;
-  else if (key === "node.hostname") actual = node.Description.Hostname;
-  else if (key === "node.id") actual = node.ID;
-  else if (key.startsWith("node.labels.")) actual = node.Spec.Labels[key.slice("node.labels.".length)];
-  else throw new Error(`unsupported constraint key: ${constraint}`);
-  return op === "==" ? actual === value : actual !== value;
-}
 
 /** Runs `count` copies of `task` at once; the results in order. */
 function parallel<T>(count: number, task: (i: number) => Promise<T>): Promise<T[]> {
@@ -638,7 +626,7 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
       for (const task of await tasksOf(name)) {
         const node = byId.get(task.NodeID ?? "") as SwarmNode;
         expect(node, `${name} task ${task.ID} has a node`).toBeDefined();
-        for (const constraint of spec.TaskTemplate.Placement?.Constraints ?? []) expect(satisfies(node, constraint), `${name} on ${node.Description.Hostname}: ${constraint}`).toBe(true);
+        for (const constraint of spec.TaskTemplate.Placement?.Constraints ?? []) expect(satisfiesConstraint(nodeSubject(node), constraint), `${name} on ${node.Description.Hostname}: ${constraint}`).toBe(true);
         expect(task.Spec.Resources).toEqual(spec.TaskTemplate.Resources);
         const host = lab.host(node.Description.Hostname);
         const containerId = task.Status.ContainerStatus?.ContainerID as string;

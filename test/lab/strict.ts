@@ -2,7 +2,7 @@
 // input object must be read by the translator, or `done()` throws and names the fields it
 // left unmapped. So a field the program starts to set is never silently dropped on the
 // way to the Engine API.
-import { parseGoDuration } from "../../topology/durations";
+import { parseGoDuration } from "../../domain/durations";
 
 export class UnmappedFieldError extends Error {
   constructor(readonly fields: readonly string[]) {

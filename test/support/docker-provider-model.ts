@@ -8,7 +8,7 @@
 //
 // Names are Pulumi's (camelCase, MaxItemsOne blocks as objects, list blocks pluralised as
 // the SDK has them: networksAdvanceds, ipamConfigs, commands, tests).
-import { shortDuration } from "../../topology/durations";
+import { shortDuration } from "../../domain/durations";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = Record<string, unknown>;

@@ -23,3 +23,17 @@ export const DIGEST = /@sha256:[a-f0-9]{64}$/;
 export function hasDigest(ref: string): boolean {
   return DIGEST.test(ref);
 }
+
+/** The form of an image reference: name, optional tag, optional digest. */
+export const IMAGE_REFERENCE = /^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+
+/**
+ * Why a reference is not pinned, or undefined when it is: pinned means a tag other than
+ * the moving "latest", or a digest. The one rule, for config validation and the policies.
+ */
+export function unpinnedReason(ref: string): "no-tag" | "latest" | undefined {
+  if (/:latest(@|$)/.test(ref)) return "latest";
+  if (hasDigest(ref)) return undefined;
+  // A registry port ("host:5000/x") is not a tag.
+  return /:[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(ref.replace(/^[^/]*:\d+\//, "")) ? undefined : "no-tag";
+}

@@ -38,13 +38,30 @@ export interface SchedulingResult {
   readonly usage: readonly NodeUsage[];
 }
 
-/** Does `node` satisfy one constraint ("node.role == worker", "node.labels.type != db", "node.hostname == x")? */
-export function satisfies(node: SchedulingNode, constraint: string): boolean {
+/** What a placement constraint can look at on a node. */
+export interface ConstraintSubject {
+  readonly role: string;
+  readonly hostname: string;
+  readonly id: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/**
+ * Does a node satisfy one constraint of the forms the program writes ("node.role ==
+ * worker", "node.labels.type != db", "node.hostname == x", "node.id == y")? The one
+ * evaluator: the scheduling model, the compliance run and the lab's checks of real nodes.
+ */
+export function satisfiesConstraint(node: ConstraintSubject, constraint: string): boolean {
   const match = /^\s*(node\.(?:role|hostname|id|labels\.[A-Za-z0-9._-]+))\s*(==|!=)\s*(\S+)\s*$/.exec(constraint);
   if (!match) throw new Error(`unsupported placement constraint "${constraint}"`);
   const [, field, operator, expected] = match;
-  const actual = field === "node.role" ? node.role : field === "node.hostname" || field === "node.id" ? node.name : node.labels[field.slice("node.labels.".length)];
+  const actual = field === "node.role" ? node.role : field === "node.hostname" ? node.hostname : field === "node.id" ? node.id : node.labels[field.slice("node.labels.".length)];
   return operator === "==" ? actual === expected : actual !== expected;
+}
+
+/** A modelled node as a constraint sees it (its name stands for hostname and id). */
+export function satisfies(node: SchedulingNode, constraint: string): boolean {
+  return satisfiesConstraint({ role: node.role, hostname: node.name, id: node.name, labels: node.labels }, constraint);
 }
 
 function spreadValue(node: SchedulingNode, descriptor: string): string {

@@ -45,6 +45,16 @@ export function hasLabel(labels: ConfiguredLabels, key: string, value: string): 
   return configured !== undefined && valuesOf(configured).includes(value);
 }
 
+/** Anything that carries configured labels (a host of the config). */
+export interface Labelled {
+  readonly labels: ConfiguredLabels;
+}
+
+/** The hosts that carry every label of `required` (in either encoding). */
+export function hostsMatching<T extends Labelled>(hosts: readonly T[], required: Readonly<Record<string, string>>): T[] {
+  return hosts.filter((h) => Object.entries(required).every(([k, v]) => hasLabel(h.labels, k, v)));
+}
+
 /** The Swarm placement constraint that selects nodes labelled `key=value`. */
 export function labelConstraint(key: string, value: string, encoding: LabelEncoding): string {
   return encoding.multiValuedKeys.has(key) ? `node.labels.${key}.${value} == true` : `node.labels.${key} == ${value}`;

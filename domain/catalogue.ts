@@ -2,6 +2,7 @@
 // data. Budgets ("Service Placement & Constraints"), network attachments
 // ("Network Security Rules"), placement needs and update behaviour live here
 // once; the program, config validation and the policies all read them.
+import { hostsMatching, type Labelled } from "./labels";
 import type { OverlayNetworkKey } from "./networks";
 
 export type ServiceRole =
@@ -127,11 +128,36 @@ export const REDIS_LABEL = { key: "redis", value: "data" } as const;
 /** Prometheus, Alertmanager and Grafana keep their data on the host labelled monitoring=main. */
 export const MONITORING_LABEL = { key: "monitoring", value: "main" } as const;
 
+const only = (label: { readonly key: string; readonly value: string }): Record<string, string> => ({ [label.key]: label.value });
+
+/** The hosts Traefik runs on (edge=traefik). */
+export const edgeHosts = <T extends Labelled>(hosts: readonly T[]): T[] => hostsMatching(hosts, only(EDGE_LABEL));
+/** The hosts that keep Redis data (redis=data). */
+export const redisHosts = <T extends Labelled>(hosts: readonly T[]): T[] => hostsMatching(hosts, only(REDIS_LABEL));
+
 export interface PlacementOptions {
   readonly postgresReplicas: number;
   /** The internal MinIO runs on the host labelled s3=minio. */
   readonly internalS3: boolean;
   readonly monitoring: boolean;
+}
+
+/** The labels a stateful service is pinned to (its catalogue requirement), by role and service name. */
+export function statefulLabels(role: string, service: string): Readonly<Record<string, string>> | undefined {
+  const all = placementRequirements({ postgresReplicas: Number(/^postgres-replica-(\d+)$/.exec(service)?.[1] ?? 0), internalS3: true, monitoring: false });
+  const byService = (name: string) => all.find((r) => r.service === name)?.labels;
+  if (role === "postgres-primary") return byService("postgres-primary");
+  if (role === "postgres-replica") return byService(service);
+  if (role === "redis") return byService("redis");
+  if (role === "minio") return byService("minio");
+  return undefined;
+}
+
+/** The requirement of one service, or an error naming it. */
+export function placementRequirementOf(service: string, options: PlacementOptions): PlacementRequirement {
+  const requirement = placementRequirements(options).find((r) => r.service === service);
+  if (!requirement) throw new Error(`no placement requirement for ${service}`);
+  return requirement;
 }
 
 /** Where labelled services must run; replica N of Postgres runs on the host labelled postgres=replica-N. */
