@@ -1,0 +1,218 @@
+// The data tier on database-net: the Postgres primary and its streaming replicas, Redis
+// master, replicas and Sentinels, and the scheduled backups next to the primary.
+import { postgresReplicaName } from "../../domain/catalogue";
+import { PORTS, REPLICATION_USER, SENTINEL_MASTER_NAME, s3Endpoint, scriptPath, secretPath, service, shellHealth, tasksHost, type Base, type ContainerScript, type SecretName, type ServiceSpec } from "./spec";
+
+const POSTGRES_MOUNT = "/var/lib/medianest/postgres";
+
+export interface DataTier {
+  readonly postgresPrimary: ServiceSpec;
+  /** Replica N is postgresReplicas[N-1]. */
+  readonly postgresReplicas: readonly ServiceSpec[];
+  readonly redisMaster: ServiceSpec;
+  readonly redisReplica?: ServiceSpec;
+  readonly redisSentinel?: ServiceSpec;
+}
+
+export interface BackupTier {
+  /** pg_dump on a schedule, next to the primary. */
+  readonly dump: ServiceSpec;
+  /** Mirrors the dumps into the bucket (and off-site). */
+  readonly upload: ServiceSpec;
+}
+
+export function dataTier(base: Base): DataTier {
+  return { ...postgresServices(base), ...redisServices(base) };
+}
+
+function postgresServices(base: Base): Pick<DataTier, "postgresPrimary" | "postgresReplicas"> {
+  const { config, plan } = base;
+  const pg = config.services.postgres;
+  const replicaSlots = Array.from({ length: pg.replicas }, (_, i) => `replica_${i + 1}`);
+  const common = {
+    image: config.images.postgres,
+    replicas: 1,
+    env: {},
+    scripts: ["postgres-entrypoint", "container-lib"] as ContainerScript[],
+    mounts: [{ source: `${config.storage.appDataPath}/postgres`, target: POSTGRES_MOUNT, readOnly: false }],
+    command: ["bash", scriptPath("postgres-entrypoint")],
+    tmpfs: ["/tmp"],
+    healthcheck: shellHealth(`pg_isready -q -h 127.0.0.1 -p ${PORTS.postgres}`, "120s"),
+    // SIGINT is PostgreSQL's fast shutdown: clients are disconnected, nothing is lost.
+    stopSignal: "SIGINT",
+    stopGracePeriod: "60s",
+  };
+  const primary = service(base, "postgres-primary", {
+    ...common,
+    name: "postgres-primary",
+    placement: { constraints: plan.placement["postgres-primary"], spread: [] },
+    secrets: ["postgres-password", "postgres-replication-password"],
+    args: [
+      "primary",
+      "--data", `${POSTGRES_MOUNT}/primary`,
+      "--port", String(PORTS.postgres),
+      "--hba-cidr", config.network.subnets.database,
+      "--db", pg.database,
+      "--user", pg.user,
+      "--password-file", secretPath("postgres-password"),
+      "--replication-user", REPLICATION_USER,
+      "--replication-password-file", secretPath("postgres-replication-password"),
+      "--slots", replicaSlots.join(","),
+      "--run-as", "postgres",
+    ],
+  });
+  const replicas = replicaSlots.map((slot, i) =>
+    service(base, "postgres-replica", {
+      ...common,
+      name: postgresReplicaName(i + 1),
+      placement: { constraints: plan.placement[postgresReplicaName(i + 1)], spread: [] },
+      secrets: ["postgres-replication-password"],
+      args: [
+        "replica",
+        "--data", `${POSTGRES_MOUNT}/replica-${i + 1}`,
+        "--port", String(PORTS.postgres),
+        "--primary-host", tasksHost("postgres-primary"),
+        "--primary-port", String(PORTS.postgres),
+        "--slot", slot,
+        "--replication-user", REPLICATION_USER,
+        "--replication-password-file", secretPath("postgres-replication-password"),
+        "--run-as", "postgres",
+      ],
+    }),
+  );
+  return { postgresPrimary: primary, postgresReplicas: replicas };
+}
+
+const REDIS_MOUNT = "/var/lib/medianest/redis";
+
+function redisServices(base: Base): Pick<DataTier, "redisMaster" | "redisReplica" | "redisSentinel"> {
+  const { config } = base;
+  const redis = config.services.redis;
+  const sentinelHost = redis.sentinels > 0 ? tasksHost("redis-sentinel") : "";
+  const redisArgs = (roleHint: "master" | "replica", dataDir: string): string[] => [
+    "--role-hint", roleHint,
+    "--port", String(PORTS.redis),
+    "--password-file", secretPath("redis-password"),
+    "--data", `${REDIS_MOUNT}/${dataDir}`,
+    "--maxmemory", `${redis.maxmemoryMb}mb`,
+    "--maxmemory-policy", redis.maxmemoryPolicy,
+    "--announce-cidr", config.network.subnets.database,
+    "--master-host", tasksHost("redis-master"),
+    "--master-port", String(PORTS.redis),
+    "--sentinel-host", sentinelHost,
+    "--sentinel-port", String(PORTS.sentinel),
+    "--master-name", SENTINEL_MASTER_NAME,
+    "--run-as", "redis",
+  ];
+  const common = {
+    image: config.images.redis,
+    env: {},
+    secrets: ["redis-password"] as SecretName[],
+    scripts: ["redis-entrypoint", "container-lib"] as ContainerScript[],
+    mounts: [{ source: `${config.storage.appDataPath}/redis`, target: REDIS_MOUNT, readOnly: false }],
+    command: ["bash", scriptPath("redis-entrypoint")],
+    tmpfs: ["/tmp"],
+    // Redis saves its dataset on SIGTERM.
+    stopGracePeriod: "30s",
+    healthcheck: shellHealth(`REDISCLI_AUTH="$(cat ${secretPath("redis-password")})" redis-cli -p ${PORTS.redis} ping | grep -q PONG`, "30s"),
+  };
+  // The spec spreads Redis over nodes (node.id): one task per node, on the hosts that keep Redis data.
+  const spread = { constraints: [], spread: ["node.id"], maxReplicasPerNode: 1 };
+  const onRedisHosts = { ...spread, constraints: base.plan.placement.redis };
+  const redisMaster = service(base, "redis", { ...common, name: "redis-master", replicas: 1, placement: onRedisHosts, args: redisArgs("master", "master") });
+  const redisReplica =
+    redis.replicas > 0 ? service(base, "redis", { ...common, name: "redis-replica", replicas: redis.replicas, placement: onRedisHosts, args: redisArgs("replica", "replica") }) : undefined;
+  const redisSentinel =
+    redis.sentinels > 0
+      ? service(base, "redis-sentinel", {
+        name: "redis-sentinel",
+        image: config.images.redis,
+        replicas: redis.sentinels,
+        placement: spread,
+        env: {},
+        secrets: ["redis-password"],
+        scripts: ["sentinel-entrypoint", "container-lib"],
+        mounts: [],
+        command: ["bash", scriptPath("sentinel-entrypoint")],
+        tmpfs: ["/tmp"],
+        args: [
+          "--port", String(PORTS.sentinel),
+          "--password-file", secretPath("redis-password"),
+          "--master-name", SENTINEL_MASTER_NAME,
+          "--master-host", tasksHost("redis-master"),
+          "--redis-port", String(PORTS.redis),
+          "--quorum", String(redis.quorum),
+          "--announce-cidr", config.network.subnets.database,
+          "--peer-host", tasksHost("redis-sentinel"),
+          // Sentinel rewrites its config: it needs a writable place that is per task.
+          "--data", "/tmp/sentinel",
+          "--run-as", "redis",
+        ],
+          healthcheck: shellHealth(`redis-cli -p ${PORTS.sentinel} ping | grep -q PONG`, "30s"),
+        })
+      : undefined;
+  return { redisMaster, ...(redisReplica ? { redisReplica } : {}), ...(redisSentinel ? { redisSentinel } : {}) };
+}
+
+export function backupTier(base: Base): BackupTier {
+  const { config, plan } = base;
+  const pg = config.services.postgres;
+  // Both run where the primary runs: /mnt/backup is a host path.
+  const placement = { constraints: plan.placement["postgres-primary"], spread: [] };
+  const mount = (readOnly: boolean) => [{ source: config.storage.backupPath, target: "/backup", readOnly }];
+  const interval = String(config.backup.intervalHours * 3600);
+  const offsite = config.backup.offsite;
+  return {
+    dump: service(base, "postgres-backup", {
+      name: "postgres-backup",
+      image: config.images.postgres,
+      replicas: 1,
+      placement,
+      env: {},
+      secrets: ["postgres-password"],
+      scripts: ["pg-dump", "container-lib"],
+      mounts: mount(false),
+      command: ["bash", scriptPath("pg-dump")],
+      tmpfs: ["/tmp"],
+      args: [
+        "--host", tasksHost("postgres-primary"),
+        "--port", String(PORTS.postgres),
+        "--db", pg.database,
+        "--user", pg.user,
+        "--password-file", secretPath("postgres-password"),
+        "--dir", "/backup",
+        "--interval-seconds", interval,
+        "--retention-days", String(config.backup.retentionDays),
+      ],
+    }),
+    upload: service(base, "backup-upload", {
+      name: "backup-upload",
+      image: config.images.mc,
+      replicas: 1,
+      placement,
+      env: {},
+      secrets: ["s3-backup-access-key", "s3-backup-secret-key", ...(offsite ? (["offsite-access-key", "offsite-secret-key"] as const) : [])],
+      scripts: ["backup-upload", "container-lib"],
+      mounts: mount(true),
+      command: ["bash", scriptPath("backup-upload")],
+      tmpfs: ["/tmp"],
+      args: [
+        "--dir", "/backup",
+        "--endpoint", s3Endpoint(config),
+        "--bucket", config.s3.buckets.backups,
+        "--prefix", "postgres",
+        "--access-key-file", secretPath("s3-backup-access-key"),
+        "--secret-key-file", secretPath("s3-backup-secret-key"),
+        ...(offsite
+          ? [
+              "--offsite-endpoint", offsite.endpoint,
+              "--offsite-bucket", offsite.bucket,
+              "--offsite-access-key-file", secretPath("offsite-access-key"),
+              "--offsite-secret-key-file", secretPath("offsite-secret-key"),
+            ]
+          : []),
+        "--interval-seconds", interval,
+      ],
+    }),
+  };
+}
