@@ -42,7 +42,7 @@ export function dockerSshOptions(leader: PlannedNode): string[] {
 
 export function leaderDockerProvider(name: string, args: LeaderDockerProviderArgs, opts: pulumi.CustomResourceOptions): docker.Provider {
   if (args.connection === "local") return new docker.Provider(name, { host: LOCAL_DOCKER_HOST }, opts);
-  if (!args.sshPrivateKey) throw new Error("the ssh connection needs medianest:sshPrivateKey");
+  if (!args.sshPrivateKey) throw new pulumi.RunError("the ssh connection needs medianest:sshPrivateKey: pulumi config set --secret medianest:sshPrivateKey < ~/.ssh/id_ed25519");
   const endpoint = leaderEndpoint(args.leader);
   const sshOpts = pulumi.all([args.sshPrivateKey, args.swarmReady]).apply(async ([key]) => {
     if (process.env[NO_CONTROL_MASTER_ENV] !== "1") {

@@ -1,14 +1,14 @@
-// The whole installation: hosts prepared, swarm formed, overlay networks created.
-// Later layers (data, app, edge, monitoring) hang off the provider and networks.
+// The whole installation, wired from the stack plan: hosts prepared, swarm formed,
+// overlay networks, secrets and config files, then object storage, the data tier,
+// the pre-deploy backup, the app, the edge and monitoring. Nothing is decided here:
+// each component gets its section of the plan and creates exactly that.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ConfigSecrets } from "../config/load";
-import type { StackConfig } from "../config/schema";
-import { planServices } from "../topology/services";
-import { generatedFiles } from "../topology/generated-files";
-import { SECRET_SOURCES } from "../topology/secret-sources";
 import type { OverlayNetworkKey } from "../domain/networks";
-import type { PlannedNode, TopologyPlan } from "../topology/plan";
+import type { PlannedNode } from "../topology/plan";
+import { servicesOf, type SecretName } from "../topology/services";
+import type { BucketKey, DeclaredSecret, StackPlan } from "../topology/stack-plan";
 import { leaderDockerProvider } from "./docker-provider";
 import { Host } from "./host";
 import { Networks } from "./networks";
@@ -21,18 +21,17 @@ import { ServiceConfigs } from "./service-configs";
 import { Edge } from "./edge";
 import { Monitoring } from "./monitoring";
 import { PreDeployBackup } from "./predeploy-backup";
-import { SwarmSecrets } from "./swarm-secrets";
+import { SwarmSecrets, type SecretValue } from "./swarm-secrets";
 import type { SwarmServiceRefs } from "./swarm-service";
 
 export interface MediaNestStackArgs {
-  readonly config: StackConfig;
-  readonly plan: TopologyPlan;
+  readonly plan: StackPlan;
   readonly secrets: ConfigSecrets;
 }
 
-export function scriptTarget(config: StackConfig, node: PlannedNode, sshPrivateKey?: pulumi.Output<string>): ScriptTarget {
-  if (config.connection === "local") return { kind: "local", sudo: node.ssh.sudo };
-  if (!sshPrivateKey) throw new Error("medianest:sshPrivateKey is required for the ssh connection");
+export function scriptTarget(connection: StackPlan["config"]["connection"], node: PlannedNode, sshPrivateKey?: pulumi.Output<string>): ScriptTarget {
+  if (connection === "local") return { kind: "local", sudo: node.ssh.sudo };
+  if (!sshPrivateKey) throw new pulumi.RunError("medianest:sshPrivateKey is required for the ssh connection: pulumi config set --secret medianest:sshPrivateKey < ~/.ssh/id_ed25519");
   return {
     kind: "ssh",
     sudo: node.ssh.sudo,
@@ -49,6 +48,30 @@ export function scriptTarget(config: StackConfig, node: PlannedNode, sshPrivateK
   };
 }
 
+/**
+ * Each declared secret's value. Object storage's are deferred: the secrets exist before
+ * the MinIO service that mounts some of them, the users' keys only after it.
+ */
+function secretValues(declared: readonly DeclaredSecret[], fromConfig: ConfigSecrets) {
+  const values = new Map<SecretName, SecretValue>();
+  const deferred = new Map<SecretName, (source: pulumi.Output<string>) => void>();
+  for (const { name, source } of declared) {
+    if (source.kind === "generated") {
+      const configValue = fromConfig[source.configKey];
+      values.set(name, { kind: "generated", length: source.length, ...(configValue ? { fromConfig: configValue } : {}) });
+    } else if (source.kind === "config") {
+      const value = fromConfig[source.configKey];
+      if (!value) throw new pulumi.RunError(`secret ${name} needs medianest:${source.configKey}: set it with pulumi config set --secret medianest:${source.configKey}`);
+      values.set(name, { kind: "given", value });
+    } else {
+      const [value, resolve] = pulumi.deferredOutput<string>();
+      values.set(name, { kind: "given", value });
+      deferred.set(name, resolve);
+    }
+  }
+  return { values, deferred };
+}
+
 export class MediaNestStack extends pulumi.ComponentResource {
   readonly leaderAddress: pulumi.Output<string>;
   readonly nodeIds: pulumi.Output<Record<string, string>>;
@@ -60,74 +83,67 @@ export class MediaNestStack extends pulumi.ComponentResource {
   readonly provider: docker.Provider;
   readonly networks: Networks;
   readonly serviceNames: pulumi.Output<string[]>;
-  readonly buckets: pulumi.Output<Record<"media" | "thumbnails" | "backups", string>>;
+  readonly buckets: pulumi.Output<Record<BucketKey, string>>;
 
   constructor(name: string, args: MediaNestStackArgs, opts?: pulumi.ComponentResourceOptions) {
+    const { plan } = args;
+    const { config, topology, services } = plan;
     // Stack-wide facts for policies: which environment, how many users it is sized for.
-    super("medianest:stack:MediaNest", name, { environment: args.config.environment, expectedUsers: args.config.capacity.expectedUsers }, opts);
-    const { config, plan } = args;
-    const sshPrivateKey = args.secrets.sshPrivateKey;
-    const targets = new Map(plan.nodes.map((node) => [node.name, scriptTarget(config, node, sshPrivateKey)]));
-    const hosts = new Map(
-      plan.nodes.map((node) => {
-        const target = targets.get(node.name) as ScriptTarget;
-        return [node.name, new Host(node.name, { node, plan, config, target }, { parent: this })];
-      }),
-    );
+    super("medianest:stack:MediaNest", name, { environment: config.environment, expectedUsers: config.capacity.expectedUsers }, opts);
+    const fromConfig = args.secrets;
+    const targets = new Map(topology.nodes.map((node) => [node.name, scriptTarget(config.connection, node, fromConfig.sshPrivateKey)]));
+    const targetOf = (host: string): ScriptTarget => targets.get(host) as ScriptTarget;
+    const hosts = new Map(plan.hosts.map((host) => [host.node.name, new Host(host.node.name, { plan: host, target: targetOf(host.node.name) }, { parent: this })]));
     const swarm = new Swarm(
       "swarm",
-      { plan, autolock: config.swarm.autolock, drainTimeoutSeconds: config.swarm.drainTimeoutSeconds, targets, hosts },
+      { plan: topology, autolock: plan.swarm.autolock, drainTimeoutSeconds: plan.swarm.drainTimeoutSeconds, targets, hosts },
       { parent: this },
     );
     this.provider = leaderDockerProvider(
       "leader-docker",
-      { connection: config.connection, leader: plan.leader, sshPrivateKey, swarmReady: swarm.formed },
+      { connection: config.connection, leader: topology.leader, sshPrivateKey: fromConfig.sshPrivateKey, swarmReady: swarm.formed },
       { parent: this, dependsOn: swarm.ready },
     );
-    this.networks = new Networks("overlays", { subnets: plan.subnets, provider: this.provider, dependsOn: swarm.ready }, { parent: this });
+    const provider = this.provider;
+    this.networks = new Networks("overlays", { subnets: topology.subnets, provider, dependsOn: swarm.ready }, { parent: this });
 
     // Services: secrets and config files first, then storage, data, app, edge, monitoring.
-    const specs = planServices(config, plan);
-    const provider = this.provider;
-    const secrets = new SwarmSecrets("secrets", { provider }, { parent: this, dependsOn: swarm.ready });
-    const fromConfig = args.secrets;
-    const needed = new Set(specs.flatMap((s) => s.secrets));
-    for (const name of [...needed].sort()) {
-      const source = SECRET_SOURCES[name];
-      if (source.kind === "generated") secrets.generated(name, fromConfig[source.configKey], source.length);
-      if (source.kind === "config") {
-        const value = fromConfig[source.configKey];
-        if (!value) throw new Error(`secret ${name} needs medianest:${source.configKey}`);
-        secrets.fromValue(name, value);
-      }
-    }
-    const configs = new ServiceConfigs(
-      "configs",
-      { provider, scripts: specs.flatMap((s) => s.scripts), files: generatedFiles(config, plan, specs) },
-      { parent: this, dependsOn: swarm.ready },
-    );
-    const refs = (): SwarmServiceRefs => ({ networkIds: this.networks.ids, secrets: secrets.refs(), configs: configs.refs });
+    const { values, deferred } = secretValues(plan.secrets, fromConfig);
+    const secrets = new SwarmSecrets("secrets", { provider, secrets: values }, { parent: this, dependsOn: swarm.ready });
+    const configs = new ServiceConfigs("configs", { provider, ...plan.configFiles }, { parent: this, dependsOn: swarm.ready });
+    const refs: SwarmServiceRefs = { networkIds: this.networks.ids, secrets: secrets.refs, configs: configs.refs };
+    const afterNetworks = { parent: this, dependsOn: [this.networks] };
+
     const edge = new Edge(
       "edge",
-      { config, specs, provider, refs: refs(), cloudflareApiToken: fromConfig.cloudflareApiToken },
-      { parent: this, dependsOn: [this.networks] },
+      { tier: services.edge, plan: plan.edge, provider, refs, ...(fromConfig.cloudflareApiToken ? { cloudflareApiToken: fromConfig.cloudflareApiToken } : {}) },
+      afterNetworks,
     );
     const storage = new ObjectStorage(
       "object-storage",
-      { config, plan, provider, specs, secrets, refs, configSecrets: fromConfig, edgeReady: [edge.traefik] },
-      { parent: this, dependsOn: [this.networks] },
+      {
+        plan: plan.storage,
+        provider,
+        refs,
+        ...(values.has("minio-root-password") ? { rootPassword: secrets.value("minio-root-password") } : {}),
+        edgeReady: [edge.traefik],
+      },
+      afterNetworks,
     );
-    const data = new DataServices("data", { specs, provider, refs: refs(), storageReady: storage.ready }, { parent: this, dependsOn: [this.networks] });
-    const backup = config.deployment.preDeployBackup
-      ? new PreDeployBackup("predeploy-backup", { config, plan, specs, targets, dependsOn: [data] }, { parent: this }).done
+    for (const [secretName, resolve] of deferred) {
+      const value = storage.secretValues.get(secretName);
+      if (!value) throw new pulumi.ResourceError(`secret ${secretName} is declared from object storage, which does not create it`, storage);
+      resolve(value);
+    }
+    const data = new DataServices("data", { data: services.data, backup: services.backup, provider, refs, storageReady: storage.ready }, afterNetworks);
+    const backup = plan.predeployBackup
+      ? new PreDeployBackup("predeploy-backup", { plan: plan.predeployBackup, targets, dependsOn: [data] }, { parent: this }).done
       : [];
-    const app = new MediaNestApp(
-      "app",
-      { specs, provider, refs: refs(), dependsOn: [...data.ready, ...storage.ready, ...backup] },
-      { parent: this, dependsOn: [this.networks] },
-    );
-    new Monitoring("monitoring", { specs, provider, refs: refs(), dataReady: data.ready }, { parent: this, dependsOn: [this.networks, app] });
-    this.serviceNames = pulumi.output(specs.map((s) => s.name));
+    const app = new MediaNestApp("app", { tier: services.app, provider, refs, dependsOn: [...data.ready, ...storage.ready, ...backup] }, afterNetworks);
+    if (services.monitoring) {
+      new Monitoring("monitoring", { tier: services.monitoring, provider, refs, dataReady: data.ready }, { parent: this, dependsOn: [this.networks, app] });
+    }
+    this.serviceNames = pulumi.output(servicesOf(services).map((s) => s.name));
     this.buckets = storage.buckets;
 
     this.leaderAddress = swarm.leaderAddress;

@@ -4,22 +4,11 @@
 // every node, and the Postgres and Redis exporters.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { ServiceRole } from "../domain/catalogue";
-import type { ServiceSpec } from "../topology/services";
-import { SwarmService, type SwarmServiceRefs } from "./swarm-service";
-
-const MONITORING_ROLES: ReadonlySet<ServiceRole> = new Set<ServiceRole>([
-  "prometheus",
-  "alertmanager",
-  "grafana",
-  "node-exporter",
-  "cadvisor",
-  "postgres-exporter",
-  "redis-exporter",
-]);
+import type { MonitoringTier, ServiceSpec } from "../topology/services";
+import { SwarmService, createdServiceNames, type CreatedServices, type SwarmServiceRefs } from "./swarm-service";
 
 export interface MonitoringArgs {
-  readonly specs: readonly ServiceSpec[];
+  readonly tier: MonitoringTier;
   readonly provider: docker.Provider;
   readonly refs: SwarmServiceRefs;
   /** The exporters need the data services they watch. */
@@ -27,12 +16,22 @@ export interface MonitoringArgs {
 }
 
 export class Monitoring extends pulumi.ComponentResource {
+  readonly services: CreatedServices<MonitoringTier>;
+
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("medianest:monitoring:Monitoring", name, {}, opts);
-    for (const spec of args.specs.filter((s) => MONITORING_ROLES.has(s.role))) {
-      const dependsOn = spec.role === "postgres-exporter" || spec.role === "redis-exporter" ? args.dataReady : [];
+    const create = (spec: ServiceSpec, dependsOn: pulumi.Input<pulumi.Resource>[] = []) =>
       new SwarmService(spec.name, { ...args.refs, spec, provider: args.provider }, { parent: this, dependsOn });
-    }
-    this.registerOutputs({});
+    const { tier } = args;
+    this.services = {
+      prometheus: create(tier.prometheus),
+      alertmanager: create(tier.alertmanager),
+      grafana: create(tier.grafana),
+      nodeExporter: create(tier.nodeExporter),
+      cadvisor: create(tier.cadvisor),
+      postgresExporter: create(tier.postgresExporter, args.dataReady),
+      redisExporter: create(tier.redisExporter, args.dataReady),
+    };
+    this.registerOutputs({ services: createdServiceNames(this.services) });
   }
 }

@@ -3,29 +3,11 @@
 // exactly when an app image changes (the images are its arguments, so a change is
 // an update of the command, never a replace); the app services wait for it.
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config/schema";
-import { placementRequirementOf } from "../domain/catalogue";
-import { hostsMatching } from "../domain/labels";
-import type { TopologyPlan } from "../topology/plan";
-import { COLORS, type ServiceSpec } from "../topology/services";
-import { placementOptions } from "../config/schema";
+import type { PreDeployBackupPlan } from "../topology/stack-plan";
 import { runScript, type ScriptTarget } from "./script-command";
 
-/** The app images whose change re-runs the backup, in a stable order. */
-export function appImages(config: StackConfig): string[] {
-  const backendImages = config.deployment.strategy === "blue-green" ? COLORS.map((c) => config.deployment.images[c] ?? config.images.backend) : [config.images.backend];
-  return [...backendImages, config.images.frontend, config.images.worker];
-}
-
-/** Hosts that can run the Postgres primary (and so the backup task next to it). */
-export function databaseHosts(config: StackConfig): string[] {
-  return hostsMatching(config.hosts, placementRequirementOf("postgres-primary", placementOptions(config)).labels).map((h) => h.name);
-}
-
 export interface PreDeployBackupArgs {
-  readonly config: StackConfig;
-  readonly plan: TopologyPlan;
-  readonly specs: readonly ServiceSpec[];
+  readonly plan: PreDeployBackupPlan;
   readonly targets: ReadonlyMap<string, ScriptTarget>;
   readonly dependsOn: pulumi.Input<pulumi.Resource>[];
 }
@@ -35,19 +17,11 @@ export class PreDeployBackup extends pulumi.ComponentResource {
 
   constructor(name: string, args: PreDeployBackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("medianest:deploy:PreDeployBackup", name, {}, opts);
-    const dumper = args.specs.find((s) => s.name === "postgres-backup");
-    const dumpArgs = dumper?.args;
-    if (!dumper || !dumpArgs) throw new Error("the plan has no postgres-backup service");
-    const images = appImages(args.config).join(",");
-    this.done = databaseHosts(args.config).map((host) => {
+    this.done = args.plan.hosts.map((host) => {
       const target = args.targets.get(host);
-      if (!target) throw new Error(`no script target for host ${host}`);
-      return runScript(
-        `${name}-${host}`,
-        { target, script: "swarm/predeploy-backup.sh", args: [dumper.name, images, ...dumpArgs] },
-        { parent: this, dependsOn: args.dependsOn },
-      ).resource;
+      if (!target) throw new pulumi.ResourceError(`no script target for host ${host}`, this);
+      return runScript(`${name}-${host}`, { target, script: "swarm/predeploy-backup.sh", args: args.plan.args }, { parent: this, dependsOn: args.dependsOn }).resource;
     });
-    this.registerOutputs({});
+    this.registerOutputs({ hosts: [...args.plan.hosts] });
   }
 }

@@ -20,7 +20,8 @@
 //   the delete command line so it does not depend on that.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { composeStdin, loadScript, type ScriptName } from "./scripts";
+import { composeStdin, loadScript, type ScriptName } from "../scripts/loader";
+import { shellQuote } from "../scripts/command-line";
 
 export type ScriptTarget =
   | { readonly kind: "ssh"; readonly connection: command.types.input.remote.ConnectionArgs; readonly sudo: boolean }
@@ -45,46 +46,6 @@ export interface ScriptCommandArgs extends ScriptInvocation {
 export interface ScriptCommand {
   readonly resource: pulumi.CustomResource;
   readonly stdout: pulumi.Output<string>;
-}
-
-export function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** POSIX shell words of a command line as `shellQuote` writes them (bare words and '...' quoting). */
-export function shellWords(line: string): string[] {
-  const words: string[] = [];
-  let current: string | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (ch === " ") {
-      if (current !== undefined) words.push(current);
-      current = undefined;
-    } else if (ch === "'") {
-      const end = line.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`unterminated quote in: ${line}`);
-      current = (current ?? "") + line.slice(i + 1, end);
-      i = end;
-    } else if (ch === "\\") {
-      if (i + 1 >= line.length) throw new Error(`dangling backslash in: ${line}`);
-      current = (current ?? "") + line[i + 1];
-      i++;
-    } else if (/["$`;&|<>(){}*?~#\t\n]/.test(ch)) {
-      throw new Error(`shellWords: unsupported character ${JSON.stringify(ch)} in: ${line}`);
-    } else {
-      current = (current ?? "") + ch;
-    }
-  }
-  if (current !== undefined) words.push(current);
-  return words;
-}
-
-/** The arguments after `[sudo -n] bash -s --`: the one parser of our command lines (policies, tests, the lab). */
-export function scriptArgs(commandLine: string): string[] {
-  const words = shellWords(commandLine);
-  const start = words[0] === "sudo" ? 2 : 0;
-  if (words.slice(start, start + 3).join(" ") !== "bash -s --") throw new Error(`not a script invocation: ${commandLine}`);
-  return words.slice(start + 3);
 }
 
 function bashInvocation(target: ScriptTarget, args: readonly string[]): string {

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CONTAINER_SCRIPTS, type ContainerScript, type ServiceFile } from "../topology/services";
-import { SCRIPTS_DIR } from "./scripts";
+import { SCRIPTS_DIR } from "../scripts/loader";
 import type { SwarmObjectRef } from "./swarm-service";
 
 export function containerScriptContent(name: ContainerScript): string {
@@ -46,6 +46,6 @@ export class ServiceConfigs extends pulumi.ComponentResource {
       refs.set(key, { id: config.id, name: config.name });
     }
     this.refs = refs;
-    this.registerOutputs({});
+    this.registerOutputs({ configNames: [...refs.values()].map((ref) => ref.name) });
   }
 }

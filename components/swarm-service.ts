@@ -185,3 +185,22 @@ export class SwarmService extends pulumi.ComponentResource {
     this.registerOutputs({ serviceName: this.serviceName });
   }
 }
+
+/**
+ * A tier component's record of what it created, one entry per field of its plan section:
+ * a service added to a tier's type but not created by its component fails to compile.
+ * A service the plan may leave out is `null` when it did (`-?` would erase `undefined`).
+ */
+export type CreatedServices<Tier> = {
+  readonly [K in keyof Tier]-?: Tier[K] extends readonly ServiceSpec[] ? readonly SwarmService[] : K extends OptionalKeys<Tier> ? SwarmService | null : SwarmService;
+};
+
+/** Keys whose field may be absent (an empty object fits them): those services may be left uncreated. */
+type OptionalKeys<T> = { [K in keyof T]-?: Partial<Pick<T, K>> extends Pick<T, K> ? K : never }[keyof T];
+
+/** Service names of a created tier, for the component's registered outputs. */
+export function createdServiceNames<Tier>(created: CreatedServices<Tier>): pulumi.Output<string>[] {
+  return Object.values(created as Record<string, SwarmService | readonly SwarmService[] | null>)
+    .flatMap((entry) => (entry === null ? [] : Array.isArray(entry) ? entry : [entry as SwarmService]))
+    .map((service) => service.serviceName);
+}

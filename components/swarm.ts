@@ -35,12 +35,13 @@ interface InitResult {
 export const JOIN_TOKEN_VARIABLE = "MEDIANEST_JOIN_TOKEN";
 
 /** Our swarm scripts print their result as one JSON line, last on stdout. */
-export function lastJsonLine<T>(stdout: string, what: string): T {
+export function lastJsonLine<T>(stdout: string, what: string, resource?: pulumi.Resource): T {
   const line = stdout.trim().split("\n").pop() ?? "";
   try {
     return JSON.parse(line) as T;
   } catch {
-    throw new Error(`${what}: expected a JSON result line from the script, got ${JSON.stringify(line.slice(0, 200))}`);
+    const message = `${what}: expected a JSON result line from the script, got ${JSON.stringify(line.slice(0, 200))}`;
+    throw resource ? new pulumi.ResourceError(message, resource) : new Error(message);
   }
 }
 
@@ -70,12 +71,12 @@ export class Swarm extends pulumi.ComponentResource {
     const { plan } = args;
     const targetOf = (node: PlannedNode): ScriptTarget => {
       const target = args.targets.get(node.name);
-      if (!target) throw new Error(`no script target for host ${node.name}`);
+      if (!target) throw new pulumi.ResourceError(`no script target for host ${node.name}`, this);
       return target;
     };
     const hostReady = (node: PlannedNode): pulumi.Resource => {
       const host = args.hosts.get(node.name);
-      if (!host) throw new Error(`no Host component for ${node.name}`);
+      if (!host) throw new pulumi.ResourceError(`no Host component for ${node.name}`, this);
       return host.ready;
     };
     const leader = plan.leader;
@@ -93,7 +94,7 @@ export class Swarm extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [hostReady(leader)] },
     );
-    const initResult = init.stdout.apply((out) => lastJsonLine<InitResult>(out, `swarm init on ${leader.name}`));
+    const initResult = init.stdout.apply((out) => lastJsonLine<InitResult>(out, `swarm init on ${leader.name}`, this));
     this.clusterId = pulumi.unsecret(initResult.apply((r) => r.clusterId));
     this.workerToken = pulumi.secret(initResult.apply((r) => r.workerToken));
     this.managerToken = pulumi.secret(initResult.apply((r) => r.managerToken));
@@ -117,7 +118,7 @@ export class Swarm extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [hostReady(node), ...after] },
       );
-      nodeIds[node.name] = run.stdout.apply((out) => lastJsonLine<{ nodeId: string }>(out, `swarm join on ${node.name}`).nodeId);
+      nodeIds[node.name] = run.stdout.apply((out) => lastJsonLine<{ nodeId: string }>(out, `swarm join on ${node.name}`, this).nodeId);
       joins.set(node.name, run.resource);
       return run.resource;
     };

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { NETWORK_IGNORE_CHANGES } from "../components/networks";
 import { SERVICE_IGNORE_CHANGES } from "../components/swarm-service";
-import { SCRIPT_NAMES, loadScript, parseStdin } from "../components/scripts";
+import { SCRIPT_NAMES, loadScript, parseStdin } from "../scripts/loader";
 import { providerDuration } from "../domain/durations";
 import { familiarImage, hasDigest } from "../domain/images";
 import { planCommandDiff } from "./support/docker-provider-model";

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { RawStackConfig } from "../config/schema";
 import { dataDirectoryArgs, firewallArgs } from "../topology/host-setup";
 import { planTopology } from "../topology/plan";
-import { loadScript, type ScriptName } from "../components/scripts";
+import { loadScript, type ScriptName } from "../scripts/loader";
 import { validatedStackConfig } from "./support/stack-config";
 
 const isRoot = process.getuid?.() === 0;

@@ -2,7 +2,7 @@
 // with a usage message before touching anything.
 import { execFileSync, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { SCRIPT_NAMES, loadScript, type ScriptName } from "../components/scripts";
+import { SCRIPT_NAMES, loadScript, type ScriptName } from "../scripts/loader";
 
 const shellcheck = spawnSync("shellcheck", ["--version"], { encoding: "utf8" });
 const haveShellcheck = shellcheck.status === 0;

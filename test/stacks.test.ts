@@ -2,11 +2,12 @@
 // joins ordered after it, the configured labels, the five overlay networks, and
 // secrets that stay secret.
 import { readFileSync } from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { mockedRun, isSecretValue, stackFileConfig, STACKS, FAKE_SSH_KEY, REPO_ROOT, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
-import { parseStdin } from "../components/scripts";
-import { scriptArgs } from "../components/script-command";
+import { parseStdin } from "../scripts/loader";
+import { scriptArgs } from "../scripts/command-line";
 
 interface HostEntry {
   name: string;
@@ -168,7 +169,7 @@ describe.each(STACKS)("stack %s", (stack) => {
 
   it("sends the script files themselves: stdin is the file, delete commands embed the file", async () => {
     const run = await runOf(stack);
-    const { loadScript, SCRIPT_NAMES } = await import("../components/scripts");
+    const { loadScript, SCRIPT_NAMES } = await import("../scripts/loader");
     const contents = new Map(SCRIPT_NAMES.map((name) => [loadScript(name).content, name]));
     for (const command of run.ofType(commandType(stack))) {
       const { script, secrets } = parseStdin(String(command.inputs.stdin));
@@ -229,7 +230,10 @@ describe("bad input", () => {
     const hosts = [...(config["medianest:hosts"] as HostEntry[])];
     hosts[4] = { ...hosts[4], address: "192.0.2.999" };
     config["medianest:hosts"] = hosts;
-    await expect(mockedRun("production", { config })).rejects.toThrow('medianest:hosts[4].address: "192.0.2.999" is not a valid IP address');
+    const failure = mockedRun("production", { config });
+    await expect(failure).rejects.toThrow('medianest:hosts[4].address: "192.0.2.999" is not a valid IP address');
+    // A RunError: the engine prints its message alone, without the program's stack trace.
+    await expect(failure).rejects.toSatisfy((error: unknown) => pulumi.RunError.isInstance(error));
   });
 
   it("refuses an SSH key that is not a secret", async () => {

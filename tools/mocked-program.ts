@@ -167,7 +167,7 @@ const STACK_SECRETS: Record<StackName, readonly (keyof typeof FAKE_CONFIG_SECRET
 export async function mockedRun(stack: StackName, options: MockedRunOptions = {}): Promise<MockedRun> {
   (options.resetModules ?? purgeProgramModules)();
   const pulumi: typeof pulumiType = await import("@pulumi/pulumi");
-  const { parseStdin } = await import("../components/scripts");
+  const { parseStdin } = await import("../scripts/loader");
 
   const recorded: RecordedResource[] = [];
   let inFlight = 0;

@@ -6,6 +6,7 @@ import { OVERLAY_NETWORKS, type OverlayNetworkKey } from "../domain/networks";
 import { placementRequirements } from "../domain/catalogue";
 import { encodeNodeLabels, hostsMatching, labelConstraint, labelEncodingFor, type LabelEncoding } from "../domain/labels";
 import { firstHost, parseIpv4Cidr } from "../domain/cidr";
+import { PlanError } from "./plan-error";
 
 export type NodeRole = "manager" | "worker";
 
@@ -68,7 +69,7 @@ export function planTopology(config: StackConfig): TopologyPlan {
     ssh: { user: host.sshUser, port: host.sshPort, sudo: host.sudo, ...(host.hostKey ? { hostKey: host.hostKey } : {}) },
   }));
   const leader = nodes.find((n) => n.isLeader);
-  if (!leader) throw new Error(`swarm leader "${config.swarm.leader}" is not among the hosts`);
+  if (!leader) throw new PlanError(`medianest:swarm.leader: "${config.swarm.leader}" is not among the hosts`);
 
   const attachable = new Set(config.network.attachable);
   const subnets: PlannedSubnet[] = OVERLAY_NETWORKS.map((network) => {

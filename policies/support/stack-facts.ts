@@ -2,7 +2,7 @@
 // sizing (the MediaNest component's inputs), the nodes (Host components' inputs),
 // services, networks and the swarm commands.
 import type { PolicyResource } from "@pulumi/policy";
-import { parseStdin, type ScriptName } from "../../components/scripts";
+import { parseStdin, type ScriptName } from "../../scripts/loader";
 import { asNumber, asProps, asString, networkView, serviceView, type NetworkView, type ServiceView } from "./views";
 
 export const TYPES = {

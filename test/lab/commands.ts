@@ -3,10 +3,10 @@
 // how the lab runs them over real SSH. The mocked run's stand-ins for values only a real
 // swarm knows (join tokens, cluster id, node ids) are replaced with the real ones.
 import { spawn } from "node:child_process";
-import { scriptArgs } from "../../components/script-command";
-import { parseStdin, type ScriptName } from "../../components/scripts";
+import { scriptArgs } from "../../scripts/command-line";
+import { parseStdin, type ScriptName } from "../../scripts/loader";
 
-export { scriptArgs, shellWords } from "../../components/script-command";
+export { scriptArgs, shellWords } from "../../scripts/command-line";
 import type { MockedRun, RecordedResource } from "../support/mocked-run";
 
 export type Phase = "host" | "init" | "join-manager" | "join-worker" | "node-config";

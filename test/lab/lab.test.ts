@@ -20,7 +20,7 @@ import { dockerSshOptions, leaderEndpoint } from "../../components/docker-provid
 import { NETWORK_IGNORE_CHANGES } from "../../components/networks";
 import { closeControlMaster, multiplexedSshOptions, openControlMaster } from "../../components/ssh-control-master";
 import { SERVICE_IGNORE_CHANGES } from "../../components/swarm-service";
-import { loadScript, parseStdin } from "../../components/scripts";
+import { loadScript, parseStdin } from "../../scripts/loader";
 import type { PlannedNode } from "../../topology/plan";
 import { NETWORK_SCHEMA, SERVICE_SCHEMA, planCommandDiff, planDiff, readNetwork, readService, resolveServiceInputs, summarise } from "../support/docker-provider-model";
 import { mockedRun, testConfig, type MockedRun, type RecordedResource } from "../support/mocked-run";

@@ -30,7 +30,7 @@ export interface Script {
   readonly sha256: string;
 }
 
-export const SCRIPTS_DIR = path.resolve(__dirname, "..", "scripts");
+export const SCRIPTS_DIR = __dirname;
 
 const cache = new Map<ScriptName, Script>();
 
