@@ -28,12 +28,11 @@ export class Host extends pulumi.ComponentResource {
     let previous: pulumi.Resource | undefined;
     const outputs: Record<string, pulumi.Output<string>> = {};
     for (const step of steps) {
-      const { id, ...invocation } = step;
-      const run = runScript(hostStepResourceName(node.name, id), { ...invocation, target: args.target }, {
+      const run = runScript(hostStepResourceName(node.name, step.id), { call: step.call, ...(step.onDelete ? { onDelete: step.onDelete } : {}), target: args.target }, {
         parent: this,
         dependsOn: previous ? [previous] : [],
       });
-      outputs[id] = run.stdout;
+      outputs[step.id] = run.stdout;
       previous = run.resource;
     }
     if (!previous) throw new pulumi.ResourceError(`host ${node.name}: no preparation steps`, this);

@@ -20,7 +20,7 @@ export class PreDeployBackup extends pulumi.ComponentResource {
     this.done = args.plan.hosts.map((host) => {
       const target = args.targets.get(host);
       if (!target) throw new pulumi.ResourceError(`no script target for host ${host}`, this);
-      return runScript(`${name}-${host}`, { target, script: "swarm/predeploy-backup.sh", args: args.plan.args }, { parent: this, dependsOn: args.dependsOn }).resource;
+      return runScript(`${name}-${host}`, { target, call: args.plan.call }, { parent: this, dependsOn: args.dependsOn }).resource;
     });
     this.registerOutputs({ hosts: [...args.plan.hosts] });
   }

@@ -1,6 +1,6 @@
 // Runs one of our scripts on a host: over SSH (command.remote.Command) or on the
 // machine running Pulumi (command.local.Command, for the `local` stack). Public values
-// travel as positional arguments, secrets as shell variables on stdin ahead of the
+// travel as --flags (scripts/interfaces.ts), secrets as shell variables on stdin ahead of the
 // script (composeStdin), never in `environment` (that silently depends on sshd's
 // AcceptEnv and would sit in the process environment) nor in the command line.
 //
@@ -22,18 +22,17 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { composeStdin, loadScript, type ScriptName } from "../scripts/loader";
 import { shellQuote } from "../scripts/command-line";
+import { scriptArgv, type ScriptCall } from "../scripts/interfaces";
 
 export type ScriptTarget =
   | { readonly kind: "ssh"; readonly connection: command.types.input.remote.ConnectionArgs; readonly sudo: boolean }
   | { readonly kind: "local"; readonly sudo: boolean };
 
-export interface ScriptInvocation {
-  readonly script: ScriptName;
-  /** Public values, as positional arguments. */
-  readonly args?: readonly pulumi.Input<string>[];
-}
+/** A script and its public arguments (typed by scripts/interfaces.ts); values may be Outputs. */
+export type ScriptInvocation = ScriptCall<pulumi.Input<string>>;
 
-export interface ScriptCommandArgs extends ScriptInvocation {
+export interface ScriptCommandArgs {
+  readonly call: ScriptInvocation;
   readonly target: ScriptTarget;
   /** Secret values the script reads as shell variables (MEDIANEST_*), delivered on stdin. */
   readonly secrets?: Readonly<Record<string, pulumi.Input<string>>>;
@@ -52,9 +51,9 @@ function bashInvocation(target: ScriptTarget, args: readonly string[]): string {
   return [...(target.sudo ? ["sudo", "-n"] : []), "bash", "-s", "--", ...args.map(shellQuote)].join(" ");
 }
 
-/** Command line that runs `script` with `args`, the script read from stdin. */
+/** Command line that runs the call's script with its arguments, the script read from stdin. */
 export function scriptCommandLine(target: ScriptTarget, invocation: ScriptInvocation): pulumi.Output<string> {
-  return pulumi.all([...(invocation.args ?? [])]).apply((args) => bashInvocation(target, args));
+  return pulumi.all(scriptArgv(invocation)).apply((args) => bashInvocation(target, args));
 }
 
 /**
@@ -64,7 +63,7 @@ export function scriptCommandLine(target: ScriptTarget, invocation: ScriptInvoca
 export function embeddedScriptCommandLine(target: ScriptTarget, invocation: ScriptInvocation): pulumi.Output<string> {
   const encoded = Buffer.from(loadScript(invocation.script).content, "utf8").toString("base64");
   return pulumi
-    .all([...(invocation.args ?? [])])
+    .all(scriptArgv(invocation))
     .apply((args) => `printf '%s' ${shellQuote(encoded)} | base64 -d | ${bashInvocation(target, args)}`);
 }
 
@@ -77,13 +76,13 @@ export function scriptStdin(script: ScriptName, secrets: Readonly<Record<string,
 }
 
 export function runScript(name: string, args: ScriptCommandArgs, opts: pulumi.CustomResourceOptions): ScriptCommand {
-  const create = scriptCommandLine(args.target, args);
+  const create = scriptCommandLine(args.target, args.call);
   const common = {
     create,
     // A changed script (stdin) or argument is an update: the idempotent script re-runs in place.
     update: create,
     delete: args.onDelete ? embeddedScriptCommandLine(args.target, args.onDelete) : undefined,
-    stdin: scriptStdin(args.script, args.secrets),
+    stdin: scriptStdin(args.call.script, args.secrets),
     addPreviousOutputInEnv: false,
     logging: (args.secretStdout ? "stderr" : "stdoutAndStderr") as "stderr" | "stdoutAndStderr",
   };

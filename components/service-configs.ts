@@ -2,16 +2,16 @@
 // so the name carries a hash of the content: a changed file gets a new config
 // and the services using it roll onto it.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CONTAINER_SCRIPTS, type ContainerScript, type ServiceFile } from "../topology/services";
-import { SCRIPTS_DIR } from "../scripts/loader";
+import { SCRIPTS_DIR, bundledScript } from "../scripts/loader";
 import type { SwarmObjectRef } from "./swarm-service";
 
+/** A container script as its Swarm config carries it: shared helpers bundled in. */
 export function containerScriptContent(name: ContainerScript): string {
-  return readFileSync(path.join(SCRIPTS_DIR, CONTAINER_SCRIPTS[name]), "utf8");
+  return bundledScript(path.join(SCRIPTS_DIR, CONTAINER_SCRIPTS[name]));
 }
 
 /** `<name>-<first 12 hex of sha256(content)>`: Swarm config names are immutable identities. */

@@ -12,7 +12,8 @@
 // another owner and do nothing, instead of making a live node leave.
 import * as pulumi from "@pulumi/pulumi";
 import type { PlannedNode, TopologyPlan } from "../topology/plan";
-import { runScript, type ScriptTarget } from "./script-command";
+import { scriptCall } from "../scripts/interfaces";
+import { runScript, type ScriptInvocation, type ScriptTarget } from "./script-command";
 import type { Host } from "./host";
 
 export interface SwarmArgs {
@@ -49,8 +50,14 @@ export function lastJsonLine<T>(stdout: string, what: string, resource?: pulumi.
 export const memberResourceName = (swarm: string, host: string): string => `${swarm}-member-${host}`;
 export const nodeResourceName = (swarm: string, host: string): string => `${swarm}-node-${host}`;
 
-export function nodeConfigArgs(owner: string, node: PlannedNode, nodeId: pulumi.Input<string>): pulumi.Input<string>[] {
-  return [owner, nodeId, node.role, node.availability, ...Object.entries(node.labels).map(([k, v]) => `${k}=${v}`)];
+export function nodeConfigCall(owner: string, node: PlannedNode, nodeId: pulumi.Input<string>): ScriptInvocation {
+  return scriptCall<"swarm/node-config.sh", pulumi.Input<string>>("swarm/node-config.sh", {
+    owner,
+    nodeId,
+    role: node.role,
+    availability: node.availability,
+    labels: Object.entries(node.labels).map(([k, v]) => `${k}=${v}`),
+  });
 }
 
 export class Swarm extends pulumi.ComponentResource {
@@ -87,9 +94,14 @@ export class Swarm extends pulumi.ComponentResource {
       initName,
       {
         target: leaderTarget,
-        script: "swarm/init.sh",
-        args: [initName, leader.advertiseAddress, leader.listenAddress, leader.dataPathAddress, String(args.autolock)],
-        onDelete: { script: "swarm/leave.sh", args: [initName] },
+        call: scriptCall("swarm/init.sh", {
+          owner: initName,
+          advertiseAddress: leader.advertiseAddress,
+          listenAddress: leader.listenAddress,
+          dataPathAddress: leader.dataPathAddress,
+          autolock: args.autolock,
+        }),
+        onDelete: scriptCall("swarm/leave.sh", { owner: initName }),
         secretStdout: true,
       },
       { parent: this, dependsOn: [hostReady(leader)] },
@@ -111,10 +123,17 @@ export class Swarm extends pulumi.ComponentResource {
         owner,
         {
           target: targetOf(node),
-          script: "swarm/join.sh",
-          args: [owner, node.role, leader.advertiseAddress, node.advertiseAddress, node.listenAddress, node.dataPathAddress, this.clusterId],
+          call: scriptCall<"swarm/join.sh", pulumi.Input<string>>("swarm/join.sh", {
+            owner,
+            role: node.role,
+            leaderAddress: leader.advertiseAddress,
+            advertiseAddress: node.advertiseAddress,
+            listenAddress: node.listenAddress,
+            dataPathAddress: node.dataPathAddress,
+            clusterId: this.clusterId,
+          }),
           secrets: { [JOIN_TOKEN_VARIABLE]: node.role === "manager" ? this.managerToken : this.workerToken },
-          onDelete: { script: "swarm/leave.sh", args: [owner] },
+          onDelete: scriptCall("swarm/leave.sh", { owner }),
         },
         { parent: this, dependsOn: [hostReady(node), ...after] },
       );
@@ -136,11 +155,12 @@ export class Swarm extends pulumi.ComponentResource {
         owner,
         {
           target: leaderTarget,
-          script: "swarm/node-config.sh",
-          args: nodeConfigArgs(owner, node, nodeId),
+          call: nodeConfigCall(owner, node, nodeId),
           // Removing a host from config drains it and removes it from the swarm
           // (before its membership's delete makes it leave). The leader is never removed this way.
-          onDelete: node.isLeader ? undefined : { script: "swarm/node-remove.sh", args: [owner, nodeId, String(args.drainTimeoutSeconds)] },
+          ...(node.isLeader
+            ? {}
+            : { onDelete: scriptCall<"swarm/node-remove.sh", pulumi.Input<string>>("swarm/node-remove.sh", { owner, nodeId, drainTimeoutSeconds: args.drainTimeoutSeconds }) }),
         },
         { parent: this, dependsOn: [joins.get(node.name) ?? init.resource] },
       );

@@ -1,6 +1,6 @@
-// The shell scripts the components run on hosts, loaded from scripts/*.sh. The
-// file content is what gets sent (as stdin), so tests and the lab can prove that
-// the very same files run everywhere.
+// The shell scripts the components run on hosts, loaded from scripts/*.sh with their
+// shared helpers bundled in. The bundled content is what gets sent (as stdin, or as a
+// Swarm config), so tests and the lab can prove that the very same text runs everywhere.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
@@ -34,11 +34,30 @@ export const SCRIPTS_DIR = __dirname;
 
 const cache = new Map<ScriptName, Script>();
 
+/**
+ * A script's library include: a ShellCheck directive naming the file, then the source line
+ * that reads it from beside the script. Run from the repository, the source line works as
+ * it is; sent to a host or a container, the library's text takes its place.
+ */
+const INCLUDE = /^# shellcheck source-path=SCRIPTDIR source=(\S+)\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/(\S+)"\n/gm;
+
+/** A script file's text with every library include replaced by the library (itself bundled). */
+export function bundledScript(file: string, including: readonly string[] = []): string {
+  if (including.includes(file)) throw new Error(`${path.relative(SCRIPTS_DIR, file)} includes itself (${including.map((f) => path.relative(SCRIPTS_DIR, f)).join(" -> ")})`);
+  const text = readFileSync(file, "utf8");
+  return text.replace(INCLUDE, (_line, directive: string, sourced: string) => {
+    if (directive !== sourced) throw new Error(`${path.relative(SCRIPTS_DIR, file)}: the shellcheck directive names ${directive} but the source line reads ${sourced}`);
+    const library = path.resolve(path.dirname(file), sourced);
+    const body = bundledScript(library, [...including, file]).replace(/^#!.*\n/, "");
+    return `# ---- bundled from scripts/${path.relative(SCRIPTS_DIR, library)} ----\n${body}# ---- end of scripts/${path.relative(SCRIPTS_DIR, library)} ----\n`;
+  });
+}
+
 export function loadScript(name: ScriptName): Script {
   let script = cache.get(name);
   if (!script) {
     const file = path.join(SCRIPTS_DIR, name);
-    const content = readFileSync(file, "utf8");
+    const content = bundledScript(file);
     script = { name, path: file, content, sha256: createHash("sha256").update(content).digest("hex") };
     cache.set(name, script);
   }

@@ -244,7 +244,7 @@ describe("each policy fires on a violation and passes a compliant resource", () 
   it("swarm-hardening", async () => {
     const run = await runOf("production");
     expect(await messages(swarmHardening, [...run.resources])).toEqual([]);
-    const tampered = run.resources.map((r) => (r.name === "swarm-member-mgr-1" ? { ...r, inputs: { ...r.inputs, create: "sudo -n bash -s -- swarm-member-mgr-1 0.0.0.0 192.0.2.11 '' false" } } : r));
+    const tampered = run.resources.map((r) => (r.name === "swarm-member-mgr-1" ? { ...r, inputs: { ...r.inputs, create: "sudo -n bash -s -- --owner swarm-member-mgr-1 --advertise-addr 0.0.0.0 --listen-addr 192.0.2.11 --autolock false" } } : r));
     expect(await messages(swarmHardening, tampered)).toEqual([
       "swarm init has no explicit advertise address (0.0.0.0): bind it to the node's own address",
       "autolock is off in production: set swarm.autolock to true",

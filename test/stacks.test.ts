@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { mockedRun, isSecretValue, stackFileConfig, STACKS, FAKE_SSH_KEY, REPO_ROOT, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
 import { parseStdin } from "../scripts/loader";
-import { scriptArgs } from "../scripts/command-line";
+import { parseScriptCommand } from "../scripts/interfaces";
 
 interface HostEntry {
   name: string;
@@ -58,10 +58,10 @@ describe.each(STACKS)("stack %s", (stack) => {
     expect(members.map((r) => r.name).sort()).toEqual(hosts.map((h) => `swarm-member-${h.name}`).sort());
     const inits = members.filter((r) => parseStdin(String(r.inputs.stdin)).script === "swarm/init.sh");
     expect(inits.map((r) => r.name)).toEqual([`swarm-member-${leader.name}`]);
-    const args = scriptArgs(String(inits[0].inputs.create));
-    expect(args.slice(0, 3)).toEqual([`swarm-member-${leader.name}`, leader.address, leader.address]);
+    const args = parseScriptCommand("swarm/init.sh", String(inits[0].inputs.create));
+    expect([args.owner, args.advertiseAddress, args.listenAddress]).toEqual([`swarm-member-${leader.name}`, leader.address, leader.address]);
     const autolock = (stackFileConfig(stack)["medianest:swarm"] as { autolock?: boolean } | undefined)?.autolock ?? stack === "production";
-    expect(args[4]).toBe(String(autolock));
+    expect(args.autolock).toBe(autolock);
     if (stack !== "local") expect((inits[0].inputs.connection as { host: string }).host).toBe(leader.address);
   });
 
@@ -75,10 +75,10 @@ describe.each(STACKS)("stack %s", (stack) => {
       const join = run.named(`swarm-member-${host.name}`);
       expect(parseStdin(String(join.inputs.stdin)).script).toBe("swarm/join.sh");
       expect(run.dependsOnTransitively(join, init)).toBe(true);
-      const args = scriptArgs(String(join.inputs.create));
-      expect(args.slice(0, 4)).toEqual([`swarm-member-${host.name}`, host.role, leader.address, host.address]);
+      const args = parseScriptCommand("swarm/join.sh", String(join.inputs.create));
+      expect([args.owner, args.role, args.leaderAddress, args.advertiseAddress]).toEqual([`swarm-member-${host.name}`, host.role, leader.address, host.address]);
       // The delete makes the host leave, for this owner only.
-      expect(String(join.inputs.delete)).toMatch(/bash -s -- swarm-member-[A-Za-z0-9-]+$/);
+      expect(String(join.inputs.delete)).toMatch(/bash -s -- --owner swarm-member-[A-Za-z0-9-]+$/);
     }
     const managers = others.filter((h) => h.role === "manager").map((h) => run.named(`swarm-member-${h.name}`));
     managers.slice(1).forEach((join, index) => expect(join.dependencies).toContain(managers[index].urn));
@@ -93,17 +93,17 @@ describe.each(STACKS)("stack %s", (stack) => {
     const multi = new Set(hosts.flatMap((h) => Object.entries(h.labels ?? {}).filter(([, v]) => Array.isArray(v)).map(([k]) => k)));
     for (const host of hosts) {
       const nodeConfig = run.named(`swarm-node-${host.name}`);
-      const args = scriptArgs(String(nodeConfig.inputs.create));
+      const args = parseScriptCommand("swarm/node-config.sh", String(nodeConfig.inputs.create));
       const expected = Object.entries(host.labels ?? {})
         .flatMap(([k, v]) => (multi.has(k) ? [v].flat().map((item) => `${k}.${item}=true`) : [`${k}=${String(v)}`]))
         .sort();
-      expect(args[0]).toBe(`swarm-node-${host.name}`);
-      expect(args.slice(2, 4)).toEqual([host.role, "active"]);
-      expect(args.slice(4).sort()).toEqual(expected);
+      expect(args.owner).toBe(`swarm-node-${host.name}`);
+      expect([args.role, args.availability]).toEqual([host.role, "active"]);
+      expect([...args.labels].sort()).toEqual(expected);
       if (stack !== "local") expect((nodeConfig.inputs.connection as { host: string }).host).toBe(leader.address);
       // Removing a host from config drains and removes it; the leader is never removed that way.
       if (host === leader) expect(nodeConfig.inputs.delete).toBeUndefined();
-      else expect(String(nodeConfig.inputs.delete)).toContain(`bash -s -- swarm-node-${host.name} `);
+      else expect(String(nodeConfig.inputs.delete)).toContain(`bash -s -- --owner swarm-node-${host.name} `);
     }
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { cidrsOverlap, intToIpv4, ipv4ToInt, parseIpv4Cidr } from "../domain/cidr";
 import { encodeNodeLabels, labelConstraint, labelEncodingFor, type ConfiguredLabels } from "../domain/labels";
 import { planTopology } from "../topology/plan";
+import { scriptArgv, scriptCall } from "../scripts/interfaces";
 import { daemonJson, dataDirectoryArgs, firewallArgs, nfsMountArgs } from "../topology/host-setup";
 import { validatedStackConfig as configOf } from "./support/stack-config";
 import { syntheticClusterConfig } from "../bench/synthetic-cluster";
@@ -82,13 +83,14 @@ describe("plan", () => {
     const config = configOf("cluster");
     const plan = planTopology(config);
     expect(JSON.parse(daemonJson(config))).toEqual({ "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } });
-    expect(dataDirectoryArgs(config)).not.toContain("/mnt/media:0755:0:0");
-    expect(dataDirectoryArgs(configOf("homelab"))).toContain("/mnt/media:0755:0:0");
-    expect(dataDirectoryArgs(config)).toContain("/opt/medianest/postgres:0711:0:0");
-    expect(nfsMountArgs(config, "h1-nfs-mount")).toEqual(["present", "192.0.2.50", "/volume1/media", "/mnt/media", "rw,hard,noatime,nfsvers=4.1,_netdev", "h1-nfs-mount"]);
+    expect(dataDirectoryArgs(config).dirs).not.toContain("/mnt/media:0755:0:0");
+    expect(dataDirectoryArgs(configOf("homelab")).dirs).toContain("/mnt/media:0755:0:0");
+    expect(dataDirectoryArgs(config).dirs).toContain("/opt/medianest/postgres:0711:0:0");
+    const nfs = nfsMountArgs(config, "h1-nfs-mount");
+    expect(nfs).toEqual({ state: "present", server: "192.0.2.50", exportPath: "/volume1/media", mountPoint: "/mnt/media", options: "rw,hard,noatime,nfsvers=4.1,_netdev", owner: "h1-nfs-mount" });
     expect(nfsMountArgs(configOf("homelab"), "h1-nfs-mount")).toBeUndefined();
     const worker = plan.nodes[1];
-    expect(firewallArgs(config, plan, worker)).toEqual([
+    expect(scriptArgv(scriptCall("host/firewall.sh", firewallArgs(config, plan, worker)))).toEqual([
       "--self", "192.0.2.32", "--role", "worker", "--peers", "192.0.2.31,192.0.2.32,192.0.2.33",
       "--managers", "192.0.2.31", "--encrypted", "false", "--public-ports", "80,443", "--trusted", "192.0.2.0/24",
     ]);

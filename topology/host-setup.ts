@@ -1,6 +1,7 @@
 // What each host-preparation script is asked to do, derived from config and plan.
 // Pure, so the exact script arguments are unit-tested and reused by the lab.
 import type { StackConfig } from "../config/schema";
+import type { ScriptArgs } from "../scripts/interfaces";
 import type { PlannedNode, TopologyPlan } from "./plan";
 
 /** /etc/docker/daemon.json: log rotation only; nothing Swarm rejects (no live-restore). */
@@ -41,26 +42,26 @@ export function dataDirectories(config: StackConfig): DataDirectory[] {
   return dirs;
 }
 
-export function dataDirectoryArgs(config: StackConfig): string[] {
-  return dataDirectories(config).map((d) => `${d.path}:${d.mode}:${d.owner}:${d.group}`);
+export function dataDirectoryArgs(config: StackConfig): ScriptArgs<"host/data-dirs.sh"> {
+  return { dirs: dataDirectories(config).map((d) => `${d.path}:${d.mode}:${d.owner}:${d.group}`) };
 }
 
 /** nfs-mount.sh arguments, or undefined when the stack mounts no share; `owner` is the step's resource name. */
-export function nfsMountArgs(config: StackConfig, owner: string): string[] | undefined {
+export function nfsMountArgs(config: StackConfig, owner: string): ScriptArgs<"host/nfs-mount.sh"> | undefined {
   const nfs = config.storage.nfs;
-  return nfs ? ["present", nfs.server, nfs.export, config.storage.mediaPath, nfs.options, owner] : undefined;
+  return nfs ? { state: "present", server: nfs.server, exportPath: nfs.export, mountPoint: config.storage.mediaPath, options: nfs.options, owner } : undefined;
 }
 
-export function firewallArgs(config: StackConfig, plan: TopologyPlan, node: PlannedNode): string[] {
+export function firewallArgs(config: StackConfig, plan: TopologyPlan, node: PlannedNode): ScriptArgs<"host/firewall.sh"> {
   const managers = plan.nodes.filter((n) => n.role === "manager");
-  return [
-    "--self", node.address,
-    "--role", node.role,
+  return {
+    self: node.address,
+    role: node.role,
     // VXLAN may flow over separate data-path addresses: those are peers too.
-    "--peers", plan.nodes.flatMap((n) => (n.dataPathAddress ? [n.address, n.dataPathAddress] : [n.address])).join(","),
-    "--managers", managers.map((n) => n.address).join(","),
-    "--encrypted", String(config.network.encrypted),
-    "--public-ports", config.hostSetup.publicPorts.join(","),
-    "--trusted", config.network.managementCidrs.join(","),
-  ];
+    peers: plan.nodes.flatMap((n) => (n.dataPathAddress ? [n.address, n.dataPathAddress] : [n.address])),
+    managers: managers.map((n) => n.address),
+    encrypted: config.network.encrypted,
+    publicPorts: config.hostSetup.publicPorts.map(String),
+    trusted: config.network.managementCidrs,
+  };
 }

@@ -7,6 +7,7 @@ import type { StackConfig } from "../config/schema";
 import { placementOptions } from "../config/schema";
 import { placementRequirementOf, edgeHosts, EDGE_LABEL } from "../domain/catalogue";
 import { hostsMatching } from "../domain/labels";
+import { scriptCall, type ScriptCall } from "../scripts/interfaces";
 import { PlanError } from "./plan-error";
 import type { CloudflareEdgeInput } from "./cloudflare-plan";
 import { TRAEFIK_PORTS, edgeClusterAddresses } from "./edge";
@@ -74,8 +75,8 @@ export interface EdgePlan {
 /** One backup run per host that may run the database, re-run exactly when an app image changes. */
 export interface PreDeployBackupPlan {
   readonly hosts: readonly string[];
-  /** predeploy-backup.sh arguments: the dump service, the app images, then the dump's own arguments. */
-  readonly args: readonly string[];
+  /** predeploy-backup.sh with the dump service, the app images, and the dump's own arguments. */
+  readonly call: ScriptCall;
 }
 
 export interface StackPlan {
@@ -146,7 +147,7 @@ function predeployBackupPlan(config: StackConfig, services: ServiceTiers): PreDe
   if (!config.deployment.preDeployBackup) return undefined;
   const dump = services.backup.dump;
   if (!dump.args) throw new PlanError("the pre-deploy backup runs the dump service's own arguments; postgres-backup has none");
-  return { hosts: databaseHosts(config), args: [dump.name, appImages(config).join(","), ...dump.args] };
+  return { hosts: databaseHosts(config), call: scriptCall("swarm/predeploy-backup.sh", { service: dump.name, images: appImages(config), dumpArgs: dump.args }) };
 }
 
 export function planStack(config: StackConfig): StackPlan {

@@ -6,7 +6,7 @@ import { NETWORK_ATTACHMENTS, STATEFUL_ROLES, type ServiceRole } from "../../dom
 import { cidrsOverlap, parseIpv4Cidr } from "../../domain/cidr";
 import { OVERLAY_NETWORKS } from "../../domain/networks";
 import { stackFacts } from "../support/stack-facts";
-import { scriptArgs } from "../support/views";
+import { parseScriptCommand } from "../../scripts/interfaces";
 
 export const overlayNetworks: StackValidationPolicy = {
   name: "overlay-networks",
@@ -125,10 +125,10 @@ export const swarmHardening: StackValidationPolicy = {
       return;
     }
     if (inits[0].create === undefined) return; // unknown during preview
-    const [, advertise, listen, , autolock] = scriptArgs(inits[0].create);
-    for (const [what, value] of [["advertise", advertise], ["listen", listen]] as const) {
-      if (!value || value.startsWith("0.0.0.0")) reportViolation(`swarm init has no explicit ${what} address (${value ?? "none"}): bind it to the node's own address`, inits[0].urn);
+    const init = parseScriptCommand("swarm/init.sh", inits[0].create);
+    for (const [what, value] of [["advertise", init.advertiseAddress], ["listen", init.listenAddress]] as const) {
+      if (!value || value.startsWith("0.0.0.0")) reportViolation(`swarm init has no explicit ${what} address (${value || "none"}): bind it to the node's own address`, inits[0].urn);
     }
-    if (facts.environment === "production" && autolock !== "true") reportViolation("autolock is off in production: set swarm.autolock to true", inits[0].urn);
+    if (facts.environment === "production" && !init.autolock) reportViolation("autolock is off in production: set swarm.autolock to true", inits[0].urn);
   },
 };

@@ -92,9 +92,6 @@ export function networkView(props: Props, id?: string): NetworkView {
   };
 }
 
-/** Positional arguments of one of our script command lines (the program's own parser). */
-export { scriptArgs } from "../../scripts/command-line";
-
 export const asProps = obj;
 export const asNumber = num;
 export const asString = str;

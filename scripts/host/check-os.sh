@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # check-os.sh — verify this host is a supported target before anything is installed.
-# Usage: bash -s < check-os.sh        (no arguments)
+# Usage: bash -s < check-os.sh        (no flags)
 # Output: "ok: os <ID> <VERSION_ID> <arch>" on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
+
 # Code lives in functions started from the last line so `bash -s` reads it all before running.
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
 usage() {
-  printf 'usage: check-os.sh (takes no arguments)\n' >&2
+  printf 'usage: check-os.sh (takes no flags)\n' >&2
   exit 2
 }
 
 main() {
-  [ "$#" -eq 0 ] || usage
+  parse_flags "" "$@"
   exec </dev/null
 
   # The other scripts rely on bash 4 features (associative arrays, mapfile).

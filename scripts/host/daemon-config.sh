@@ -1,35 +1,25 @@
 #!/usr/bin/env bash
 # daemon-config.sh — make /etc/docker/daemon.json exactly the given JSON and apply it.
-# Usage: bash -s -- '<json>' < daemon-config.sh
-#   $1  full desired content of /etc/docker/daemon.json (one argument)
+# Usage: bash -s -- --json '<json>' < daemon-config.sh
+#   --json  full desired content of /etc/docker/daemon.json
 # Output: "ok:"/"changed:" lines on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
 
 # All code is in functions, started from the last line, so that when fed via `bash -s`
 # no child process can consume the unread rest of the script from stdin.
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
 usage() {
-  printf 'usage: daemon-config.sh JSON\n  JSON  full desired content of /etc/docker/daemon.json\n' >&2
+  printf 'usage: daemon-config.sh --json JSON\n  JSON  full desired content of /etc/docker/daemon.json\n' >&2
   exit 2
 }
 
 TMP_FILE=""
 cleanup() { if [ -n "$TMP_FILE" ]; then rm -f "$TMP_FILE"; fi; }
-
-has_systemd() { [ -d /run/systemd/system ]; }
-
-docker_ok() { docker info >/dev/null 2>&1; }
-
-wait_for_docker() {
-  local deadline=$(( SECONDS + $1 ))
-  while (( SECONDS < deadline )); do
-    docker_ok && return 0
-    sleep 1
-  done
-  docker_ok
-}
 
 validate_candidate() {
   local file="$1"
@@ -39,22 +29,23 @@ validate_candidate() {
   if command -v dockerd >/dev/null 2>&1; then help="$(dockerd --help 2>&1 || true)"; fi
   if [[ "$help" == *--validate* ]]; then
     if ! out="$(dockerd --validate --config-file "$file" 2>&1)"; then
-      die "dockerd rejected the new daemon.json: ${out//$'\n'/ }; fix the JSON passed as the argument"
+      die "dockerd rejected the new daemon.json: ${out//$'\n'/ }; fix the JSON passed as --json"
     fi
   elif command -v python3 >/dev/null 2>&1; then
     # Older/absent dockerd: at least refuse syntactically broken JSON.
     python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$file" 2>/dev/null \
-      || die "the new daemon.json is not valid JSON; fix the argument"
+      || die "the new daemon.json is not valid JSON; fix --json"
   fi
 }
 
 main() {
-  [ "$#" -eq 1 ] || usage
+  parse_flags "json" "$@"
+  require_flags json
   exec </dev/null
 
   local conf_dir=/etc/docker conf=/etc/docker/daemon.json
   # Normalise exactly one trailing newline on both sides before comparing.
-  local desired="${1%$'\n'}"
+  local desired="${OPT[json]%$'\n'}"
   [ -n "$desired" ] || die "daemon.json content is empty; pass the full JSON object (at least '{}')"
   case "$desired" in
     \{*\}) ;;

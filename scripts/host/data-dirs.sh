@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # data-dirs.sh — ensure data directories exist with the exact mode and ownership.
-# Usage: bash -s -- SPEC [SPEC ...] < data-dirs.sh
+# Usage: bash -s -- --dir SPEC [--dir SPEC ...] < data-dirs.sh
 #   SPEC  PATH:MODE:OWNER:GROUP, e.g. /mnt/media:0755:root:root or /opt/medianest/postgres:0700:999:999
 #         MODE is 3-4 octal digits; OWNER/GROUP are names or numeric ids.
 # Output: one "ok:"/"changed:" line per directory on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
+
 # Code lives in functions started from the last line so `bash -s` reads it all before running.
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
 usage() {
-  printf 'usage: data-dirs.sh PATH:MODE:OWNER:GROUP [PATH:MODE:OWNER:GROUP ...]\n' >&2
+  printf 'usage: data-dirs.sh --dir PATH:MODE:OWNER:GROUP [--dir ...]\n' >&2
   exit 2
 }
 
@@ -32,14 +35,17 @@ resolve_gid() {
 }
 
 main() {
-  [ "$#" -ge 1 ] || usage
+  parse_flags "dir*" "$@"
+  require_flags dir
+  local -a specs
+  mapfile -t specs < <(flag_values dir)
   exec </dev/null
 
   local -a paths=() modes=() uids=() gids=()
   local -A seen=()
   local spec path mode owner group rest
   # Validate every spec before touching anything, so a typo cannot leave a half-applied set.
-  for spec in "$@"; do
+  for spec in "${specs[@]}"; do
     # Split from the right: the last three fields never contain ':'.
     group="${spec##*:}"; rest="${spec%:*}"
     owner="${rest##*:}"; rest="${rest%:*}"

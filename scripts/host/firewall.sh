@@ -18,13 +18,16 @@
 # Output: "ok:"/"changed:" lines on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
-# Every piece of code is a fw_* function: `bash -s` must read the whole script before
-# running it, and the boot-time copy is regenerated from these definitions (declare -f)
-# because a script fed over stdin has no file to copy.
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-fw_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+declare -A OPT=()
 
-fw_usage() {
+# Every piece of code is a function (ours are fw_*, the rest host-lib's): `bash -s` must
+# read the whole script before running it, and the boot-time copy is regenerated from these
+# definitions (declare -f) because a script fed over stdin has no file to copy.
+
+usage() {
   cat >&2 <<'USAGE'
 usage: firewall.sh [--no-persist] --self ADDR --role manager|worker --peers A,B,C
                    --managers A,B --encrypted true|false --public-ports P,P --trusted CIDR,CIDR
@@ -33,7 +36,6 @@ USAGE
   exit 2
 }
 
-fw_has_systemd() { [ -d /run/systemd/system ]; }
 
 # Strict dotted quad: no leading zeros, which inet_aton would read as octal.
 fw_is_ipv4() {
@@ -127,7 +129,7 @@ fw_canonical() {
   local chain="$1"; shift
   FW_SCRATCH="MN-CANON-$$"
   fw_restore_chain "$FW_SCRATCH" "$@" \
-    || fw_die "iptables rejected a generated rule for $chain; check the arguments (addresses/ports)"
+    || die "iptables rejected a generated rule for $chain; check the arguments (addresses/ports)"
   iptables -w -S "$FW_SCRATCH" | sed -n "s/^-A $FW_SCRATCH /-A $chain /p"
   fw_drop_scratch
 }
@@ -149,7 +151,7 @@ fw_sync_chain() {
     printf 'ok: chain %s\n' "$chain"
     return 0
   fi
-  fw_restore_chain "$chain" "$@" || fw_die "could not load chain $chain with iptables-restore"
+  fw_restore_chain "$chain" "$@" || die "could not load chain $chain with iptables-restore"
   printf 'changed: chain %s (%d rules)\n' "$chain" "$#"
 }
 
@@ -197,8 +199,8 @@ fw_render_self() {
   printf '#!/usr/bin/env bash\n'
   printf '# MediaNest firewall, installed by scripts/host/firewall.sh (generated; do not edit).\n'
   printf '# Run by medianest-firewall.service with --no-persist and /etc/medianest/firewall.args.\n'
-  printf 'set -euo pipefail\n\n'
-  for f in $(declare -F | awk '$3 ~ /^fw_/ {print $3}'); do
+  printf 'set -euo pipefail\n\ndeclare -A OPT=()\n\n'
+  for f in $(declare -F | awk '{print $3}'); do
     declare -f "$f"
     printf '\n'
   done
@@ -240,74 +242,55 @@ WantedBy=multi-user.target
     printf 'ok: medianest-firewall.service enabled\n'
   else
     systemctl enable medianest-firewall.service >/dev/null 2>&1 \
-      || fw_die "could not enable medianest-firewall.service; check 'systemctl status medianest-firewall.service'"
+      || die "could not enable medianest-firewall.service; check 'systemctl status medianest-firewall.service'"
     printf 'changed: medianest-firewall.service enabled\n'
   fi
 }
 
 fw_parse_args() {
+  parse_flags "no-persist! self role peers managers encrypted public-ports trusted" "$@"
+  require_flags self role peers managers encrypted public-ports trusted
   FW_PERSIST=true
-  local -A got=()
-  while [ "$#" -gt 0 ]; do
-    case "$1" in
-      --no-persist) FW_PERSIST=false; shift; continue ;;
-      --self|--role|--peers|--managers|--encrypted|--public-ports|--trusted)
-        [ "$#" -ge 2 ] || fw_die "flag $1 needs a value"
-        [ -z "${got[$1]:-}" ] || fw_die "flag $1 given twice"
-        [[ "$2" != *$'\n'* ]] || fw_die "value of $1 must not contain newlines"
-        got[$1]=1
-        case "$1" in
-          --self) FW_SELF="$2" ;;
-          --role) FW_ROLE="$2" ;;
-          --peers) FW_PEERS_RAW="$2" ;;
-          --managers) FW_MANAGERS_RAW="$2" ;;
-          --encrypted) FW_ENCRYPTED="$2" ;;
-          --public-ports) FW_PUBLIC_RAW="$2" ;;
-          --trusted) FW_TRUSTED_RAW="$2" ;;
-        esac
-        shift 2 ;;
-      -h|--help) fw_usage ;;
-      *) printf 'error: unknown argument %s\n' "$1" >&2; fw_usage ;;
-    esac
+  if [ -n "${OPT[no-persist]:-}" ]; then FW_PERSIST=false; fi
+  FW_SELF="${OPT[self]}" FW_ROLE="${OPT[role]}" FW_PEERS_RAW="${OPT[peers]}" FW_MANAGERS_RAW="${OPT[managers]}"
+  FW_ENCRYPTED="${OPT[encrypted]}" FW_PUBLIC_RAW="${OPT[public-ports]}" FW_TRUSTED_RAW="${OPT[trusted]}"
+  local flag
+  for flag in self role peers managers encrypted public-ports trusted; do
+    [[ "${OPT[$flag]}" != *$'\n'* ]] || bad_arg "the value of --$flag must not contain a line break"
   done
-  local flag missing=""
-  for flag in --self --role --peers --managers --encrypted --public-ports --trusted; do
-    [ -n "${got[$flag]:-}" ] || missing+=" $flag"
-  done
-  [ -z "$missing" ] || { printf 'error: missing required flag(s):%s\n' "$missing" >&2; fw_usage; }
 
-  fw_is_ipv4 "$FW_SELF" || fw_die "--self '$FW_SELF' is not an IPv4 address"
-  [[ "$FW_ROLE" =~ ^(manager|worker)$ ]] || fw_die "--role must be 'manager' or 'worker', got '$FW_ROLE'"
-  [[ "$FW_ENCRYPTED" =~ ^(true|false)$ ]] || fw_die "--encrypted must be 'true' or 'false', got '$FW_ENCRYPTED'"
+  fw_is_ipv4 "$FW_SELF" || die "--self '$FW_SELF' is not an IPv4 address"
+  [[ "$FW_ROLE" =~ ^(manager|worker)$ ]] || die "--role must be 'manager' or 'worker', got '$FW_ROLE'"
+  [[ "$FW_ENCRYPTED" =~ ^(true|false)$ ]] || die "--encrypted must be 'true' or 'false', got '$FW_ENCRYPTED'"
 
   local x
   mapfile -t FW_PEERS < <(fw_split "$FW_PEERS_RAW" | fw_sort_addrs)
-  [ "${#FW_PEERS[@]}" -gt 0 ] || fw_die "--peers is empty; list every cluster node address including this host"
-  for x in "${FW_PEERS[@]}"; do fw_is_ipv4 "$x" || fw_die "--peers entry '$x' is not an IPv4 address"; done
-  fw_contains "$FW_SELF" "${FW_PEERS[@]}" || fw_die "--self $FW_SELF is not in --peers; include this host's address"
+  [ "${#FW_PEERS[@]}" -gt 0 ] || die "--peers is empty; list every cluster node address including this host"
+  for x in "${FW_PEERS[@]}"; do fw_is_ipv4 "$x" || die "--peers entry '$x' is not an IPv4 address"; done
+  fw_contains "$FW_SELF" "${FW_PEERS[@]}" || die "--self $FW_SELF is not in --peers; include this host's address"
 
   mapfile -t FW_MANAGERS < <(fw_split "$FW_MANAGERS_RAW" | fw_sort_addrs)
-  [ "${#FW_MANAGERS[@]}" -gt 0 ] || fw_die "--managers is empty; a swarm needs at least one manager"
+  [ "${#FW_MANAGERS[@]}" -gt 0 ] || die "--managers is empty; a swarm needs at least one manager"
   for x in "${FW_MANAGERS[@]}"; do
-    fw_is_ipv4 "$x" || fw_die "--managers entry '$x' is not an IPv4 address"
-    fw_contains "$x" "${FW_PEERS[@]}" || fw_die "--managers entry $x is not in --peers"
+    fw_is_ipv4 "$x" || die "--managers entry '$x' is not an IPv4 address"
+    fw_contains "$x" "${FW_PEERS[@]}" || die "--managers entry $x is not in --peers"
   done
   if fw_contains "$FW_SELF" "${FW_MANAGERS[@]}"; then
-    [ "$FW_ROLE" = manager ] || fw_die "--self $FW_SELF is listed in --managers but --role is worker; make them agree"
+    [ "$FW_ROLE" = manager ] || die "--self $FW_SELF is listed in --managers but --role is worker; make them agree"
   else
-    [ "$FW_ROLE" = worker ] || fw_die "--role is manager but --self $FW_SELF is not in --managers; make them agree"
+    [ "$FW_ROLE" = worker ] || die "--role is manager but --self $FW_SELF is not in --managers; make them agree"
   fi
 
   mapfile -t FW_PUBLIC_PORTS < <(fw_split "$FW_PUBLIC_RAW" | fw_sort_ports)
   for x in "${FW_PUBLIC_PORTS[@]}"; do
     if ! [[ "$x" =~ ^[1-9][0-9]{0,4}$ ]] || (( x > 65535 )); then
-      fw_die "--public-ports entry '$x' is not a port number 1-65535"
+      die "--public-ports entry '$x' is not a port number 1-65535"
     fi
   done
 
   mapfile -t FW_TRUSTED < <(fw_split "$FW_TRUSTED_RAW" | fw_sort_addrs)
   for x in "${FW_TRUSTED[@]}"; do
-    fw_is_cidr "$x" || fw_die "--trusted entry '$x' is not an IPv4 address or CIDR (e.g. 192.168.10.0/24)"
+    fw_is_cidr "$x" || die "--trusted entry '$x' is not an IPv4 address or CIDR (e.g. 192.168.10.0/24)"
   done
 
   # Canonical forms for the persisted args file (stable regardless of input order).
@@ -324,7 +307,7 @@ fw_main() {
   exec </dev/null
 
   if ! command -v iptables >/dev/null 2>&1 || ! command -v iptables-restore >/dev/null 2>&1; then
-    fw_die "iptables/iptables-restore not found; install the 'iptables' package (Docker needs it too)"
+    die "iptables/iptables-restore not found; install the 'iptables' package (Docker needs it too)"
   fi
   trap fw_drop_scratch EXIT
 
@@ -345,7 +328,7 @@ fw_main() {
   fw_sync_jump DOCKER-USER MEDIANEST-PUBLISHED
 
   if ! $FW_PERSIST; then return 0; fi
-  if ! fw_has_systemd; then
+  if ! has_systemd; then
     printf 'ok: boot persistence skipped (systemd absent)\n'
     return 0
   fi

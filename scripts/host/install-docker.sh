@@ -1,32 +1,21 @@
 #!/usr/bin/env bash
 # install-docker.sh — ensure Docker Engine (from Docker's official apt repo) is installed and answering.
-# Usage: bash -s -- < install-docker.sh        (no arguments; runs as root)
+# Usage: bash -s < install-docker.sh        (no flags; runs as root)
 # Output: one "ok:"/"changed:" line on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
 
 # Everything lives in functions and runs from the last line: when this file is fed to
 # `bash -s` over stdin, bash must read the whole script before any command (apt-get,
 # dpkg, docker) gets a chance to swallow the unread remainder of stdin.
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
 usage() {
-  printf 'usage: install-docker.sh (takes no arguments)\n' >&2
+  printf 'usage: install-docker.sh (takes no flags)\n' >&2
   exit 2
-}
-
-has_systemd() { [ -d /run/systemd/system ]; }
-
-docker_ok() { docker info >/dev/null 2>&1; }
-
-# Bounded wait: up to $1 seconds for the daemon to answer.
-wait_for_docker() {
-  local deadline=$(( SECONDS + $1 ))
-  while (( SECONDS < deadline )); do
-    docker_ok && return 0
-    sleep 1
-  done
-  docker_ok
 }
 
 engine_version() {
@@ -129,7 +118,7 @@ SOURCES
 }
 
 main() {
-  [ "$#" -eq 0 ] || usage
+  parse_flags "" "$@"
   exec </dev/null   # nothing below may read the (already consumed) script stream
 
   if command -v docker >/dev/null 2>&1; then

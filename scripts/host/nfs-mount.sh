@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # nfs-mount.sh — manage one NFS mount through a marked /etc/fstab line.
 # Usage:
-#   bash -s -- present SERVER EXPORT MOUNTPOINT OPTIONS OWNER [--fstab PATH] < nfs-mount.sh
-#   bash -s -- absent MOUNTPOINT OWNER [--fstab PATH] < nfs-mount.sh
+#   bash -s -- --state present --server SERVER --export EXPORT --mount-point DIR
+#              --options OPTIONS --owner OWNER [--fstab PATH] < nfs-mount.sh
+#   bash -s -- --state absent --mount-point DIR --owner OWNER [--fstab PATH] < nfs-mount.sh
 #   OWNER         the resource that manages the mount, kept in the managed line: `absent` acts
 #                 only for that owner (or a line without one), so the delete left behind by a
 #                 host renamed in config does not unmount the share its new resource mounted
@@ -11,6 +12,11 @@
 # Output: "ok:"/"changed:" lines on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
+
 # Code lives in functions started from the last line so `bash -s` reads it all before
 # apt-get/mount could consume the unread script from stdin.
 
@@ -18,19 +24,17 @@ MARKER='# managed-by=medianest'
 TMP_FILE=""
 FSTAB_LINES=()
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 cleanup() { if [ -n "$TMP_FILE" ]; then rm -f "$TMP_FILE"; fi; }
 
 usage() {
   cat >&2 <<'USAGE'
-usage: nfs-mount.sh present SERVER EXPORT MOUNTPOINT OPTIONS OWNER [--fstab PATH]
-       nfs-mount.sh absent MOUNTPOINT OWNER [--fstab PATH]
+usage: nfs-mount.sh --state present --server SERVER --export EXPORT --mount-point DIR
+                    --options OPTIONS --owner OWNER [--fstab PATH]
+       nfs-mount.sh --state absent --mount-point DIR --owner OWNER [--fstab PATH]
   --fstab PATH  operate on PATH instead of /etc/fstab (for tests)
 USAGE
   exit 2
 }
-
-has_systemd() { [ -d /run/systemd/system ]; }
 
 # Strip trailing slashes (but keep "/") so "/mnt/x/" and "/mnt/x" compare equal.
 strip_slash() {
@@ -64,10 +68,6 @@ line_is_managed() { [[ "$1" == *" $MARKER" || "$1" == *" $MARKER owner="* ]]; }
 
 # The owner recorded in a managed line, or nothing.
 line_owner() { if [[ "$1" == *" $MARKER owner="* ]]; then printf '%s' "${1##* owner=}"; fi; }
-
-validate_owner() {
-  [[ "$1" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "OWNER '$1' must be a resource name (letters, digits, . _ -)"
-}
 
 # Atomically replace the fstab with the given lines, keeping its mode and owner.
 write_fstab() {
@@ -106,7 +106,6 @@ ensure_nfs_client() {
 
 do_present() {
   local fstab="$1" server="$2" export_path="$3" mp="$4" options="$5" owner="$6"
-  validate_owner "$owner"
   [[ "$server" =~ ^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$ ]] \
     || die "server '$server' must be a hostname, IPv4 or IPv6 address"
   # fstab/mount.nfs need IPv6 servers in brackets: [2001:db8::1]:/export
@@ -180,7 +179,6 @@ do_present() {
 do_absent() {
   local fstab="$1" mp="$2" owner="$3"
   validate_mountpoint "$mp"
-  validate_owner "$owner"
   mp="$(strip_slash "$mp")"
 
   load_fstab "$fstab"
@@ -230,25 +228,28 @@ do_absent() {
 }
 
 main() {
-  local fstab=/etc/fstab
-  local -a args=("$@")
-  local n=${#args[@]}
-  # Optional trailing "--fstab PATH" (tests only).
-  if (( n >= 2 )) && [ "${args[n-2]}" = "--fstab" ]; then
-    fstab="${args[n-1]}"
-    [ -n "$fstab" ] || die "--fstab needs a file path"
-    args=("${args[@]:0:n-2}")
+  parse_flags "state server export mount-point options owner fstab" "$@"
+  require_flags state mount-point owner
+  check_choice state present absent
+  check_name owner
+  if [ "${OPT[state]}" = present ]; then
+    require_values server export options
+  else
+    [ -z "${OPT[server]:-}${OPT[export]:-}${OPT[options]:-}" ] || bad_arg "--state absent takes only --mount-point, --owner (and --fstab)"
   fi
+  # --fstab: tests only.
+  local fstab="${OPT[fstab]:-/etc/fstab}"
+  [ -n "$fstab" ] || bad_arg "--fstab needs a file path"
   exec </dev/null
   trap cleanup EXIT
   # Edit the real file behind a symlinked fstab, not the link.
   if [ -L "$fstab" ]; then fstab="$(readlink -f -- "$fstab")"; fi
 
-  case "${args[0]:-}" in
-    present) [ "${#args[@]}" -eq 6 ] || usage; do_present "$fstab" "${args[@]:1}" ;;
-    absent)  [ "${#args[@]}" -eq 3 ] || usage; do_absent "$fstab" "${args[1]}" "${args[2]}" ;;
-    *) usage ;;
-  esac
+  if [ "${OPT[state]}" = present ]; then
+    do_present "$fstab" "${OPT[server]}" "${OPT[export]}" "${OPT[mount-point]}" "${OPT[options]}" "${OPT[owner]}"
+  else
+    do_absent "$fstab" "${OPT[mount-point]}" "${OPT[owner]}"
+  fi
 }
 
 main "$@"

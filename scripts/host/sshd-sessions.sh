@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sshd-sessions.sh — let sshd multiplex enough sessions over one connection (managers only).
-# Usage: bash -s -- MAX_SESSIONS < sshd-sessions.sh
-#   MAX_SESSIONS  sshd's MaxSessions (10-1000). The docker provider reaches the leader's engine
+# Usage: bash -s -- --max-sessions N < sshd-sessions.sh
+#   --max-sessions  sshd's MaxSessions (10-1000). The docker provider reaches the leader's engine
 #                 through one SSH ControlMaster connection; every API call in flight is a
 #                 session on it, and past sshd's default of 10 the client falls back to new
 #                 connections, which MaxStartups (10:30:100) then drops at random.
@@ -11,16 +11,19 @@
 # Output: "ok:"/"changed:" lines on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
+
 # Code lives in functions started from the last line so `bash -s` reads it all before sshd runs.
 
 DROP_IN_DIR=/etc/ssh/sshd_config.d
 DROP_IN="$DROP_IN_DIR/50-medianest.conf"
 MAIN_CONFIG=/etc/ssh/sshd_config
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
 usage() {
-  printf 'usage: sshd-sessions.sh MAX_SESSIONS\n' >&2
+  printf 'usage: sshd-sessions.sh --max-sessions N\n' >&2
   exit 2
 }
 
@@ -57,10 +60,11 @@ reload_sshd() {
 }
 
 main() {
-  [ "$#" -eq 1 ] || usage
-  local max="$1"
+  parse_flags "max-sessions" "$@"
+  require_flags max-sessions
+  local max="${OPT[max-sessions]}"
   if ! [[ "$max" =~ ^[0-9]{2,4}$ ]] || (( 10#$max < 10 || 10#$max > 1000 )); then
-    die "MAX_SESSIONS '$max' must be a whole number between 10 and 1000"
+    bad_arg "--max-sessions '$max' must be a whole number between 10 and 1000"
   fi
   max=$((10#$max))
   exec </dev/null

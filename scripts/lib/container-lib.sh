@@ -12,62 +12,16 @@
 #   usage()           prints the script's usage to stderr and exits 2
 #   RUN_USER RUN_UID RUN_GID   set by resolve_run_as (scripts that drop privileges)
 #   OWN_IP            set by find_own_ip (Redis scripts)
+#   PASSWORD, MASTER_IP, MASTER_PORT   read and set by the master lookup (Redis scripts)
 #   CHILD, cleanup()  used by run_child, on_loop_signal and run_rounds (backup scripts)
 #
-# Exit status convention: argument errors exit 2 before anything has been changed
-# (bad_arg), any other failure exits 1 (die).
+# The argument convention (parse_flags, bad_arg, die) is lib/flags.sh, bundled into this
+# file when it is delivered as a Swarm config.
 
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
+# shellcheck source-path=SCRIPTDIR source=flags.sh
+. "$(dirname "${BASH_SOURCE[0]}")/flags.sh"
 
 log() { printf '%s: %s\n' "$SCRIPT" "$*"; }
-
-# Argument errors exit 2 before anything has been changed.
-bad_arg() {
-  printf 'error: %s\n' "$*" >&2
-  usage
-}
-
-# parse_flags "allowed names" ARGS...: fills OPT[name]=value from --name value pairs. A name
-# listed as "name!" is a bare switch instead: --name alone sets OPT[name]=1.
-parse_flags() {
-  local allowed=" $1 " name
-  shift
-  while [ "$#" -gt 0 ]; do
-    case "$1" in
-      --?*) name="${1#--}" ;;
-      *) bad_arg "unexpected argument '$1'; every value follows its --flag" ;;
-    esac
-    if [[ "$allowed" == *" $name! "* ]]; then
-      OPT["$name"]=1
-      shift
-      continue
-    fi
-    [[ "$name" != *! && "$allowed" == *" $name "* ]] || bad_arg "unknown flag --$name"
-    [ "$#" -ge 2 ] || bad_arg "--$name needs a value"
-    [ -z "${OPT[$name]+set}" ] || bad_arg "--$name is given twice"
-    OPT["$name"]="$2"
-    shift 2
-  done
-}
-
-# require_flags NAME...: every --NAME was given (an empty value counts).
-require_flags() {
-  local name
-  for name in "$@"; do
-    [ -n "${OPT[$name]+set}" ] || bad_arg "--$name is required"
-  done
-}
-
-# require_values NAME...: every --NAME was given a non-empty value.
-require_values() {
-  local name
-  for name in "$@"; do
-    [ -n "${OPT[$name]:-}" ] || bad_arg "--$name is required"
-  done
-}
 
 check_port() {
   if ! [[ "${OPT[$1]}" =~ ^[0-9]{1,5}$ ]] || ((10#${OPT[$1]} < 1 || 10#${OPT[$1]} > 65535)); then
@@ -282,9 +236,76 @@ resolve_ipv4() {
   done < <(getent ahostsv4 "$1" 2>/dev/null || true)
 }
 
+# master_answers CLI IP PORT: does the Redis at IP:PORT answer PING (with PASSWORD)? The
+# password goes through redis-cli's environment only, never its arguments.
+master_answers() {
+  # shellcheck disable=SC2153 # PASSWORD is the sourcing script's (read_secret sets it).
+  REDISCLI_AUTH="$PASSWORD" timeout 3 "$1" -h "$2" -p "$3" PING 2>/dev/null | grep -qx PONG
+}
+
+# ask_for_master SENTINEL_HOST SENTINEL_PORT MASTER_NAME NOT_ASKED [SELF_IP SELF_PORT]: the
+# current master of MASTER_NAME as the sentinels behind SENTINEL_HOST (every IPv4 address it
+# resolves to but NOT_ASKED: a sentinel does not ask itself) name it. Sets MASTER_IP and
+# MASTER_PORT and returns 0 on an answer; returns 1 when no sentinel names any master for
+# ~10 s (first deployment). A named master that does not answer may be the one that just
+# died, named again while the failover is still running: following it would leave this task
+# on a dead address the sentinels never learn about. So keep asking (bounded by the failover
+# timeout) until the named master answers or is SELF_IP:SELF_PORT (this very Redis); then
+# follow the last one named.
+ask_for_master() {
+  local host="$1" port="$2" name="$3" not_asked="$4" self_ip="${5:-}" self_port="${6:-}"
+  local cli address reply ip master_port named_ip="" named_port=""
+  local quiet_deadline=$((SECONDS + 10)) deadline=$((SECONDS + 90)) tries
+  cli="$(find_binary redis-cli)" || die "redis-cli not found; use an image with redis-tools"
+  for ((tries = 0; tries < 60 && SECONDS <= deadline; tries++)); do
+    while read -r address; do
+      [ "$address" != "$not_asked" ] || continue
+      reply="$(timeout 3 "$cli" -h "$address" -p "$port" --raw SENTINEL get-master-addr-by-name "$name" 2>/dev/null || true)"
+      { read -r ip && read -r master_port; } <<<"$reply" || continue
+      if ! is_ipv4 "$ip" || ! [[ "$master_port" =~ ^[0-9]{1,5}$ ]]; then continue; fi
+      named_ip="$ip"
+      named_port="$master_port"
+      if { [ -n "$self_port" ] && [ "$ip" = "$self_ip" ] && [ "$master_port" = "$self_port" ]; } || master_answers "$cli" "$ip" "$master_port"; then
+        log "sentinel $address:$port names $ip:$master_port as master of $name"
+        MASTER_IP="$ip"
+        MASTER_PORT="$master_port"
+        return 0
+      fi
+      log "sentinel $address:$port names $ip:$master_port, which does not answer (failover in progress?); asking again"
+    done < <(resolve_ipv4 "$host")
+    if [ -z "$named_ip" ] && [ "$SECONDS" -gt "$quiet_deadline" ]; then return 1; fi
+    sleep 2
+  done
+  if [ -n "$named_ip" ]; then
+    log "no named master answered within the failover timeout; following the last one named ($named_ip:$named_port)"
+    MASTER_IP="$named_ip"
+    MASTER_PORT="$named_port"
+    return 0
+  fi
+  return 1
+}
+
+# resolve_master HOST PORT: bounded wait for the master's name to appear in DNS (Swarm adds
+# it once the task runs); sets MASTER_IP and MASTER_PORT=PORT.
+resolve_master() {
+  local host="$1" tries address deadline=$((SECONDS + 120))
+  for ((tries = 0; tries < 60 && SECONDS <= deadline; tries++)); do
+    address="$(resolve_ipv4 "$host")"
+    address="${address%%$'\n'*}"
+    if [ -n "$address" ]; then
+      # shellcheck disable=SC2034 # MASTER_IP/MASTER_PORT are this function's result.
+      MASTER_IP="$address" MASTER_PORT="$2"
+      return 0
+    fi
+    sleep 2
+  done
+  die "--master-host '$host' did not resolve within 120 s; check that the Redis master service runs on the data network"
+}
+
 # Trap handler of the entrypoints (`trap on_startup_signal TERM INT`): until the final exec
 # this bash is PID 1, which ignores SIGTERM without a handler, so stop promptly (the EXIT
 # trap, if any, cleans up). exec resets caught signals.
+
 on_startup_signal() {
   die "stopped by a signal during start-up"
 }

@@ -50,66 +50,6 @@ EOF
   exit 2
 }
 
-# Does the Redis at $2:$3 answer PING (with our password)? The password goes through the
-# environment of redis-cli only, never its arguments.
-master_answers() {
-  REDISCLI_AUTH="$PASSWORD" timeout 3 "$1" -h "$2" -p "$3" PING 2>/dev/null | grep -qx PONG
-}
-
-# Ask each sentinel for the current master; sets MASTER_IP/MASTER_PORT on an answer.
-# A named master that does not answer may be the one that just died, named again while
-# the failover is still running: following it would leave this task replicating a dead
-# address that the sentinels never learn about. So keep asking (bounded by the failover
-# timeout) until the named master answers, or names this very instance.
-ask_sentinels() {
-  local host="${OPT[sentinel-host]}" port="${OPT[sentinel-port]}" name="${OPT[master-name]}"
-  local cli address reply ip master_port named_ip="" named_port=""
-  local quiet_deadline=$((SECONDS + 10)) deadline=$((SECONDS + 90)) tries
-  cli="$(find_binary redis-cli)" || die "redis-cli not found; use an image with redis-tools"
-  for ((tries = 0; tries < 60 && SECONDS <= deadline; tries++)); do
-    while read -r address; do
-      reply="$(timeout 3 "$cli" -h "$address" -p "$port" --raw SENTINEL get-master-addr-by-name "$name" 2>/dev/null || true)"
-      { read -r ip && read -r master_port; } <<<"$reply" || continue
-      if ! is_ipv4 "$ip" || ! [[ "$master_port" =~ ^[0-9]{1,5}$ ]]; then continue; fi
-      named_ip="$ip"
-      named_port="$master_port"
-      if { [ "$ip" = "$OWN_IP" ] && [ "$master_port" = "${OPT[port]}" ]; } || master_answers "$cli" "$ip" "$master_port"; then
-        log "sentinel $address:$port names $ip:$master_port as master of $name"
-        MASTER_IP="$ip"
-        MASTER_PORT="$master_port"
-        return 0
-      fi
-      log "sentinel $address:$port names $ip:$master_port, which does not answer (failover in progress?); asking again"
-    done < <(resolve_ipv4 "$host")
-    # No sentinel at all (first deployment): decide by the role hint, as before.
-    if [ -z "$named_ip" ] && [ "$SECONDS" -gt "$quiet_deadline" ]; then return 1; fi
-    sleep 2
-  done
-  if [ -n "$named_ip" ]; then
-    log "no named master answered within the failover timeout; following the last one named ($named_ip:$named_port)"
-    MASTER_IP="$named_ip"
-    MASTER_PORT="$named_port"
-    return 0
-  fi
-  return 1
-}
-
-# Bounded wait for the master's name to appear in DNS (Swarm adds it once the task runs).
-resolve_master() {
-  local host="${OPT[master-host]}" tries address deadline=$((SECONDS + 120))
-  for ((tries = 0; tries < 60 && SECONDS <= deadline; tries++)); do
-    address="$(resolve_ipv4 "$host")"
-    address="${address%%$'\n'*}"
-    if [ -n "$address" ]; then
-      MASTER_IP="$address"
-      MASTER_PORT="${OPT[master-port]}"
-      return 0
-    fi
-    sleep 2
-  done
-  die "--master-host '$host' did not resolve within 120 s; check that the master service runs on the data network"
-}
-
 write_config() {
   local conf="$1" role="$2" quoted
   quoted="$(conf_quote "$PASSWORD")"
@@ -165,7 +105,7 @@ main() {
   cd /
   find_own_ip
   local role=""
-  if [ -n "${OPT[sentinel-host]}" ] && ask_sentinels; then
+  if [ -n "${OPT[sentinel-host]}" ] && ask_for_master "${OPT[sentinel-host]}" "${OPT[sentinel-port]}" "${OPT[master-name]}" "" "$OWN_IP" "${OPT[port]}"; then
     if [ "$MASTER_IP" = "$OWN_IP" ] && [ "$MASTER_PORT" = "${OPT[port]}" ]; then role=master; else role=replica; fi
   elif [ "${OPT[role-hint]}" = master ]; then
     role=master
@@ -173,7 +113,7 @@ main() {
   else
     role=replica
     log "waiting for --master-host ${OPT[master-host]} to resolve"
-    resolve_master
+    resolve_master "${OPT[master-host]}" "${OPT[master-port]}"
     if { [ "$MASTER_IP" = "$OWN_IP" ] || [[ "$MASTER_IP" == 127.* ]]; } && [ "$MASTER_PORT" = "${OPT[port]}" ]; then
       die "--master-host ${OPT[master-host]}:${OPT[master-port]} is this very instance; point it at the master service"
     fi

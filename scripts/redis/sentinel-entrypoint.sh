@@ -7,9 +7,10 @@
 #       --peer-host HOST --data DIR [--run-as USER]
 #
 # The master to monitor is what the other sentinels say (every IPv4 address of
-# --peer-host except our own, asked for up to ~10 s), so a restarted sentinel follows a
-# failover that happened while it was down. Without an answer it is --master-host
-# (waited for up to 120 s) on --redis-port.
+# --peer-host except our own, asked for up to ~10 s; a named master that does not answer
+# is asked about again, as the data nodes do: container-lib's ask_for_master), so a
+# restarted sentinel follows a failover that happened while it was down. Without an
+# answer it is --master-host (waited for up to 120 s) on --redis-port.
 # DATA/sentinel.conf is regenerated on every start (Sentinel rewrites it while running,
 # so it lives on the writable volume, owned by --run-as, mode 0600 as it holds the Redis
 # password). Only `sentinel myid` is carried over, so peers recognise this sentinel after
@@ -36,6 +37,7 @@ RUN_GID=""
 PASSWORD=""
 OWN_IP=""
 MASTER_IP=""
+MASTER_PORT=""
 
 usage() {
   cat >&2 <<'EOF'
@@ -44,47 +46,6 @@ usage: sentinel-entrypoint.sh --port N --password-file FILE --master-name NAME
            --peer-host HOST --data DIR [--run-as USER]
 EOF
   exit 2
-}
-
-# The current master as the other sentinels know it; sets MASTER_IP (and may correct the
-# port: after a failover it is still --redis-port in this deployment, but trust the peer).
-ask_peers() {
-  local cli tries address reply ip port deadline=$((SECONDS + 10)) asked
-  cli="$(find_binary redis-cli)" || die "redis-cli not found; use an image with redis-tools"
-  for ((tries = 0; tries < 5 && SECONDS <= deadline; tries++)); do
-    asked=0
-    while read -r address; do
-      [ "$address" != "$OWN_IP" ] || continue
-      asked=1
-      reply="$(timeout 3 "$cli" -h "$address" -p "${OPT[port]}" --raw SENTINEL get-master-addr-by-name "${OPT[master-name]}" 2>/dev/null || true)"
-      { read -r ip && read -r port; } <<<"$reply" || continue
-      if is_ipv4 "$ip" && [[ "$port" =~ ^[0-9]{1,5}$ ]]; then
-        log "peer sentinel $address names $ip:$port as master of ${OPT[master-name]}"
-        MASTER_IP="$ip"
-        OPT[redis-port]="$port"
-        return 0
-      fi
-    done < <(resolve_ipv4 "${OPT[peer-host]}")
-    # Only ourselves (or nobody) behind the name: no peer will answer, stop asking.
-    [ "$asked" = 1 ] || return 1
-    sleep 2
-  done
-  return 1
-}
-
-# Bounded wait for the master's name to appear in DNS (Swarm adds it once the task runs).
-resolve_master() {
-  local host="${OPT[master-host]}" tries address deadline=$((SECONDS + 120))
-  for ((tries = 0; tries < 60 && SECONDS <= deadline; tries++)); do
-    address="$(resolve_ipv4 "$host")"
-    address="${address%%$'\n'*}"
-    if [ -n "$address" ]; then
-      MASTER_IP="$address"
-      return 0
-    fi
-    sleep 2
-  done
-  die "--master-host '$host' did not resolve within 120 s; check that the Redis master service runs on the data network"
 }
 
 write_config() {
@@ -102,7 +63,7 @@ write_config() {
     printf 'sentinel resolve-hostnames no\nsentinel announce-hostnames no\n'
     # Peers and clients must reach us on the data network address, not a VIP.
     printf 'sentinel announce-ip %s\nsentinel announce-port %s\n' "$OWN_IP" "${OPT[port]}"
-    printf 'sentinel monitor %s %s %s %s\n' "$name" "$MASTER_IP" "${OPT[redis-port]}" "${OPT[quorum]}"
+    printf 'sentinel monitor %s %s %s %s\n' "$name" "$MASTER_IP" "$MASTER_PORT" "${OPT[quorum]}"
     printf 'sentinel auth-pass %s %s\n' "$name" "$(conf_quote "$PASSWORD")"
     printf 'sentinel down-after-milliseconds %s 5000\n' "$name"
     printf 'sentinel failover-timeout %s 60000\n' "$name"
@@ -145,16 +106,17 @@ main() {
 
   cd /
   find_own_ip
-  if ! ask_peers; then
+  # Peers are the other tasks behind --peer-host, on this sentinel's own port.
+  if ! ask_for_master "${OPT[peer-host]}" "${OPT[port]}" "${OPT[master-name]}" "$OWN_IP"; then
     log "no peer sentinel answered; monitoring --master-host ${OPT[master-host]}"
-    resolve_master
+    resolve_master "${OPT[master-host]}" "${OPT[redis-port]}"
   fi
 
   local data="${OPT[data]}"
   # Sentinel rewrites sentinel.conf via a temp file in the same directory.
   claim_data_dir "$data"
   write_config "$data/sentinel.conf"
-  log "monitoring ${OPT[master-name]} at $MASTER_IP:${OPT[redis-port]} (quorum ${OPT[quorum]}), announcing $OWN_IP:${OPT[port]}"
+  log "monitoring ${OPT[master-name]} at $MASTER_IP:$MASTER_PORT (quorum ${OPT[quorum]}), announcing $OWN_IP:${OPT[port]}"
   exec_as_user "${sentinel[@]}" "$data/sentinel.conf" --sentinel
 }
 

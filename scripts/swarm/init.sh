@@ -1,39 +1,28 @@
 #!/usr/bin/env bash
 # init.sh — create the swarm on the first manager (or confirm it exists) and report its secrets.
-# Usage: bash -s -- OWNER ADVERTISE_ADDR LISTEN_ADDR DATA_PATH_ADDR AUTOLOCK < init.sh
-#   OWNER           the resource that manages this host's membership; recorded in
-#                   /var/lib/medianest/owners/swarm-member so that only it makes the host leave
-#   ADVERTISE_ADDR  address other nodes use to reach this manager (IP or interface, optional :port)
-#   LISTEN_ADDR     address to bind the swarm API on (":2377" is appended)
-#   DATA_PATH_ADDR  address for VXLAN data traffic, or "" for the advertise address
-#   AUTOLOCK        true|false — encrypt manager state at rest, requiring an unlock key on restart
+# Usage: bash -s -- --owner NAME --advertise-addr ADDR --listen-addr ADDR
+#                    [--data-path-addr ADDR] --autolock true|false < init.sh
+#   --owner           the resource that manages this host's membership; recorded in
+#                     /var/lib/medianest/owners/swarm-member so that only it makes the host leave
+#   --advertise-addr  address other nodes use to reach this manager (IP or interface, optional :port)
+#   --listen-addr     address to bind the swarm API on (":2377" is appended)
+#   --data-path-addr  address for VXLAN data traffic; without it, the advertise address
+#   --autolock        encrypt manager state at rest, requiring an unlock key on restart
 # Output: "ok:"/"changed:" lines on STDERR; stdout is exactly one JSON line:
 #   {"clusterId":"...","nodeId":"...","workerToken":"...","managerToken":"...","unlockKey":"..."}
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
+
 # Code lives in functions started from the last line so `bash -s` reads the whole script
 # before docker could consume the unread rest of stdin.
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-say() { printf '%s\n' "$*" >&2; }   # progress goes to stderr: stdout is reserved for JSON
-
 usage() {
-  printf 'usage: init.sh OWNER ADVERTISE_ADDR LISTEN_ADDR DATA_PATH_ADDR AUTOLOCK\n  DATA_PATH_ADDR may be ""; AUTOLOCK is true|false\n' >&2
+  printf 'usage: init.sh --owner NAME --advertise-addr ADDR --listen-addr ADDR [--data-path-addr ADDR] --autolock true|false\n' >&2
   exit 2
-}
-
-# Host name, IPv4, interface name, IPv6 (bare or [bracketed]); ADDR_PORT_RE also allows ":port".
-ADDR_RE='^([A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$'
-ADDR_PORT_RE='^(([A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$'
-
-# ADDR:PORT, bracketing a bare IPv6 address so the port stays unambiguous.
-with_port() {
-  if [[ "$1" == *:* && "$1" != \[* ]]; then printf '[%s]:%s' "$1" "$2"; else printf '%s:%s' "$1" "$2"; fi
-}
-
-require_docker() {
-  command -v docker >/dev/null 2>&1 || die "docker CLI not found; run host/install-docker.sh first"
-  docker info >/dev/null 2>&1 || die "docker daemon is not answering 'docker info'; start dockerd and re-run"
 }
 
 # Run a read-only docker query, retrying briefly (bounded) while a fresh manager settles.
@@ -46,21 +35,6 @@ query() {
   die "'docker $1 $2' kept failing; inspect 'docker info' on this manager"
 }
 
-OWNER_MARK=/var/lib/medianest/owners/swarm-member
-
-# Record which resource owns this host's membership (leave.sh only acts for that owner).
-claim_membership() {
-  local owner="$1"
-  if [ -f "$OWNER_MARK" ] && [ "$(cat "$OWNER_MARK")" = "$owner" ]; then
-    say "ok: membership owned by $owner"
-    return 0
-  fi
-  mkdir -p "$(dirname "$OWNER_MARK")"
-  printf '%s\n' "$owner" >"$OWNER_MARK.tmp"
-  mv -f "$OWNER_MARK.tmp" "$OWNER_MARK"
-  say "changed: membership owned by $owner"
-}
-
 check_value() {
   local name="$1" value="$2" re="$3"
   [ -n "$value" ] || die "could not read $name from docker; inspect 'docker info'"
@@ -68,15 +42,14 @@ check_value() {
 }
 
 main() {
-  [ "$#" -eq 5 ] || usage
-  local owner="$1" advertise="$2" listen="$3" data_path="$4" autolock="$5"
-  [[ "$owner" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "OWNER '$owner' must be a resource name (letters, digits, . _ -)"
-  [[ "$advertise" =~ $ADDR_PORT_RE ]] || die "ADVERTISE_ADDR '$advertise' must be an IP, host or interface name (optionally :port)"
-  [[ "$listen" =~ $ADDR_RE ]] || die "LISTEN_ADDR '$listen' must be an IP or interface name without a port (:2377 is appended)"
-  if [ -n "$data_path" ] && ! [[ "$data_path" =~ $ADDR_RE ]]; then
-    die "DATA_PATH_ADDR '$data_path' must be an IP or interface name without a port, or \"\""
-  fi
-  [[ "$autolock" =~ ^(true|false)$ ]] || die "AUTOLOCK must be 'true' or 'false', got '$autolock'"
+  parse_flags "owner advertise-addr listen-addr data-path-addr autolock" "$@"
+  require_flags owner advertise-addr listen-addr autolock
+  check_name owner
+  check_address advertise-addr port
+  check_address listen-addr
+  if [ -n "${OPT[data-path-addr]:-}" ]; then check_address data-path-addr; fi
+  check_choice autolock true false
+  local owner="${OPT[owner]}" advertise="${OPT[advertise-addr]}" listen="${OPT[listen-addr]}" data_path="${OPT[data-path-addr]:-}" autolock="${OPT[autolock]}"
   exec </dev/null
 
   require_docker
@@ -89,7 +62,7 @@ main() {
       if [ "$autolock" = true ]; then args+=(--autolock); fi
       # init prints the worker join command (a secret) on stdout: keep it out of logs.
       docker "${args[@]}" >/dev/null \
-        || die "'docker swarm init' failed (see above); check that ADVERTISE_ADDR/LISTEN_ADDR exist on this host"
+        || die "'docker swarm init' failed (see above); check that --advertise-addr/--listen-addr exist on this host"
       say "changed: swarm initialised (advertise $advertise, listen $(with_port "$listen" 2377))"
       ;;
     active)

@@ -1,44 +1,33 @@
 #!/usr/bin/env bash
 # join.sh — join this host to the swarm (or confirm it already belongs to the right one).
 # Usage: { printf "MEDIANEST_JOIN_TOKEN='%s'\n" "$TOKEN"; cat join.sh; } |
-#          bash -s -- OWNER ROLE LEADER_ADDR ADVERTISE_ADDR LISTEN_ADDR DATA_PATH_ADDR EXPECTED_CLUSTER_ID
+#          bash -s -- --owner NAME --role manager|worker --leader-addr ADDR --advertise-addr ADDR
+#                         --listen-addr ADDR [--data-path-addr ADDR] --cluster-id ID
 #   MEDIANEST_JOIN_TOKEN SWMTKN-1-... join token, assigned on stdin ahead of the script: never an
 #                        argument (sudo logs those, ps shows them), never printed; it reaches the
 #                        engine in the body of POST /swarm/join, not in a docker CLI argument
-#   OWNER                the resource that manages this host's membership; recorded in
+#   --owner              the resource that manages this host's membership; recorded in
 #                        /var/lib/medianest/owners/swarm-member so that only it makes the host leave
-#   ROLE                 manager|worker (must match the token's role)
-#   LEADER_ADDR          an existing manager's address (":2377" is appended)
-#   ADVERTISE_ADDR       address other nodes use to reach this node (IP or interface, optional :port)
-#   LISTEN_ADDR          address to bind the swarm API on (":2377" is appended)
-#   DATA_PATH_ADDR       address for VXLAN data traffic, or ""
-#   EXPECTED_CLUSTER_ID  cluster ID reported by init.sh
+#   --role               manager|worker (must match the token's role)
+#   --leader-addr        an existing manager's address (":2377" is appended)
+#   --advertise-addr     address other nodes use to reach this node (IP or interface, optional :port)
+#   --listen-addr        address to bind the swarm API on (":2377" is appended)
+#   --data-path-addr     address for VXLAN data traffic; without it, the advertise address
+#   --cluster-id         cluster ID reported by init.sh
 # Output: "ok:"/"changed:" lines on STDERR; stdout is exactly one JSON line: {"nodeId":"..."}
 set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
 
 # Code lives in functions started from the last line so `bash -s` reads the whole script
 # before docker could consume the unread rest of stdin.
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-say() { printf '%s\n' "$*" >&2; }   # progress goes to stderr: stdout is reserved for JSON
-
 usage() {
-  printf 'usage: join.sh OWNER ROLE LEADER_ADDR ADVERTISE_ADDR LISTEN_ADDR DATA_PATH_ADDR EXPECTED_CLUSTER_ID\n  (MEDIANEST_JOIN_TOKEN assigned on stdin); ROLE is manager|worker; DATA_PATH_ADDR may be ""\n' >&2
+  printf 'usage: join.sh --owner NAME --role manager|worker --leader-addr ADDR --advertise-addr ADDR --listen-addr ADDR [--data-path-addr ADDR] --cluster-id ID\n  (MEDIANEST_JOIN_TOKEN assigned on stdin)\n' >&2
   exit 2
-}
-
-# Host name, IPv4, interface name, IPv6 (bare or [bracketed]); ADDR_PORT_RE also allows ":port".
-ADDR_RE='^([A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$'
-ADDR_PORT_RE='^(([A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$'
-
-# ADDR:PORT, bracketing a bare IPv6 address so the port stays unambiguous.
-with_port() {
-  if [[ "$1" == *:* && "$1" != \[* ]]; then printf '[%s]:%s' "$1" "$2"; else printf '%s:%s' "$1" "$2"; fi
-}
-
-require_docker() {
-  command -v docker >/dev/null 2>&1 || die "docker CLI not found; run host/install-docker.sh first"
-  docker info >/dev/null 2>&1 || die "docker daemon is not answering 'docker info'; start dockerd and re-run"
 }
 
 swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}'; }
@@ -52,21 +41,6 @@ wait_active() {
     (( SECONDS < deadline )) || return 1
     sleep 2
   done
-}
-
-OWNER_MARK=/var/lib/medianest/owners/swarm-member
-
-# Record which resource owns this host's membership (leave.sh only acts for that owner).
-claim_membership() {
-  local owner="$1"
-  if [ -f "$OWNER_MARK" ] && [ "$(cat "$OWNER_MARK")" = "$owner" ]; then
-    say "ok: membership owned by $owner"
-    return 0
-  fi
-  mkdir -p "$(dirname "$OWNER_MARK")"
-  printf '%s\n' "$owner" >"$OWNER_MARK.tmp"
-  mv -f "$OWNER_MARK.tmp" "$OWNER_MARK"
-  say "changed: membership owned by $owner"
 }
 
 # POST /swarm/join through `docker system dial-stdio` (the engine API over the CLI's own
@@ -106,21 +80,21 @@ check_membership() {
 }
 
 main() {
-  [ "$#" -eq 7 ] || usage
-  local owner="$1" role="$2" leader="$3" advertise="$4" listen="$5" data_path="$6" expected="$7"
+  parse_flags "owner role leader-addr advertise-addr listen-addr data-path-addr cluster-id" "$@"
+  require_flags owner role leader-addr advertise-addr listen-addr cluster-id
+  check_name owner
+  check_choice role manager worker
+  check_address leader-addr
+  check_address advertise-addr port
+  check_address listen-addr
+  if [ -n "${OPT[data-path-addr]:-}" ]; then check_address data-path-addr; fi
+  [[ "${OPT[cluster-id]}" =~ ^[A-Za-z0-9]+$ ]] || bad_arg "--cluster-id '${OPT[cluster-id]}' is not a swarm cluster ID"
+  local owner="${OPT[owner]}" role="${OPT[role]}" leader="${OPT[leader-addr]}" advertise="${OPT[advertise-addr]}"
+  local listen="${OPT[listen-addr]}" data_path="${OPT[data-path-addr]:-}" expected="${OPT[cluster-id]}"
   local token="${MEDIANEST_JOIN_TOKEN:-}"
-  [[ "$owner" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "OWNER '$owner' must be a resource name (letters, digits, . _ -)"
-  [[ "$role" =~ ^(manager|worker)$ ]] || die "ROLE must be 'manager' or 'worker', got '$role'"
   # Never echo the token, not even in errors.
   [[ "$token" =~ ^SWMTKN-[0-9]+-[A-Za-z0-9-]+$ ]] \
     || die "MEDIANEST_JOIN_TOKEN (assigned on stdin ahead of the script) is not a swarm join token (expected SWMTKN-1-...)"
-  [[ "$leader" =~ $ADDR_RE ]] || die "LEADER_ADDR '$leader' must be an IP or host name without a port (:2377 is appended)"
-  [[ "$advertise" =~ $ADDR_PORT_RE ]] || die "ADVERTISE_ADDR '$advertise' must be an IP, host or interface name (optionally :port)"
-  [[ "$listen" =~ $ADDR_RE ]] || die "LISTEN_ADDR '$listen' must be an IP or interface name without a port (:2377 is appended)"
-  if [ -n "$data_path" ] && ! [[ "$data_path" =~ $ADDR_RE ]]; then
-    die "DATA_PATH_ADDR '$data_path' must be an IP or interface name without a port, or \"\""
-  fi
-  [[ "$expected" =~ ^[A-Za-z0-9]+$ ]] || die "EXPECTED_CLUSTER_ID '$expected' is not a swarm cluster ID"
   exec </dev/null
 
   require_docker
@@ -135,7 +109,7 @@ main() {
         "$(with_port "$listen" 2377)" "$advertise" "$data_path" "$leader_ep" "$token")"
       # timeout bounds a join against an unreachable leader; the daemon keeps trying in the background.
       engine_join "$body" \
-        || die "swarm join via $leader_ep failed (engine's message above); check that $leader_ep/tcp is reachable (firewall), the token matches ROLE=$role and is current"
+        || die "swarm join via $leader_ep failed (engine's message above); check that $leader_ep/tcp is reachable (firewall), the token matches --role $role and is current"
       wait_active 60 \
         || die "join via $leader_ep did not reach state 'active' within 60s (state: $(swarm_state 2>/dev/null || echo unknown)); check connectivity on 2377/tcp, 7946/tcp+udp, 4789/udp"
       say "changed: joined swarm as $role via $leader_ep"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # leave.sh — make this host leave any swarm (delete step of a join).
-# Usage: bash -s -- OWNER < leave.sh
-#   OWNER  the membership resource being deleted. The host leaves only if OWNER still owns
+# Usage: bash -s -- --owner NAME < leave.sh
+#   --owner  the membership resource being deleted. The host leaves only if OWNER still owns
 #          its membership (/var/lib/medianest/owners/swarm-member, written by init.sh/join.sh),
 #          or no owner is recorded: a host renamed in config was claimed by its new resource
 #          first, and the old one's delete must not take a live node out of the swarm.
@@ -10,26 +10,29 @@
 # Output: one "ok:"/"changed:" line on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
+
 # Code lives in functions started from the last line so `bash -s` reads it all before docker runs.
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
 usage() {
-  printf 'usage: leave.sh OWNER\n' >&2
+  printf 'usage: leave.sh --owner NAME\n' >&2
   exit 2
 }
 
-OWNER_MARK=/var/lib/medianest/owners/swarm-member
-
 main() {
-  [ "$#" -eq 1 ] || usage
-  local owner="$1"
-  [[ "$owner" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "OWNER '$owner' must be a resource name (letters, digits, . _ -)"
+  parse_flags "owner" "$@"
+  require_flags owner
+  check_name owner
+  local owner="${OPT[owner]}" mark
+  mark="$(membership_mark)"
   exec </dev/null
 
-  if [ -f "$OWNER_MARK" ]; then
+  if [ -f "$mark" ]; then
     local current
-    current="$(cat "$OWNER_MARK")"
+    current="$(cat "$mark")"
     if [ "$current" != "$owner" ]; then
       printf 'ok: membership now owned by %s, not %s; not leaving\n' "$current" "$owner"
       return 0
@@ -45,14 +48,14 @@ main() {
     || die "docker daemon is not answering 'docker info'; start dockerd and re-run"
   case "$state" in
     inactive)
-      rm -f "$OWNER_MARK"
+      rm -f "$mark"
       printf 'ok: not in a swarm\n'
       ;;
     active|locked|pending|error)
       # --force: also works for managers and locked/pending nodes; bounded in case the daemon hangs.
       timeout 120 docker swarm leave --force >/dev/null \
         || die "'docker swarm leave --force' failed (see above); inspect 'docker info' and retry"
-      rm -f "$OWNER_MARK"
+      rm -f "$mark"
       printf 'changed: left swarm (was %s)\n' "$state"
       ;;
     *)

@@ -1,47 +1,46 @@
 #!/usr/bin/env bash
 # node-config.sh — reconcile one node's role, availability and labels (run on a manager).
-# Usage: bash -s -- OWNER NODE_ID ROLE AVAILABILITY [LABEL=VALUE ...] < node-config.sh
-#   OWNER         the resource that manages this node: kept as the node label
-#                 com.medianest.owner, so that only it removes the node (node-remove.sh)
-#   NODE_ID       swarm node ID (or name)
-#   ROLE          manager|worker
-#   AVAILABILITY  active|pause|drain
-#   LABEL=VALUE   the node's complete label set (besides com.medianest.owner); labels not listed are removed
+# Usage: bash -s -- --owner NAME --node-id ID --role ROLE --availability STATE
+#                    [--label KEY=VALUE ...] < node-config.sh
+#   --owner         the resource that manages this node: kept as the node label
+#                   com.medianest.owner, so that only it removes the node (node-remove.sh)
+#   --node-id       swarm node ID (or name)
+#   --role          manager|worker
+#   --availability  active|pause|drain
+#   --label         once per label: the node's complete label set (besides com.medianest.owner);
+#                   labels not listed are removed
 # Output: one "ok:"/"changed:" line per item on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
+
 # Code lives in functions started from the last line so `bash -s` reads it all before docker runs.
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
 usage() {
-  printf 'usage: node-config.sh OWNER NODE_ID manager|worker active|pause|drain [LABEL=VALUE ...]\n' >&2
+  printf 'usage: node-config.sh --owner NAME --node-id ID --role manager|worker --availability active|pause|drain [--label KEY=VALUE ...]\n' >&2
   exit 2
 }
 
 OWNER_LABEL=com.medianest.owner
 
-require_manager() {
-  command -v docker >/dev/null 2>&1 || die "docker CLI not found; run host/install-docker.sh first"
-  local ca
-  ca="$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)" \
-    || die "docker daemon is not answering 'docker info'; start dockerd and re-run"
-  [ "$ca" = true ] || die "this host is not a swarm manager; run node-config.sh on a manager"
-}
-
 main() {
-  [ "$#" -ge 4 ] || usage
-  local owner="$1" node="$2" role="$3" availability="$4"
-  shift 4
-  [[ "$owner" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "OWNER '$owner' must be a resource name (letters, digits, . _ -)"
-  [[ "$node" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "NODE_ID '$node' is not a valid node ID or name"
-  [[ "$role" =~ ^(manager|worker)$ ]] || die "ROLE must be 'manager' or 'worker', got '$role'"
-  [[ "$availability" =~ ^(active|pause|drain)$ ]] || die "AVAILABILITY must be active, pause or drain, got '$availability'"
+  parse_flags "owner node-id role availability label*" "$@"
+  require_flags owner node-id role availability
+  check_name owner
+  [[ "${OPT[node-id]}" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || bad_arg "--node-id '${OPT[node-id]}' is not a valid node ID or name"
+  check_choice role manager worker
+  check_choice availability active pause drain
+  local owner="${OPT[owner]}" node="${OPT[node-id]}" role="${OPT[role]}" availability="${OPT[availability]}"
+  local -a pairs
+  mapfile -t pairs < <(flag_values label)
 
   local -A want=()
   local -a want_keys=()
   local pair key value
-  for pair in "$@"; do
+  for pair in "${pairs[@]}"; do
     [[ "$pair" == *=* ]] || die "label '$pair' must be KEY=VALUE"
     key="${pair%%=*}"; value="${pair#*=}"
     [[ "$key" =~ ^[A-Za-z0-9._-]+$ ]] || die "label key '$key' must match ^[A-Za-z0-9._-]+\$"
@@ -55,7 +54,7 @@ main() {
   want_keys+=("$OWNER_LABEL")
   exec </dev/null
 
-  require_manager
+  require_manager node-config.sh
   docker node inspect "$node" >/dev/null 2>&1 || die "node '$node' not found in this swarm; check the node ID ('docker node ls')"
 
   # --- role

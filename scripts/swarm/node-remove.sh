@@ -1,29 +1,24 @@
 #!/usr/bin/env bash
 # node-remove.sh — drain, demote and remove a node that left the config (run on a manager).
-# Usage: bash -s -- OWNER NODE_ID DRAIN_TIMEOUT_SECONDS < node-remove.sh
-#   OWNER                  the node resource being deleted: the node is removed only while its
-#                          com.medianest.owner label (node-config.sh) names OWNER or is unset, so
-#                          the delete left behind by a host renamed in config does nothing
-#   NODE_ID                swarm node ID to remove
-#   DRAIN_TIMEOUT_SECONDS  max seconds to wait for its tasks to move away (0-86400)
+# Usage: bash -s -- --owner NAME --node-id ID --drain-timeout SECONDS < node-remove.sh
+#   --owner          the node resource being deleted: the node is removed only while its
+#                    com.medianest.owner label (node-config.sh) names it or is unset, so
+#                    the delete left behind by a host renamed in config does nothing
+#   --node-id        swarm node ID to remove
+#   --drain-timeout  max seconds to wait for its tasks to move away (0-86400)
 # Output: "ok:"/"changed:" lines on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
+
 # Code lives in functions started from the last line so `bash -s` reads it all before docker runs.
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
 usage() {
-  printf 'usage: node-remove.sh OWNER NODE_ID DRAIN_TIMEOUT_SECONDS\n' >&2
+  printf 'usage: node-remove.sh --owner NAME --node-id ID --drain-timeout SECONDS\n' >&2
   exit 2
-}
-
-require_manager() {
-  command -v docker >/dev/null 2>&1 || die "docker CLI not found; run host/install-docker.sh first"
-  local ca
-  ca="$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)" \
-    || die "docker daemon is not answering 'docker info'; start dockerd and re-run"
-  [ "$ca" = true ] || die "this host is not a swarm manager; run node-remove.sh on a manager"
 }
 
 # Count tasks still meant to run on the node; a failed query counts as "not yet drained".
@@ -34,17 +29,18 @@ running_tasks() {
 }
 
 main() {
-  [ "$#" -eq 3 ] || usage
-  local owner="$1" node="$2" timeout_s="$3"
-  [[ "$owner" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "OWNER '$owner' must be a resource name (letters, digits, . _ -)"
-  [[ "$node" =~ ^[A-Za-z0-9]+$ ]] || die "NODE_ID '$node' is not a swarm node ID"
+  parse_flags "owner node-id drain-timeout" "$@"
+  require_flags owner node-id drain-timeout
+  check_name owner
+  local owner="${OPT[owner]}" node="${OPT[node-id]}" timeout_s="${OPT[drain-timeout]}"
+  [[ "$node" =~ ^[A-Za-z0-9]+$ ]] || bad_arg "--node-id '$node' is not a swarm node ID"
   if ! [[ "$timeout_s" =~ ^[0-9]{1,5}$ ]] || (( 10#$timeout_s > 86400 )); then
-    die "DRAIN_TIMEOUT_SECONDS '$timeout_s' must be an integer between 0 and 86400"
+    bad_arg "--drain-timeout '$timeout_s' must be an integer between 0 and 86400"
   fi
   timeout_s=$((10#$timeout_s))
   exec </dev/null
 
-  require_manager
+  require_manager node-remove.sh
   # Exact ID match: 'docker node inspect' would also accept names and ID prefixes.
   local ids
   ids="$(docker node ls --format '{{.ID}}')" || die "'docker node ls' failed (see above)"

@@ -4,25 +4,30 @@
 # the postgres-backup service's own dump script (/run/medianest/pg-dump.sh) with
 # --once inside that service's running task, which already has the database
 # network, the password secret and the backup directory.
-# Usage: bash -s -- SERVICE_NAME IMAGES PG_DUMP_ARG... < predeploy-backup.sh
-#   IMAGES  the app images about to roll out, comma-separated: they are an argument so
-#           that a new image re-runs this step (an update of the command).
+# Usage: bash -s -- --service NAME --images IMAGE,IMAGE -- PG_DUMP_ARG... < predeploy-backup.sh
+#   --images  the app images about to roll out, comma-separated: they are an argument so
+#             that a new image re-runs this step (an update of the command).
+#   after --  the dump service's own pg-dump.sh flags.
 # Output: "ok:"/"changed:" lines on stdout; "error: ..." on stderr.
 set -euo pipefail
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
+
+declare -A OPT=()
 
 usage() {
-  printf 'usage: predeploy-backup.sh SERVICE_NAME IMAGES PG_DUMP_ARG...\n' >&2
+  printf 'usage: predeploy-backup.sh --service NAME --images IMAGE,IMAGE -- PG_DUMP_ARG...\n' >&2
   exit 2
 }
 
 main() {
-  [ "$#" -ge 3 ] || usage
-  local service="$1" images="$2"
-  shift 2
-  [[ "$service" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "SERVICE_NAME '$service' is not a service name"
-  [[ "$images" =~ ^[A-Za-z0-9._/:@,-]+$ ]] || die "IMAGES '$images' is not a comma-separated list of image references"
+  parse_flags "service images ..." "$@"
+  require_flags service images
+  local service="${OPT[service]}" images="${OPT[images]}"
+  [[ "$service" =~ ^[a-z0-9][a-z0-9-]*$ ]] || bad_arg "--service '$service' is not a service name"
+  [[ "$images" =~ ^[A-Za-z0-9._/:@,-]+$ ]] || bad_arg "--images '$images' is not a comma-separated list of image references"
+  [ "${#REST[@]}" -gt 0 ] || bad_arg "the dump's own flags follow --"
   exec </dev/null
   command -v docker >/dev/null 2>&1 || die "docker CLI not found on $(hostname)"
 
@@ -34,7 +39,7 @@ main() {
     return 0
   fi
   local output
-  output="$(timeout 1800 docker exec "$container" bash /run/medianest/pg-dump.sh "$@" --once)" \
+  output="$(timeout 1800 docker exec "$container" bash /run/medianest/pg-dump.sh "${REST[@]}" --once)" \
     || die "pre-deploy backup in $service ($container) failed; the rollout stops here (see above)"
   printf '%s\n' "$output"
   printf 'changed: pre-deploy backup taken in %s on %s before rolling out %s\n' "$service" "$(hostname)" "$images"

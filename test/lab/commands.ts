@@ -3,10 +3,10 @@
 // how the lab runs them over real SSH. The mocked run's stand-ins for values only a real
 // swarm knows (join tokens, cluster id, node ids) are replaced with the real ones.
 import { spawn } from "node:child_process";
-import { scriptArgs } from "../../scripts/command-line";
+import { parseScriptCommand } from "../../scripts/interfaces";
 import { parseStdin, type ScriptName } from "../../scripts/loader";
 
-export { scriptArgs, shellWords } from "../../scripts/command-line";
+export { shellWords } from "../../scripts/command-line";
 import type { MockedRun, RecordedResource } from "../support/mocked-run";
 
 export type Phase = "host" | "init" | "join-manager" | "join-worker" | "node-config";
@@ -39,8 +39,7 @@ function phaseOf(resource: RecordedResource, script: ScriptName, create: string)
   if (resource.parent.includes("$medianest:host:Host::") && script.startsWith("host/")) return "host";
   if (!resource.parent.includes("$medianest:swarm:Swarm::")) throw new Error(`${resource.name}: not a Host or Swarm step`);
   if (script === "swarm/init.sh") return "init";
-  // join.sh OWNER ROLE ...
-  if (script === "swarm/join.sh") return scriptArgs(create)[1] === "manager" ? "join-manager" : "join-worker";
+  if (script === "swarm/join.sh") return parseScriptCommand(script, create).role === "manager" ? "join-manager" : "join-worker";
   if (script === "swarm/node-config.sh") return "node-config";
   throw new Error(`${resource.name}: unexpected swarm script ${script}`);
 }

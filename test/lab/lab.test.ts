@@ -24,7 +24,8 @@ import { loadScript, parseStdin } from "../../scripts/loader";
 import type { PlannedNode } from "../../topology/plan";
 import { NETWORK_SCHEMA, SERVICE_SCHEMA, planCommandDiff, planDiff, readNetwork, readService, resolveServiceInputs, summarise } from "../support/docker-provider-model";
 import { mockedRun, testConfig, type MockedRun, type RecordedResource } from "../support/mocked-run";
-import { hostAndSwarmCommands, realInvocation, runOverSsh, scriptArgs, sshArgs, type RecordedCommand, type SshResult } from "./commands";
+import { hostAndSwarmCommands, realInvocation, runOverSsh, sshArgs, type RecordedCommand, type SshResult } from "./commands";
+import { parseScriptCommand } from "../../scripts/interfaces";
 import { Engine, sshDial } from "./engine";
 import { replayInEngineOrder, span, type ReplayedStep } from "./engine-order";
 import { BRIDGE_ADDRESS, Lab, labLeftovers, labUnavailableReason, type LabHost } from "./lab-hosts";
@@ -289,20 +290,20 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
     // The host steps did what their arguments say: data directories with exact modes and
     // owners, the firewall chains hooked in first, sshd's MaxSessions raised on managers.
     for (const c of commands.filter((x) => x.phase === "host")) {
-      const args = scriptArgs(c.create);
       const t = target(c);
       if (c.script === "host/data-dirs.sh") {
-        const specs = args.map((a) => a.split(":"));
+        const specs = parseScriptCommand(c.script, c.create).dirs.map((a) => a.split(":"));
         const stat = await runOverSsh(t, `stat -c '%n:%a:%u:%g' ${specs.map(([p]) => p).join(" ")}`, "", 30_000);
         expect(stat.stdout.trim().split("\n"), `${c.name}`).toEqual(specs.map(([p, mode, owner, group]) => `${p}:${Number.parseInt(mode, 8).toString(8)}:${owner}:${group}`));
       } else if (c.script === "host/firewall.sh") {
         const rules = await runOverSsh(t, "iptables -S INPUT 1; iptables -S DOCKER-USER 1; iptables -S MEDIANEST-SWARM | grep -c -- '-j ACCEPT'", "", 30_000);
-        const peers = (args[args.indexOf("--peers") + 1] ?? "").split(",");
-        const perPeer = args[args.indexOf("--role") + 1] === "manager" ? 4 : 3;
+        const firewall = parseScriptCommand(c.script, c.create);
+        const peers = firewall.peers;
+        const perPeer = firewall.role === "manager" ? 4 : 3;
         expect(rules.stdout.trim().split("\n"), `${c.name}`).toEqual(["-A INPUT -j MEDIANEST-SWARM", "-A DOCKER-USER -j MEDIANEST-PUBLISHED", String(peers.length * perPeer)]);
       } else if (c.script === "host/sshd-sessions.sh") {
         const effective = await runOverSsh(t, "/usr/sbin/sshd -T -C user=root,host=localhost,addr=127.0.0.1 | awk '$1 == \"maxsessions\" { print $2 }'", "", 30_000);
-        expect(effective.stdout.trim(), `${c.name}`).toBe(args[0]);
+        expect(effective.stdout.trim(), `${c.name}`).toBe(String(parseScriptCommand(c.script, c.create).maxSessions));
       } else {
         throw new Error(`${c.name}: no check for ${c.script}`);
       }
@@ -317,7 +318,7 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
     const managers = all.filter((n) => n.Spec.Role === "manager").map((n) => n.Description.Hostname).sort();
     expect(managers).toEqual(hostEntries.filter((h) => h.role === "manager").map((h) => h.name).sort());
     for (const c of commands.filter((x) => x.phase === "node-config")) {
-      const [owner, nodeId, role, availability, ...labels] = scriptArgs(runnerLine(c));
+      const { owner, nodeId, role, availability, labels } = parseScriptCommand("swarm/node-config.sh", runnerLine(c));
       const node = all.find((n) => n.ID === nodeId);
       expect(node, `${c.name}: node ${nodeId}`).toBeDefined();
       expect(node?.Spec.Role).toBe(role);
@@ -693,7 +694,11 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
     expect(member.delete).toBeDefined();
 
     // The host renamed in config: the old resources' deletes find the new owners and stop.
-    const renamed = (line: string, from: string, to: string) => line.replace(` -- ${from}`, ` -- ${to}`);
+    const renamed = (line: string, from: string, to: string) => {
+      const edited = line.replace(new RegExp(` --owner ${from}( |$)`), ` --owner ${to}$1`);
+      if (edited === line) throw new Error(`no --owner ${from} in ${line.slice(-200)}`);
+      return edited;
+    };
     const oldNodeDelete = renamed(nodeConfig.delete as string, nodeConfig.name, `swarm-node-old-${host.name}`);
     const oldMemberDelete = renamed(member.delete as string, member.name, `swarm-member-old-${host.name}`);
     const keptNode = await runner.run(nodeConfig, oldNodeDelete, "");

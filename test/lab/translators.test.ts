@@ -7,7 +7,8 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STACKS, mockedRun, testConfig, type MockedRun } from "../support/mocked-run";
-import { hostAndSwarmCommands, mockPlaceholders, realInvocation, scriptArgs, shellWords, substitutePlaceholders, type RecordedCommand } from "./commands";
+import { hostAndSwarmCommands, mockPlaceholders, realInvocation, shellWords, substitutePlaceholders, type RecordedCommand } from "./commands";
+import { parseScriptCommand } from "../../scripts/interfaces";
 import { hostBindTargets } from "./lab-hosts";
 import { networkCreateBody } from "./network-spec";
 import { configCreateBody, isSwarmSpreadDescriptor, secretCreateBody, serviceSpec, stubRefs } from "./service-spec";
@@ -131,7 +132,7 @@ describe("lab translators", () => {
       "swarm-node-lab-1", "swarm-node-lab-2", "swarm-node-lab-3", "swarm-node-lab-4",
     ]);
     expect(commands.map((c) => c.phase)).toEqual([...Array(11).fill("host"), "init", "join-manager", "join-manager", "join-worker", ...Array(4).fill("node-config")]);
-    expect(scriptArgs(commands[11].create)).toEqual(["swarm-member-lab-1", "198.18.0.11", "198.18.0.11", "", "true"]);
+    expect(parseScriptCommand("swarm/init.sh", commands[11].create)).toEqual({ owner: "swarm-member-lab-1", advertiseAddress: "198.18.0.11", listenAddress: "198.18.0.11", autolock: true });
     expect(commands.filter((c) => c.phase === "node-config").every((c) => c.address === "198.18.0.11")).toBe(true);
   });
 
@@ -154,10 +155,10 @@ describe("lab translators", () => {
     ]);
     // The token goes into stdin (ahead of the script), never into the command line.
     const invocation = realInvocation(join, join.create, placeholders, real);
-    expect(invocation.line).toBe("bash -s -- swarm-member-lab-4 worker 198.18.0.11 198.18.0.14 198.18.0.14 '' abc123");
+    expect(invocation.line).toBe("bash -s -- --owner swarm-member-lab-4 --role worker --leader-addr 198.18.0.11 --advertise-addr 198.18.0.14 --listen-addr 198.18.0.14 --cluster-id abc123");
     expect(invocation.stdin.startsWith("MEDIANEST_JOIN_TOKEN='SWMTKN-1-realworker'\n#!/usr/bin/env bash\n")).toBe(true);
     const remove = commands.find((c) => c.name === "swarm-node-lab-2")?.delete ?? "";
-    expect(substitutePlaceholders(remove, placeholders, real)).toMatch(/ \| base64 -d \| bash -s -- swarm-node-lab-2 n2 300$/);
+    expect(substitutePlaceholders(remove, placeholders, real)).toMatch(/ \| base64 -d \| bash -s -- --owner swarm-node-lab-2 --node-id n2 --drain-timeout 300$/);
     // Whole tokens only; a placeholder without a real value, or one left behind, fails.
     expect(substitutePlaceholders("x n-2x n-2", new Map([["a", "n-2"]]), new Map([["a", "real"]]))).toBe("x n-2x real");
     expect(() => substitutePlaceholders("bash -s -- cluster-0001", placeholders, new Map())).toThrow(/no real value for placeholder clusterId/);
