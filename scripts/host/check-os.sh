@@ -7,14 +7,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-# Code lives in functions started from the last line so `bash -s` reads it all before running.
-
-usage() {
-  printf 'usage: check-os.sh (takes no flags)\n' >&2
-  exit 2
-}
+usage() { printf 'usage: check-os.sh (takes no flags)\n' >&2; exit 2; }
 
 main() {
   parse_flags "" "$@"

@@ -8,15 +8,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-# All code is in functions, started from the last line, so that when fed via `bash -s`
-# no child process can consume the unread rest of the script from stdin.
-
-usage() {
-  printf 'usage: daemon-config.sh --json JSON\n  JSON  full desired content of /etc/docker/daemon.json\n' >&2
-  exit 2
-}
+usage() { printf 'usage: daemon-config.sh --json JSON\n  JSON  full desired content of /etc/docker/daemon.json\n' >&2; exit 2; }
 
 TMP_FILE=""
 cleanup() { if [ -n "$TMP_FILE" ]; then rm -f "$TMP_FILE"; fi; }

@@ -9,14 +9,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-# Code lives in functions started from the last line so `bash -s` reads it all before running.
-
-usage() {
-  printf 'usage: data-dirs.sh --dir PATH:MODE:OWNER:GROUP [--dir ...]\n' >&2
-  exit 2
-}
+usage() { printf 'usage: data-dirs.sh --dir PATH:MODE:OWNER:GROUP [--dir ...]\n' >&2; exit 2; }
 
 resolve_uid() {
   local name="$1" uid

@@ -8,12 +8,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-usage() {
-  printf 'usage: docker-access.sh --user USER\n' >&2
-  exit 2
-}
+usage() { printf 'usage: docker-access.sh --user USER\n' >&2; exit 2; }
 
 main() {
   parse_flags "user" "$@"

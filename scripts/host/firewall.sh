@@ -21,8 +21,6 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
 # Every piece of code is a function (ours are fw_*, the rest host-lib's): `bash -s` must
 # read the whole script before running it, and the boot-time copy is regenerated from these
 # definitions (declare -f) because a script fed over stdin has no file to copy.

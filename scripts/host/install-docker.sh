@@ -7,16 +7,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-# Everything lives in functions and runs from the last line: when this file is fed to
-# `bash -s` over stdin, bash must read the whole script before any command (apt-get,
-# dpkg, docker) gets a chance to swallow the unread remainder of stdin.
-
-usage() {
-  printf 'usage: install-docker.sh (takes no flags)\n' >&2
-  exit 2
-}
+usage() { printf 'usage: install-docker.sh (takes no flags)\n' >&2; exit 2; }
 
 engine_version() {
   local v=""

@@ -15,11 +15,6 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-# Code lives in functions started from the last line so `bash -s` reads it all before
-# apt-get/mount could consume the unread script from stdin.
-
 MARKER='# managed-by=medianest'
 TMP_FILE=""
 FSTAB_LINES=()

@@ -14,18 +14,11 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-# Code lives in functions started from the last line so `bash -s` reads it all before sshd runs.
-
 DROP_IN_DIR=/etc/ssh/sshd_config.d
 DROP_IN="$DROP_IN_DIR/50-medianest.conf"
 MAIN_CONFIG=/etc/ssh/sshd_config
 
-usage() {
-  printf 'usage: sshd-sessions.sh --max-sessions N\n' >&2
-  exit 2
-}
+usage() { printf 'usage: sshd-sessions.sh --max-sessions N\n' >&2; exit 2; }
 
 sshd_bin() {
   local candidate

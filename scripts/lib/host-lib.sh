@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # lib/host-lib.sh: helpers shared by the host and swarm scripts (scripts/host,
-# scripts/swarm). Sourced, never run: loading it only defines functions (no variables, so
-# firewall.sh can rebuild its boot copy from `declare -f`). The program sends each script
-# with this file and lib/flags.sh bundled in place of the source line below
-# (scripts/loader.ts), so the stdin of a run is self-contained and its hash covers both.
+# scripts/swarm). Sourced, never run: loading it defines functions and the OPT array that
+# parse_flags fills, nothing else (firewall.sh rebuilds its boot copy from `declare -f`).
+# The program sends each script with this file and lib/flags.sh bundled in place of the
+# source line below (scripts/loader.ts), so the stdin of a run is self-contained and its
+# hash covers both.
 #
-# The sourcing script provides what lib/flags.sh asks for (OPT, usage).
+# Every script keeps all its code in functions and calls `main "$@"` on its last line:
+# fed to `bash -s`, bash has then read the whole script before any command runs, so no
+# child (apt-get, docker) can swallow the unread rest of stdin.
+#
+# The sourcing script provides usage(), which prints its usage to stderr and exits 2.
 
 # shellcheck source-path=SCRIPTDIR source=flags.sh
 . "$(dirname "${BASH_SOURCE[0]}")/flags.sh"
+
+declare -A OPT=()
 
 # Progress on stderr, for scripts whose stdout is reserved for one JSON line.
 say() { printf '%s\n' "$*" >&2; }

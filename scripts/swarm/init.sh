@@ -15,15 +15,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-# Code lives in functions started from the last line so `bash -s` reads the whole script
-# before docker could consume the unread rest of stdin.
-
-usage() {
-  printf 'usage: init.sh --owner NAME --advertise-addr ADDR --listen-addr ADDR [--data-path-addr ADDR] --autolock true|false\n' >&2
-  exit 2
-}
+usage() { printf 'usage: init.sh --owner NAME --advertise-addr ADDR --listen-addr ADDR [--data-path-addr ADDR] --autolock true|false\n' >&2; exit 2; }
 
 # Run a read-only docker query, retrying briefly (bounded) while a fresh manager settles.
 query() {

@@ -20,15 +20,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-# Code lives in functions started from the last line so `bash -s` reads the whole script
-# before docker could consume the unread rest of stdin.
-
-usage() {
-  printf 'usage: join.sh --owner NAME --role manager|worker --leader-addr ADDR --advertise-addr ADDR --listen-addr ADDR [--data-path-addr ADDR] --cluster-id ID\n  (MEDIANEST_JOIN_TOKEN assigned on stdin)\n' >&2
-  exit 2
-}
+usage() { printf 'usage: join.sh --owner NAME --role manager|worker --leader-addr ADDR --advertise-addr ADDR --listen-addr ADDR [--data-path-addr ADDR] --cluster-id ID\n  (MEDIANEST_JOIN_TOKEN assigned on stdin)\n' >&2; exit 2; }
 
 swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}'; }
 

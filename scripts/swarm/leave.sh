@@ -13,14 +13,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-# Code lives in functions started from the last line so `bash -s` reads it all before docker runs.
-
-usage() {
-  printf 'usage: leave.sh --owner NAME\n' >&2
-  exit 2
-}
+usage() { printf 'usage: leave.sh --owner NAME\n' >&2; exit 2; }
 
 main() {
   parse_flags "owner" "$@"

@@ -15,14 +15,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-# Code lives in functions started from the last line so `bash -s` reads it all before docker runs.
-
-usage() {
-  printf 'usage: node-config.sh --owner NAME --node-id ID --role manager|worker --availability active|pause|drain [--label KEY=VALUE ...]\n' >&2
-  exit 2
-}
+usage() { printf 'usage: node-config.sh --owner NAME --node-id ID --role manager|worker --availability active|pause|drain [--label KEY=VALUE ...]\n' >&2; exit 2; }
 
 OWNER_LABEL=com.medianest.owner
 

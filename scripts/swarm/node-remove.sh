@@ -12,14 +12,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-# Code lives in functions started from the last line so `bash -s` reads it all before docker runs.
-
-usage() {
-  printf 'usage: node-remove.sh --owner NAME --node-id ID --drain-timeout SECONDS\n' >&2
-  exit 2
-}
+usage() { printf 'usage: node-remove.sh --owner NAME --node-id ID --drain-timeout SECONDS\n' >&2; exit 2; }
 
 # Count tasks still meant to run on the node; a failed query counts as "not yet drained".
 running_tasks() {

@@ -14,12 +14,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-declare -A OPT=()
-
-usage() {
-  printf 'usage: predeploy-backup.sh --service NAME --images IMAGE,IMAGE -- PG_DUMP_ARG...\n' >&2
-  exit 2
-}
+usage() { printf 'usage: predeploy-backup.sh --service NAME --images IMAGE,IMAGE -- PG_DUMP_ARG...\n' >&2; exit 2; }
 
 main() {
   parse_flags "service images ..." "$@"
