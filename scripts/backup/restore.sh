@@ -13,79 +13,22 @@
 # Run it where the database is reachable, e.g. in the postgres image with the backup
 # volume and the password secret mounted. The password goes to pg_restore in a private
 # 0600 passfile (PGPASSFILE), never on a command line.
-# Self-contained on purpose: operators pipe this one file into `docker exec -i ... bash -s`,
-# so it keeps its own copies of helpers that the other scripts take from lib/container-lib.sh.
+# Delivered into the postgres-backup task as /run/medianest/restore.sh (lib/container-lib.sh
+# bundled in), so operators run the version that matches the deployment.
 # Exit status: 2 for bad arguments, 1 for a refusal or a failed restore.
 set -euo pipefail
 
-declare -A OPT=()
-YES=0
-WORK_DIR=""
+# shellcheck source-path=SCRIPTDIR source=../lib/container-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/container-lib.sh"
 
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
+readonly SCRIPT=restore
+WORK_DIR=""
 
 usage() {
   cat >&2 <<'EOF'
 usage: restore.sh --file DUMP --host HOST --port N --db NAME --user NAME --password-file FILE [--yes]
 EOF
   exit 2
-}
-
-bad_arg() {
-  printf 'error: %s\n' "$*" >&2
-  usage
-}
-
-# parse_flags "allowed names" ARGS...: --name value pairs into OPT, plus the bare --yes.
-parse_flags() {
-  local allowed=" $1 " name
-  shift
-  while [ "$#" -gt 0 ]; do
-    case "$1" in
-      --yes) YES=1; shift; continue ;;
-      --?*) name="${1#--}" ;;
-      *) bad_arg "unexpected argument '$1'; every value follows its --flag" ;;
-    esac
-    [[ "$allowed" == *" $name "* ]] || bad_arg "unknown flag --$name"
-    [ "$#" -ge 2 ] || bad_arg "--$name needs a value"
-    [ -z "${OPT[$name]+set}" ] || bad_arg "--$name is given twice"
-    OPT[$name]="$2"
-    shift 2
-  done
-}
-
-require_flags() {
-  local name
-  for name in "$@"; do
-    [ -n "${OPT[$name]:-}" ] || bad_arg "--$name is required"
-  done
-}
-
-# read_secret FLAG VAR: the password in the file named by --FLAG, trailing newlines removed.
-read_secret() {
-  local flag="$1" file="${OPT[$1]}" value
-  [ -f "$file" ] || bad_arg "--$flag '$file' is not a file"
-  [ -r "$file" ] || bad_arg "--$flag '$file' is not readable; run as root or as the file's owner"
-  value="$(<"$file")"
-  [ -n "$value" ] || bad_arg "--$flag '$file' is empty"
-  [[ "$value" != *$'\n'* && "$value" != *$'\r'* ]] \
-    || bad_arg "--$flag '$file' holds more than one line; store the password alone on one line"
-  printf -v "$2" '%s' "$value"
-}
-
-find_pg_tool() {
-  local dir candidate
-  if command -v pg_config >/dev/null 2>&1; then
-    dir="$(pg_config --bindir 2>/dev/null || true)"
-    if [ -n "$dir" ] && [ -x "$dir/$1" ]; then printf '%s' "$dir/$1"; return 0; fi
-  fi
-  if [ -x "/usr/lib/postgresql/15/bin/$1" ]; then printf '%s' "/usr/lib/postgresql/15/bin/$1"; return 0; fi
-  candidate="$(command -v "$1" 2>/dev/null || true)"
-  if [ -n "$candidate" ]; then printf '%s' "$candidate"; return 0; fi
-  die "$1 not found (pg_config --bindir, /usr/lib/postgresql/15/bin, PATH); run this in the postgres image"
 }
 
 # The recorded hash is the first field of DUMP.sha256; the file name in it is ignored, so a
@@ -110,23 +53,20 @@ main() {
   umask 077
   [ "$#" -ge 1 ] || usage
   case "$1" in -h | --help) usage ;; esac
-  parse_flags "file host port db user password-file" "$@"
-  require_flags file host port db user password-file
-  [[ "${OPT[host]}" =~ ^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?$ ]] \
-    || bad_arg "--host '${OPT[host]}' is not a host name or IPv4 address"
-  if ! [[ "${OPT[port]}" =~ ^[0-9]{1,5}$ ]] || ((10#${OPT[port]} < 1 || 10#${OPT[port]} > 65535)); then
-    bad_arg "--port '${OPT[port]}' is not a TCP port (1-65535)"
-  fi
+  parse_flags "file host port db user password-file yes!" "$@"
+  require_values file host port db user password-file
+  check_host host
+  check_port port
   [[ "${OPT[db]}" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || bad_arg "--db '${OPT[db]}' must be a lowercase identifier"
   [[ "${OPT[user]}" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || bad_arg "--user '${OPT[user]}' must be a lowercase identifier"
   [ -f "${OPT[file]}" ] || bad_arg "--file '${OPT[file]}' is not a file"
   local password pg_restore file="${OPT[file]}"
-  read_secret password-file password
+  read_secret_file password-file password
   pg_restore="$(find_pg_tool pg_restore)"
 
   verify_checksum "$file"
   local plan="pg_restore --clean --if-exists --no-owner --role=${OPT[user]} --single-transaction -h ${OPT[host]} -p ${OPT[port]} -U ${OPT[user]} -d ${OPT[db]} $file"
-  if [ "$YES" != 1 ]; then
+  if [ -z "${OPT[yes]:-}" ]; then
     printf 'would restore: %s into database %s on %s:%s, replacing the objects it contains\n' "$file" "${OPT[db]}" "${OPT[host]}" "${OPT[port]}"
     printf 'would run: %s\n' "$plan"
     die "refusing to restore without --yes; re-run with --yes to overwrite database ${OPT[db]}"
@@ -134,9 +74,7 @@ main() {
 
   WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/medianest-restore.XXXXXX")"
   trap cleanup EXIT
-  password="${password//\\/\\\\}"
-  password="${password//:/\\:}"
-  printf '*:*:*:%s:%s\n' "${OPT[user]}" "$password" >"$WORK_DIR/pgpass"
+  pgpass_line "${OPT[user]}" "$password" >"$WORK_DIR/pgpass"
   password=""
   printf 'restoring: %s into %s on %s:%s\n' "$file" "${OPT[db]}" "${OPT[host]}" "${OPT[port]}"
   PGPASSFILE="$WORK_DIR/pgpass" "$pg_restore" -w --clean --if-exists --no-owner --role="${OPT[user]}" \

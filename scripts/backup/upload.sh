@@ -22,20 +22,13 @@
 # Exit status: 2 for bad arguments, 1 for a failed round, 143 when stopped by SIGTERM.
 set -euo pipefail
 
-# The shared helpers: beside this script in the container (/run/medianest), else in the
-# repository's scripts/lib.
-LIB_DIR="$(dirname "$0")"
-[ -f "$LIB_DIR/container-lib.sh" ] || LIB_DIR="$LIB_DIR/../lib"
-[ -f "$LIB_DIR/container-lib.sh" ] || { printf 'error: %s\n' "container-lib.sh is neither beside $0 nor in $LIB_DIR; deliver it with the script" >&2; exit 1; }
 # shellcheck source-path=SCRIPTDIR source=../lib/container-lib.sh
-. "$LIB_DIR/container-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/container-lib.sh"
 
 readonly SCRIPT=upload
 
-declare -A OPT=()
 MC=""
 WORK_DIR=""
-CHILD=""
 
 usage() {
   cat >&2 <<'EOF'

@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
 # lib/container-lib.sh: helpers shared by the data-tier container scripts
 # (postgres/entrypoint.sh, redis/entrypoint.sh, redis/sentinel-entrypoint.sh,
-# backup/pg-dump.sh, backup/upload.sh). It is sourced, never run: loading it only defines
-# functions. In a container it is the Swarm config /run/medianest/container-lib.sh, next
-# to the entry script; in the repository it is scripts/lib/container-lib.sh.
-# backup/restore.sh is piped into `bash -s` by operators, so it keeps its own copies.
+# backup/pg-dump.sh, backup/upload.sh, backup/restore.sh). It is sourced, never run:
+# loading it defines functions and the variables below. Each script includes it by the
+# source line below its header; the program delivers every script with this file (and
+# lib/flags.sh) bundled in its place (scripts/loader.ts), so a Swarm config is one
+# self-contained file; in the repository the source line reads the files beside it.
 #
 # The sourcing script provides:
 #   SCRIPT            readonly; the prefix of log lines
-#   OPT               `declare -A OPT=()`; parse_flags fills it, the checks read it
 #   usage()           prints the script's usage to stderr and exits 2
+#   cleanup()         used by on_loop_signal and run_rounds (backup scripts)
+# This file declares, for its functions and the script:
+#   OPT               parse_flags fills it, the checks read it
 #   RUN_USER RUN_UID RUN_GID   set by resolve_run_as (scripts that drop privileges)
 #   OWN_IP            set by find_own_ip (Redis scripts)
-#   PASSWORD, MASTER_IP, MASTER_PORT   read and set by the master lookup (Redis scripts)
-#   CHILD, cleanup()  used by run_child, on_loop_signal and run_rounds (backup scripts)
+#   PASSWORD          the Redis password, read by the master lookup (Redis scripts set it)
+#   MASTER_IP MASTER_PORT      set by the master lookup (Redis scripts)
+#   CHILD             the running child of run_child (backup scripts)
 #
 # The argument convention (parse_flags, bad_arg, die) is lib/flags.sh, bundled into this
 # file when it is delivered as a Swarm config.
 
 # shellcheck source-path=SCRIPTDIR source=flags.sh
 . "$(dirname "${BASH_SOURCE[0]}")/flags.sh"
+
+declare -A OPT=()
+RUN_USER="" RUN_UID="" RUN_GID="" OWN_IP="" PASSWORD="" MASTER_IP="" MASTER_PORT="" CHILD=""
 
 log() { printf '%s: %s\n' "$SCRIPT" "$*"; }
 

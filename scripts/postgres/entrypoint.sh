@@ -25,13 +25,8 @@
 # Exit status: 2 for bad arguments (nothing changed), 1 for any other failure.
 set -euo pipefail
 
-# The shared helpers: beside this script in the container (/run/medianest), else in the
-# repository's scripts/lib.
-LIB_DIR="$(dirname "$0")"
-[ -f "$LIB_DIR/container-lib.sh" ] || LIB_DIR="$LIB_DIR/../lib"
-[ -f "$LIB_DIR/container-lib.sh" ] || { printf 'error: %s\n' "container-lib.sh is neither beside $0 nor in $LIB_DIR; deliver it with the script" >&2; exit 1; }
 # shellcheck source-path=SCRIPTDIR source=../lib/container-lib.sh
-. "$LIB_DIR/container-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/container-lib.sh"
 
 readonly SCRIPT=postgres-entrypoint
 # Our scratch area inside DIR while initdb/pg_basebackup run: its presence without
@@ -40,11 +35,7 @@ readonly STAGING_NAME=.medianest-bootstrap
 readonly SOCKET_DIR=/var/run/postgresql
 readonly REPLICATION_PASSFILE_NAME=medianest-replication.pgpass
 
-declare -A OPT=()
 BINDIR=""
-RUN_USER=""
-RUN_UID=""
-RUN_GID=""
 RUNTIME_DIR=""
 TEMP_SERVER_DATA=""
 APP_PASSWORD=""

@@ -20,24 +20,10 @@
 # Exit status: 2 for bad arguments (nothing changed), 1 for any other failure.
 set -euo pipefail
 
-# The shared helpers: beside this script in the container (/run/medianest), else in the
-# repository's scripts/lib.
-LIB_DIR="$(dirname "$0")"
-[ -f "$LIB_DIR/container-lib.sh" ] || LIB_DIR="$LIB_DIR/../lib"
-[ -f "$LIB_DIR/container-lib.sh" ] || { printf 'error: %s\n' "container-lib.sh is neither beside $0 nor in $LIB_DIR; deliver it with the script" >&2; exit 1; }
 # shellcheck source-path=SCRIPTDIR source=../lib/container-lib.sh
-. "$LIB_DIR/container-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/container-lib.sh"
 
 readonly SCRIPT=sentinel-entrypoint
-
-declare -A OPT=()
-RUN_USER=""
-RUN_UID=""
-RUN_GID=""
-PASSWORD=""
-OWN_IP=""
-MASTER_IP=""
-MASTER_PORT=""
 
 usage() {
   cat >&2 <<'EOF'

@@ -30,16 +30,17 @@ export const SECRET_NAMES = [
 export type SecretName = (typeof SECRET_NAMES)[number];
 
 /**
- * Scripts delivered to containers as Swarm configs (files under scripts/). The entry scripts
- * source container-lib from their own directory: a service that runs one lists both.
+ * Scripts delivered to containers as Swarm configs (files under scripts/), each with
+ * lib/container-lib.sh bundled in (scripts/loader.ts): one self-contained file per script.
  */
 export const CONTAINER_SCRIPTS = {
-  "container-lib": "lib/container-lib.sh",
   "postgres-entrypoint": "postgres/entrypoint.sh",
   "redis-entrypoint": "redis/entrypoint.sh",
   "sentinel-entrypoint": "redis/sentinel-entrypoint.sh",
   "pg-dump": "backup/pg-dump.sh",
   "backup-upload": "backup/upload.sh",
+  /** Run by an operator inside the postgres-backup task (README: restore a backup). */
+  restore: "backup/restore.sh",
 } as const;
 export type ContainerScript = keyof typeof CONTAINER_SCRIPTS;
 
