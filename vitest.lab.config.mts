@@ -18,12 +18,6 @@ export const labTestOptions = {
 export default defineConfig({
   test: {
     include: ["test/lab/lab.test.ts", "test/lab/translators.test.ts"],
-    pool: "forks",
-    maxWorkers: 1,
-    fileParallelism: false,
-    sequence: { concurrent: false },
-    testTimeout: 300_000,
-    hookTimeout: 300_000,
-    teardownTimeout: 120_000,
+    ...labTestOptions,
   },
 });

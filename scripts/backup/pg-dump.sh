@@ -131,8 +131,6 @@ prune() {
 main() {
   exec </dev/null
   umask 077
-  [ "$#" -ge 1 ] || usage
-  case "$1" in -h | --help) usage ;; esac
   parse_flags "host port db user password-file dir interval-seconds retention-days once!" "$@"
   require_values host port db user password-file dir interval-seconds retention-days
   check_host host

@@ -51,8 +51,6 @@ cleanup() {
 main() {
   exec </dev/null
   umask 077
-  [ "$#" -ge 1 ] || usage
-  case "$1" in -h | --help) usage ;; esac
   parse_flags "file host port db user password-file yes!" "$@"
   require_values file host port db user password-file
   check_host host

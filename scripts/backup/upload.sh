@@ -51,21 +51,10 @@ check_bucket() {
     || bad_arg "--$1 '${OPT[$1]}' is not a valid bucket name (3-63 of a-z 0-9 . -)"
 }
 
-# read_key FLAG VAR: one line of the file named by --FLAG.
-read_key() {
-  local flag="$1" file="${OPT[$1]}" value
-  [ -f "$file" ] || bad_arg "--$flag '$file' is not a file; mount the Docker secret there"
-  [ -r "$file" ] || bad_arg "--$flag '$file' is not readable; run the container as root"
-  value="$(<"$file")"
-  [ -n "$value" ] || bad_arg "--$flag '$file' is empty"
-  [[ "$value" != *$'\n'* && "$value" != *$'\r'* ]] || bad_arg "--$flag '$file' holds more than one line"
-  printf -v "$2" '%s' "$value"
-}
-
 # Fail on a missing or malformed key file before the first round, not in the middle of one.
 check_key() {
   local value
-  read_key "$1" value
+  read_secret_file "$1" value
 }
 
 # Percent-encode everything but RFC 3986 unreserved characters, byte by byte, so any key
@@ -86,8 +75,8 @@ url_encode() {
 # every round so rotated keys are picked up. Exported into this process only.
 export_alias() {
   local alias="$1" endpoint="${OPT[$2]}" access secret scheme rest
-  read_key "$3" access
-  read_key "$4" secret
+  read_secret_file "$3" access
+  read_secret_file "$4" secret
   scheme="${endpoint%%://*}"
   rest="${endpoint#*://}"
   rest="${rest%/}"
@@ -142,8 +131,6 @@ upload_round() {
 main() {
   exec </dev/null
   umask 077
-  [ "$#" -ge 1 ] || usage
-  case "$1" in -h | --help) usage ;; esac
   parse_flags "dir endpoint bucket prefix access-key-file secret-key-file offsite-endpoint offsite-bucket offsite-access-key-file offsite-secret-key-file interval-seconds once!" "$@"
   require_values dir endpoint bucket access-key-file secret-key-file interval-seconds
   [ -n "${OPT[prefix]+set}" ] || bad_arg "--prefix is required (\"\" for the bucket root)"

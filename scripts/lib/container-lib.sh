@@ -89,16 +89,16 @@ in_cidr() {
   (((ip & mask) == (net & mask)))
 }
 
-# read_secret_file FLAG VAR: the password in the file named by --FLAG, trailing newlines
-# removed.
+# read_secret_file FLAG VAR: the one-line secret (password, key) in the file named by
+# --FLAG, trailing newlines removed.
 read_secret_file() {
   local flag="$1" file="${OPT[$1]}" value
   [ -f "$file" ] || bad_arg "--$flag '$file' is not a file; mount the Docker secret there"
   [ -r "$file" ] || bad_arg "--$flag '$file' is not readable; run the container as root"
   value="$(<"$file")"
-  [ -n "$value" ] || bad_arg "--$flag '$file' is empty; store the password in the secret"
+  [ -n "$value" ] || bad_arg "--$flag '$file' is empty; store the value in the secret"
   [[ "$value" != *$'\n'* && "$value" != *$'\r'* ]] \
-    || bad_arg "--$flag '$file' holds more than one line; store the password alone on one line"
+    || bad_arg "--$flag '$file' holds more than one line; store the value alone on one line"
   printf -v "$2" '%s' "$value"
 }
 

@@ -20,7 +20,8 @@ bad_arg() {
   usage
 }
 
-# parse_flags "allowed names" ARGS...: fills OPT[name]=value from --name value pairs.
+# parse_flags "allowed names" ARGS...: fills OPT[name]=value from --name value pairs
+# (-h or --help prints the usage).
 #   name!  a bare switch: --name alone sets OPT[name]=1
 #   name*  repeatable: each value is kept, one per line (flag_values prints them)
 #   ...    the words after a literal -- are kept in the array REST
@@ -36,6 +37,7 @@ parse_flags() {
         REST=("$@")
         return 0
         ;;
+      -h | --help) usage ;;
       --?*) name="${1#--}" ;;
       *) bad_arg "unexpected argument '$1'; every value follows its --flag" ;;
     esac

@@ -322,6 +322,20 @@ run_bootstrap_sql() {
     || die "setting up roles, database and slots failed; see the messages above"
 }
 
+# open_data_dir DIR BOOTSTRAP: DIR ready for this server: owned and private, a runtime
+# directory (removed on exit), bootstrapped by the function BOOTSTRAP when it holds no
+# cluster yet, the staging leftovers of an interrupted bootstrap gone, the major version ours.
+open_data_dir() {
+  local dir="$1" bootstrap="$2"
+  cd /
+  prepare_data_dir "$dir"
+  make_runtime_dir
+  trap cleanup EXIT
+  if [ ! -f "$dir/PG_VERSION" ]; then "$bootstrap" "$dir"; fi
+  rm -rf -- "${dir:?}/$STAGING_NAME"
+  check_major_version "$dir"
+}
+
 primary_main() {
   parse_flags "data port hba-cidr db user password-file replication-user replication-password-file slots run-as" "$@"
   require_flags data port hba-cidr db user password-file replication-user replication-password-file slots
@@ -353,13 +367,7 @@ primary_main() {
   find_bindir
 
   local dir="${OPT[data]}"
-  cd /
-  prepare_data_dir "$dir"
-  make_runtime_dir
-  trap cleanup EXIT
-  if [ ! -f "$dir/PG_VERSION" ]; then initialise_primary "$dir"; fi
-  rm -rf -- "${dir:?}/$STAGING_NAME"
-  check_major_version "$dir"
+  open_data_dir "$dir" initialise_primary
   [ ! -e "$dir/standby.signal" ] \
     || die "$dir is a standby (standby.signal exists); to make it the primary run 'pg_ctl promote' on the running replica first"
   ensure_socket_dir
@@ -436,13 +444,7 @@ replica_main() {
   find_bindir
 
   local dir="${OPT[data]}"
-  cd /
-  prepare_data_dir "$dir"
-  make_runtime_dir
-  trap cleanup EXIT
-  if [ ! -f "$dir/PG_VERSION" ]; then clone_primary "$dir"; fi
-  rm -rf -- "${dir:?}/$STAGING_NAME"
-  check_major_version "$dir"
+  open_data_dir "$dir" clone_primary
   ensure_socket_dir
   write_conf "$dir" replica
   write_standby_settings "$dir"

@@ -60,8 +60,6 @@ main() {
   exec </dev/null
   trap on_startup_signal TERM INT
   umask 077
-  [ "$#" -ge 1 ] || usage
-  case "$1" in -h | --help) usage ;; esac
   parse_flags "role-hint port password-file data maxmemory maxmemory-policy announce-cidr master-host master-port sentinel-host sentinel-port master-name run-as" "$@"
   require_flags role-hint port password-file data maxmemory maxmemory-policy announce-cidr \
     master-host master-port sentinel-host sentinel-port master-name

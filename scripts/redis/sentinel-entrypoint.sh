@@ -64,8 +64,6 @@ main() {
   exec </dev/null
   trap on_startup_signal TERM INT
   umask 077
-  [ "$#" -ge 1 ] || usage
-  case "$1" in -h | --help) usage ;; esac
   parse_flags "port password-file master-name master-host redis-port quorum announce-cidr peer-host data run-as" "$@"
   require_flags port password-file master-name master-host redis-port quorum announce-cidr peer-host data
   check_port port

@@ -1,0 +1,54 @@
+// Defaults that depend on other keys (the leader, autolock and encryption in production,
+// sudo, the worker image, the overlay subnets), resolved once the rules have passed.
+import { OVERLAY_NETWORKS, type OVERLAY_NETWORK_KEYS } from "../domain/networks";
+import type { PlacementOptions } from "../domain/catalogue";
+import { parseIpv4Cidr } from "../domain/cidr";
+import { SECRET_CONFIG_KEYS, type HostConfig, type ParsedStackConfig, type SecretConfigKey } from "./shape";
+
+/** A validated stack configuration with every default resolved. The SSH key is not here: it stays a Pulumi secret. */
+export interface StackConfig extends Omit<ParsedStackConfig, SecretConfigKey | "swarm" | "network" | "hosts" | "images"> {
+  readonly images: ParsedStackConfig["images"] & { worker: string };
+  readonly hosts: readonly (HostConfig & { sudo: boolean })[];
+  readonly swarm: ParsedStackConfig["swarm"] & { leader: string; autolock: boolean };
+  readonly network: Omit<ParsedStackConfig["network"], "subnets"> & {
+    encrypted: boolean;
+    subnets: Record<(typeof OVERLAY_NETWORK_KEYS)[number], string>;
+  };
+}
+
+export interface ValidationContext {
+  /** Bare names of the keys that were given as secrets (`pulumi config set --secret`). */
+  readonly secretKeys: ReadonlySet<string>;
+  /** Whether the program runs as root; decides the sudo default of the local connection. */
+  readonly runningAsRoot: boolean;
+}
+
+export function placementOptions(config: Pick<ParsedStackConfig, "services" | "s3" | "monitoring">): PlacementOptions {
+  return { postgresReplicas: config.services.postgres.replicas, internalS3: config.s3.mode === "internal", monitoring: config.monitoring.enabled };
+}
+
+export function resolveDefaults(config: ParsedStackConfig, context: ValidationContext): StackConfig {
+  const production = config.environment === "production";
+  const firstManager = config.hosts.find((h) => h.role === "manager");
+  if (!firstManager) throw new Error("unreachable: validated config has a manager");
+  const rest = Object.fromEntries(Object.entries(config).filter(([key]) => !(SECRET_CONFIG_KEYS as readonly string[]).includes(key))) as Omit<
+    ParsedStackConfig,
+    SecretConfigKey
+  >;
+  return {
+    ...rest,
+    images: { ...config.images, worker: config.images.worker ?? config.images.backend },
+    hosts: config.hosts.map((host) => ({
+      ...host,
+      sudo: host.sudo ?? (config.connection === "local" ? !context.runningAsRoot : host.sshUser !== "root"),
+    })),
+    swarm: { ...config.swarm, leader: config.swarm.leader ?? firstManager.name, autolock: config.swarm.autolock ?? production },
+    network: {
+      ...config.network,
+      encrypted: config.network.encrypted ?? production,
+      subnets: Object.fromEntries(
+        OVERLAY_NETWORKS.map((n) => [n.key, parseIpv4Cidr(config.network.subnets[n.key] ?? n.defaultSubnet).text]),
+      ) as StackConfig["network"]["subnets"],
+    },
+  };
+}

@@ -1,0 +1,286 @@
+// The rules across config keys, each small and named (like policies/rules/): every rule
+// yields the issues it finds, each naming the key to fix. validateStackConfig runs them
+// all and reports every issue at once, before any resource exists.
+import { isIP } from "node:net";
+import { EDGE_LABEL, REDIS_LABEL, edgeHosts, placementRequirements, redisHosts } from "../domain/catalogue";
+import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../domain/cidr";
+import { hasDigest } from "../domain/images";
+import { hostsMatching } from "../domain/labels";
+import { OVERLAY_NETWORKS, SWARM_INGRESS_SUBNET } from "../domain/networks";
+import { placementOptions, type ValidationContext } from "./defaults";
+
+export type { ValidationContext };
+import { configKey, type ConfigIssue } from "./errors";
+import { SECRET_CONFIG_KEYS, type HostConfig, type ParsedStackConfig } from "./shape";
+
+export interface ConfigRule {
+  readonly name: string;
+  readonly check: (config: ParsedStackConfig, context: ValidationContext) => Iterable<ConfigIssue>;
+}
+
+const rule = (name: string, check: ConfigRule["check"]): ConfigRule => ({ name, check });
+
+function* duplicateIssues(hosts: readonly HostConfig[], field: "name" | "address"): Generator<ConfigIssue> {
+  const firstIndex = new Map<string, number>();
+  for (const [index, host] of hosts.entries()) {
+    const seen = firstIndex.get(host[field]);
+    if (seen === undefined) firstIndex.set(host[field], index);
+    else yield { key: configKey(["hosts", index, field]), message: `duplicate host ${field} "${host[field]}" (also hosts[${seen}])` };
+  }
+}
+
+const uniqueHosts = rule("unique-hosts", function* (config) {
+  yield* duplicateIssues(config.hosts, "name");
+  yield* duplicateIssues(config.hosts, "address");
+});
+
+const managerQuorum = rule("manager-quorum", function* (config) {
+  const managers = config.hosts.filter((h) => h.role === "manager");
+  if (managers.length === 0) {
+    yield { key: configKey(["hosts"]), message: "no host has role manager; a swarm needs an odd number of managers (1, 3 or 5)" };
+  } else if (managers.length % 2 === 0) {
+    yield {
+      key: configKey(["hosts"]),
+      message: `${managers.length} managers is an even count: Raft tolerates no more failures than with ${managers.length - 1}; use an odd count (1, 3 or 5)`,
+    };
+  }
+  if (config.swarm.leader !== undefined && !managers.some((m) => m.name === config.swarm.leader)) {
+    yield { key: configKey(["swarm", "leader"]), message: `"${config.swarm.leader}" is not the name of a host with role manager` };
+  }
+});
+
+const connection = rule("connection", function* (config) {
+  if (config.connection === "local" && config.hosts.length !== 1) {
+    yield { key: configKey(["hosts"]), message: `the local connection runs on this machine only: exactly one host is allowed, got ${config.hosts.length}` };
+  }
+  if (config.connection === "ssh") {
+    if (config.sshPrivateKey === undefined) {
+      yield { key: configKey(["sshPrivateKey"]), message: "required for connection ssh: pulumi config set --secret medianest:sshPrivateKey < ~/.ssh/id_ed25519" };
+    } else if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(config.sshPrivateKey)) {
+      yield { key: configKey(["sshPrivateKey"]), message: "is not a PEM/OpenSSH private key (expected a '-----BEGIN ... PRIVATE KEY-----' block)" };
+    }
+  }
+});
+
+const secretsAreSecret = rule("secrets-are-secret", function* (config, context) {
+  for (const key of SECRET_CONFIG_KEYS) {
+    if (config[key] !== undefined && !context.secretKeys.has(key)) {
+      yield { key: configKey([key]), message: `must be a secret: set it again with \`pulumi config set --secret medianest:${key}\`` };
+    }
+  }
+});
+
+const objectStorage = rule("object-storage", function* (config) {
+  if (config.s3.mode === "external") {
+    if (config.s3.endpoint === undefined) yield { key: configKey(["s3", "endpoint"]), message: "is required when s3.mode is external" };
+    for (const key of ["s3AccessKey", "s3SecretKey"] as const) {
+      if (config[key] === undefined) yield { key: configKey([key]), message: "is required when s3.mode is external (set it with --secret)" };
+    }
+  } else if (config.s3.endpoint !== undefined) {
+    yield { key: configKey(["s3", "endpoint"]), message: "only applies when s3.mode is external; the internal MinIO has its own endpoint" };
+  }
+  if (config.backup.offsite) {
+    for (const key of ["offsiteAccessKey", "offsiteSecretKey"] as const) {
+      if (config[key] === undefined) yield { key: configKey([key]), message: "is required when backup.offsite is set (set it with --secret)" };
+    }
+  }
+});
+
+const certificates = rule("certificates", function* (config) {
+  if (config.edge.tls === "acme" && config.edge.acme === undefined) {
+    yield { key: configKey(["edge", "acme"]), message: "is required when edge.tls is acme: set edge.acme.email (and the challenge)" };
+  }
+  if (config.edge.tls === "acme" && config.app.hostname === "localhost") {
+    yield { key: configKey(["edge", "tls"]), message: "Let's Encrypt cannot issue for localhost: set edge.tls to none or app.hostname to a public name" };
+  }
+  if (config.edge.acme?.challenge === "dns-cloudflare" && config.cloudflareDnsToken === undefined) {
+    yield { key: configKey(["cloudflareDnsToken"]), message: "is required for the dns-cloudflare challenge: a token scoped to Zone:DNS:Edit (set it with --secret)" };
+  }
+});
+
+const edgeNodes = rule("edge-nodes", function* (config) {
+  const edges = new Set(edgeHosts(config.hosts));
+  for (const [index, host] of config.hosts.entries()) {
+    if (edges.has(host) && host.role !== "manager") {
+      yield { key: configKey(["hosts", index, "labels"]), message: `${EDGE_LABEL.key}=${EDGE_LABEL.value} is only allowed on managers: Traefik runs on manager nodes` };
+    }
+  }
+  if (edges.size > 1 && config.edge.tls === "acme" && config.edge.acme?.challenge === "http") {
+    yield { key: configKey(["edge", "acme", "challenge"]), message: `${edges.size} edge nodes cannot share HTTP-01 certificates: use dns-cloudflare` };
+  }
+  if (config.edge.dashboard && config.traefikDashboardUsers === undefined) {
+    yield { key: configKey(["traefikDashboardUsers"]), message: "is required when edge.dashboard is on: htpasswd lines (user:bcrypt-hash), set with --secret" };
+  }
+});
+
+const cloudflare = rule("cloudflare", function* (config) {
+  if (!config.cloudflare.enabled) return;
+  if (config.edge.tls === "none") {
+    // Cloudflare's SSL mode is Full (strict): it refuses the edge's default certificate with a 526 on every request.
+    yield {
+      key: configKey(["edge", "tls"]),
+      message: 'is "none", but Cloudflare (cloudflare.enabled) connects to the edge with SSL Full (strict) and needs a valid certificate there: use edge.tls "acme", or set cloudflare.enabled to false',
+    };
+  }
+  if (config.cloudflare.zone === undefined) yield { key: configKey(["cloudflare", "zone"]), message: "is required when cloudflare.enabled is true" };
+  else if (config.app.hostname !== config.cloudflare.zone && !config.app.hostname.endsWith(`.${config.cloudflare.zone}`)) {
+    yield { key: configKey(["app", "hostname"]), message: `"${config.app.hostname}" is not inside the Cloudflare zone ${config.cloudflare.zone}` };
+  }
+  if (config.cloudflareApiToken === undefined) yield { key: configKey(["cloudflareApiToken"]), message: "is required when cloudflare.enabled is true (set it with --secret)" };
+  const edges = new Set(edgeHosts(config.hosts));
+  for (const [index, host] of config.hosts.entries()) {
+    if (edges.has(host) && host.publicAddress === undefined) {
+      yield { key: configKey(["hosts", index, "publicAddress"]), message: "is required on edge hosts when cloudflare.enabled is true (the DNS records point there)" };
+    }
+  }
+});
+
+const alerting = rule("alerting", function* (config) {
+  const alerts = config.monitoring.alerting;
+  if (alerts.webhook && config.alertWebhookUrl === undefined) {
+    yield { key: configKey(["alertWebhookUrl"]), message: "is required when monitoring.alerting.webhook is true (set it with --secret)" };
+  }
+  if (alerts.slack && config.alertSlackWebhookUrl === undefined) {
+    yield { key: configKey(["alertSlackWebhookUrl"]), message: "is required when monitoring.alerting.slack is set (set it with --secret)" };
+  }
+  if (alerts.email?.username !== undefined && config.alertSmtpPassword === undefined) {
+    yield { key: configKey(["alertSmtpPassword"]), message: "is required when monitoring.alerting.email.username is set (set it with --secret)" };
+  }
+});
+
+const deploymentImages = rule("deployment-images", function* (config) {
+  if (config.deployment.strategy === "rolling" && (config.deployment.images.blue || config.deployment.images.green)) {
+    yield { key: configKey(["deployment", "images"]), message: "only applies to the blue-green strategy; with rolling updates set images.backend" };
+  }
+});
+
+const redisTopology = rule("redis-topology", function* (config) {
+  const redis = config.services.redis;
+  if (redis.sentinels !== 0 && (redis.sentinels < 3 || redis.sentinels % 2 === 0)) {
+    yield { key: configKey(["services", "redis", "sentinels"]), message: `${redis.sentinels} sentinels cannot fail over safely: use 0 (no Sentinel) or an odd number of at least 3` };
+  }
+  if (redis.sentinels !== 0 && (redis.quorum > redis.sentinels || redis.quorum < 2)) {
+    yield { key: configKey(["services", "redis", "quorum"]), message: `quorum ${redis.quorum} must be at least 2 and at most the ${redis.sentinels} sentinels` };
+  }
+  if (redis.sentinels > config.hosts.length) {
+    yield { key: configKey(["services", "redis", "sentinels"]), message: `${redis.sentinels} sentinels need as many hosts (one per node), there are ${config.hosts.length}` };
+  }
+  const redisHostCount = redisHosts(config.hosts).length;
+  if (redisHostCount > 0 && redis.replicas + 1 > redisHostCount) {
+    yield {
+      key: configKey(["services", "redis", "replicas"]),
+      message: `the master and ${redis.replicas} replicas need ${redis.replicas + 1} hosts labelled ${REDIS_LABEL.key}=${REDIS_LABEL.value} (one per node), there are ${redisHostCount}`,
+    };
+  }
+  if (redis.maxmemoryMb > 450) {
+    yield { key: configKey(["services", "redis", "maxmemoryMb"]), message: `${redis.maxmemoryMb} MB does not fit Redis's 512 MB container limit with room for AOF rewrites; use at most 450` };
+  }
+});
+
+const placementLabels = rule("placement-labels", function* (config) {
+  for (const requirement of placementRequirements(placementOptions(config))) {
+    if (hostsMatching(config.hosts, requirement.labels).length === 0) {
+      const wanted = Object.entries(requirement.labels).map(([k, v]) => `${k}=${v}`).join(", ");
+      yield { key: configKey(["hosts"]), message: `no host carries the labels ${wanted} that ${requirement.service} needs; add them to a host's labels` };
+    }
+  }
+});
+
+const firewallIpv4 = rule("firewall-ipv4", function* (config) {
+  if (!config.hostSetup.firewall) return;
+  for (const [index, host] of config.hosts.entries()) {
+    if (isIP(host.address) === 6) {
+      yield { key: configKey(["hosts", index, "address"]), message: "is IPv6, but the host firewall manages IPv4 only: use an IPv4 address or set medianest:hostSetup.firewall to false" };
+    }
+  }
+});
+
+const overlaySubnets = rule("overlay-subnets", function* (config) {
+  const parsed: { name: string; cidr: Ipv4Cidr }[] = [];
+  for (const network of OVERLAY_NETWORKS) {
+    const text = config.network.subnets[network.key] ?? network.defaultSubnet;
+    const key = configKey(["network", "subnets", network.key]);
+    let cidr: Ipv4Cidr;
+    try {
+      cidr = parseIpv4Cidr(text);
+    } catch (error) {
+      yield { key, message: (error as Error).message };
+      continue;
+    }
+    if (cidr.prefix < 16 || cidr.prefix > 28) {
+      yield { key, message: `"${text}" must have a prefix between /16 and /28 (an overlay needs room for every task, and no more than a /16)` };
+    }
+    for (const other of parsed) {
+      if (cidrsOverlap(cidr, other.cidr)) yield { key, message: `"${text}" (${network.name}) overlaps ${other.cidr.text} (${other.name})` };
+    }
+    if (cidrsOverlap(cidr, parseIpv4Cidr(SWARM_INGRESS_SUBNET))) {
+      yield { key, message: `"${text}" overlaps Swarm's ingress network ${SWARM_INGRESS_SUBNET}` };
+    }
+    for (const host of config.hosts) {
+      if (cidrContains(cidr, host.address)) {
+        yield { key, message: `"${text}" contains the address ${host.address} of host ${host.name}; overlay subnets must not overlap the hosts' network` };
+      }
+    }
+    parsed.push({ name: network.name, cidr });
+  }
+});
+
+const managementCidrs = rule("management-cidrs", function* (config) {
+  for (const [index, cidr] of config.network.managementCidrs.entries()) {
+    try {
+      parseIpv4Cidr(cidr);
+    } catch (error) {
+      yield { key: configKey(["network", "managementCidrs", index]), message: (error as Error).message };
+    }
+  }
+});
+
+/**
+ * Images must carry their digest. The docker provider pins a bare tag to the registry's
+ * current digest when it creates a service (docker/client ServiceCreate with
+ * QueryRegistry) but not when it updates one, so what Swarm stores differs from what was
+ * declared: the next `pulumi up` "updates" the image back to the bare tag and restarts
+ * every task. The lab's images are built on its hosts and exist in no registry, so nothing
+ * resolves them: its stack may use tags.
+ */
+const imageDigests = rule("image-digests", function* (config) {
+  if (config.environment === "lab") return;
+  const images: [(string | number)[], string | undefined][] = [
+    ...Object.entries(config.images).map(([key, ref]): [(string | number)[], string | undefined] => [["images", key], ref]),
+    [["deployment", "images", "blue"], config.deployment.images.blue],
+    [["deployment", "images", "green"], config.deployment.images.green],
+  ];
+  for (const [path, ref] of images) {
+    if (ref === undefined || hasDigest(ref)) continue;
+    yield {
+      key: configKey(path),
+      message:
+        `"${ref}" has no digest: pin it as ${ref.replace(/@.*$/, "")}@sha256:<digest> (\`docker buildx imagetools inspect ${ref}\` prints it). ` +
+        "The docker provider resolves a bare tag only when it creates a service, so the next `pulumi up` would restart every task of it",
+    };
+  }
+});
+
+/** Every rule, in the order their issues are reported. */
+export const CONFIG_RULES: readonly ConfigRule[] = [
+  uniqueHosts,
+  managerQuorum,
+  connection,
+  secretsAreSecret,
+  objectStorage,
+  certificates,
+  edgeNodes,
+  cloudflare,
+  alerting,
+  deploymentImages,
+  redisTopology,
+  placementLabels,
+  firewallIpv4,
+  overlaySubnets,
+  managementCidrs,
+  imageDigests,
+];
+
+export function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext): Generator<ConfigIssue> {
+  for (const { check } of CONFIG_RULES) yield* check(config, context);
+}
