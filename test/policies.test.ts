@@ -9,7 +9,9 @@ import { containerPrivileges, edgeOnlyExposure, imageDigests, noPlaintextSecrets
 import { networkAttachments, overlayNetworks, productionMinimums, swarmHardening } from "../policies/rules/stack";
 import { mandatoryViolations, stackCompliance } from "../tools/compliance";
 import { evaluatePolicy } from "../tools/policy-runner";
+import type { ServiceSpec } from "../topology/services";
 import { mockedRun, STACKS, testConfig, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
+import { fixtureService, type ServiceInputs } from "./support/service-fixtures";
 
 const runs = new Map<string, MockedRun>();
 async function runOf(stack: StackName, config?: Record<string, unknown>, key: string = stack): Promise<MockedRun> {
@@ -23,26 +25,12 @@ function resource(type: string, props: Record<string, unknown>, name = `r${++cou
 }
 
 const MB = 1024 * 1024;
-function service(overrides: Record<string, unknown> = {}, container: Record<string, unknown> = {}, role = "frontend"): Record<string, unknown> {
-  return {
-    name: "svc",
-    labels: [{ label: "com.medianest.role", value: role }],
-    mode: { replicated: { replicas: 1 } },
-    taskSpec: {
-      containerSpec: { image: "ghcr.io/medianest/frontend:1.0.0", env: {}, mounts: [], ...container },
-      resources: { limits: { nanoCpus: 0.5e9, memoryBytes: 512 * MB }, reservation: { nanoCpus: 0.25e9, memoryBytes: 256 * MB } },
-      placement: { constraints: [], prefs: [] },
-      networksAdvanceds: [],
-    },
-    updateConfig: { failureAction: "rollback", order: "start-first", parallelism: 1 },
-    endpointSpec: { ports: [] },
-    ...overrides,
-  };
-}
-const svc = (props: Record<string, unknown>) => [resource("docker:index/service:Service", props)];
+/** The planned frontend's inputs as service "svc", patched at the spec (typed) or the container. */
+const service = fixtureService;
+const svc = async (props: Promise<ServiceInputs> | ServiceInputs) => [resource("docker:index/service:Service", (await props) as unknown as Record<string, unknown>)];
 type AnyPolicy = ResourceValidationPolicy | StackValidationPolicy;
-async function messages(policy: AnyPolicy, resources: RecordedResource[], config?: Record<string, unknown>): Promise<string[]> {
-  return (await evaluatePolicy(policy, resources, config)).violations.map((v) => v.message);
+async function messages(policy: AnyPolicy, resources: RecordedResource[] | Promise<RecordedResource[]>, config?: Record<string, unknown>): Promise<string[]> {
+  return (await evaluatePolicy(policy, await resources, config)).violations.map((v) => v.message);
 }
 
 describe("every stack passes every mandatory policy", () => {
@@ -111,18 +99,17 @@ describe("scheduling check", () => {
 describe("each policy fires on a violation and passes a compliant resource", () => {
   it("service-resources", async () => {
     expect(await messages(serviceResources, svc(service()))).toEqual([]);
-    const noLimits = service();
-    (noLimits.taskSpec as Record<string, unknown>).resources = { reservation: { nanoCpus: 1e8, memoryBytes: MB } };
+    const noLimits = await service();
+    noLimits.taskSpec.resources = { reservation: { nanoCpus: 1e8, memoryBytes: MB } };
     expect(await messages(serviceResources, svc(noLimits))).toEqual(["service svc has no CPU and memory limits: set taskSpec.resources.limits"]);
-    const big = service();
-    (big.taskSpec as Record<string, unknown>).resources = { limits: { nanoCpus: 2e9, memoryBytes: 512 * MB }, reservation: { nanoCpus: 0.25e9, memoryBytes: 256 * MB } };
+    const big = service({ resources: { limits: { cpus: 2, memoryMb: 512 }, reservations: { cpus: 0.25, memoryMb: 256 } } });
     expect(await messages(serviceResources, svc(big))).toEqual([
       "service svc (frontend) is limited to 2 CPU / 512 MB, above the spec's budget of 0.5 CPU / 512 MB: lower its limits",
     ]);
   });
 
   it("stateful-placement", async () => {
-    const pg = (constraints: string[]) => service({ taskSpec: { ...(service().taskSpec as object), placement: { constraints, prefs: [] } } }, {}, "postgres-primary");
+    const pg = (constraints: string[]) => service({ role: "postgres-primary", placement: { constraints, spread: [] } });
     expect(await messages(statefulPlacement, svc(pg(["node.labels.type == database", "node.labels.storage == ssd"])))).toEqual([]);
     expect(await messages(statefulPlacement, svc(pg(["node.labels.type.database == true", "node.labels.storage == ssd"])))).toEqual([]);
     expect(await messages(statefulPlacement, svc(pg(["node.labels.type == database"])))).toEqual([
@@ -152,21 +139,21 @@ describe("each policy fires on a violation and passes a compliant resource", () 
     expect(await messages(containerPrivileges, svc(service()))).toEqual([]);
     expect(await messages(containerPrivileges, svc(service({}, { capAdds: ["NET_ADMIN"] })))).toEqual(["service svc adds capability NET_ADMIN: remove it or add it to allowedCapabilities"]);
     expect(await messages(containerPrivileges, svc(service({}, { capAdds: ["NET_ADMIN"] })), { allowedCapabilities: ["NET_ADMIN"] })).toEqual([]);
-    const hostNet = service();
-    (hostNet.taskSpec as Record<string, unknown>).networksAdvanceds = [{ name: "host" }];
+    const hostNet = await service();
+    hostNet.taskSpec.networksAdvanceds = [{ name: "host" }];
     expect(await messages(containerPrivileges, svc(hostNet))).toEqual(["service svc uses the host network: attach it to an overlay network"]);
     expect(await messages(containerPrivileges, [resource("docker:index/container:Container", { privileged: true })])).toHaveLength(1);
   });
 
   it("edge-only-exposure", async () => {
-    const ports = (published: number) => ({ endpointSpec: { ports: [{ publishedPort: published, targetPort: published, publishMode: "host" }] } });
-    expect(await messages(edgeOnlyExposure, svc(service(ports(443), {}, "traefik")))).toEqual([]);
-    expect(await messages(edgeOnlyExposure, svc(service(ports(8080), {}, "traefik")))).toEqual(["the edge publishes port 8080: only 80/443 are allowed"]);
-    expect(await messages(edgeOnlyExposure, svc(service(ports(9000), {}, "minio")))).toEqual(["service svc publishes port 9000: only the edge may publish; route it through Traefik"]);
-    const socket = (readOnly: boolean) => ({ mounts: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock", readOnly }] });
-    expect(await messages(edgeOnlyExposure, svc(service({}, socket(true), "socket-proxy")))).toEqual([]);
-    expect(await messages(edgeOnlyExposure, svc(service({}, socket(false), "socket-proxy")))).toEqual(["service svc mounts the Docker socket writable: mount it read-only"]);
-    expect(await messages(edgeOnlyExposure, svc(service({}, socket(true), "cadvisor")))).toEqual(["service svc mounts the Docker socket: only the socket proxy may"]);
+    const ports = (role: ServiceSpec["role"], published: number) => service({ role, hostPorts: [{ target: published, published }] });
+    expect(await messages(edgeOnlyExposure, svc(ports("traefik", 443)))).toEqual([]);
+    expect(await messages(edgeOnlyExposure, svc(ports("traefik", 8080)))).toEqual(["the edge publishes port 8080: only 80/443 are allowed"]);
+    expect(await messages(edgeOnlyExposure, svc(ports("minio", 9000)))).toEqual(["service svc publishes port 9000: only the edge may publish; route it through Traefik"]);
+    const socket = (role: ServiceSpec["role"], readOnly: boolean) => service({ role, mounts: [{ source: "/var/run/docker.sock", target: "/var/run/docker.sock", readOnly }] });
+    expect(await messages(edgeOnlyExposure, svc(socket("socket-proxy", true)))).toEqual([]);
+    expect(await messages(edgeOnlyExposure, svc(socket("socket-proxy", false)))).toEqual(["service svc mounts the Docker socket writable: mount it read-only"]);
+    expect(await messages(edgeOnlyExposure, svc(socket("cadvisor", true)))).toEqual(["service svc mounts the Docker socket: only the socket proxy may"]);
   });
 
   it("cloudflare-proxied-records and cloudflare-tls", async () => {
