@@ -1,0 +1,169 @@
+// The lab, part 2: Redis and Sentinel: replication, failover, clients following Sentinel, the old master rejoining.
+import { randomBytes } from "node:crypto";
+import { expect, it } from "vitest";
+import { DATA_IMAGE } from "../data-image";
+import { demuxLogs } from "../engine";
+import { flagValue, recordedSpec, type SwarmTask } from "../lab-swarm";
+import { since, until } from "./probes";
+import type { DataLabSession, TaskRef } from "./session";
+
+/** Redis and Sentinel: replication, failover, clients following Sentinel, the old master rejoining. */
+export function redisScenario(s: DataLabSession): void {
+  it("Redis: replicas follow the master; Sentinel fails over; clients write again; the old master rejoins as a replica", async () => {
+    const { lab, run, objects, requireStep, check, tasks, running, one, addressOn, done } = s;
+    requireStep("deployed");
+    const redisArgs = recordedSpec(run, "redis-master", objects.refs).args;
+    const sentinelArgs = recordedSpec(run, "redis-sentinel", objects.refs).args;
+    const port = flagValue(redisArgs, "--port");
+    const sentinelPort = flagValue(sentinelArgs, "--port");
+    const masterName = flagValue(sentinelArgs, "--master-name");
+    // A client container with the data image on database-net (attachable in the lab), on a host that stays up.
+    const clientHost = lab.host("lab-3");
+    const created = await clientHost.engine.post<{ Id: string }>("/containers/create", {
+      Image: DATA_IMAGE,
+      Cmd: ["sleep", "900"],
+      Env: [`REDISCLI_AUTH=${objects.secretValues.get("redis-password")}`],
+      Labels: { "com.medianest.lab": "redis-client" },
+      HostConfig: { NetworkMode: "database-net" },
+    });
+    const client = created.Id;
+    await clientHost.engine.post(`/containers/${client}/start`);
+    const sh = async (script: string, ...args: string[]) => {
+      const r = await clientHost.engine.exec(client, ["bash", "-c", script, "client", ...args], 20_000);
+      if (r.code !== 0) throw new Error(`client: ${script} -> ${r.code}: ${r.output}`);
+      return r.output.trim();
+    };
+    const cli = (host: string, ...args: string[]) => sh('h="$1"; p="$2"; shift 2; exec timeout 5 redis-cli --no-auth-warning -h "$h" -p "$p" --raw "$@"', host, port, ...args);
+    // Sentinels have no password: no AUTH for them.
+    const sentinelCli = (host: string, ...args: string[]) => sh('h="$1"; p="$2"; shift 2; exec env -u REDISCLI_AUTH timeout 5 redis-cli -h "$h" -p "$p" --raw "$@"', host, sentinelPort, ...args);
+    const info = async (host: string) => Object.fromEntries((await cli(host, "INFO", "replication")).split(/\r?\n/).filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1)]));
+    const sentinelIps = async () => (await sh("getent ahostsv4 tasks.redis-sentinel | awk '{print $1}' | sort -u")).split("\n").filter((l) => l !== "");
+    const mastersNamed = async () => Promise.all((await sentinelIps()).map(async (ip) => (await sentinelCli(ip, "SENTINEL", "get-master-addr-by-name", masterName)).split("\n")[0]));
+    /** What the sentinels and Redis tasks say, for failure messages. */
+    const diagnose = async (): Promise<string> => {
+      const parts: string[] = [];
+      for (const ip of await sentinelIps().catch(() => [] as string[])) {
+        const fields = (await sentinelCli(ip, "SENTINEL", "master", masterName).catch((e: Error) => e.message)).split("\n");
+        const get = (k: string) => fields[fields.indexOf(k) + 1];
+        parts.push(`sentinel ${ip}: master ${get("ip")} flags ${get("flags")} failover ${get("failover-state") ?? "-"} others ${get("num-other-sentinels")} replicas ${get("num-slaves")}`);
+      }
+      for (const name of ["redis-master", "redis-replica"]) {
+        for (const t of await tasks(name).catch(() => [] as SwarmTask[])) {
+          const ip = (() => {
+            try {
+              return addressOn(t, "database-net");
+            } catch {
+              return "-";
+            }
+          })();
+          const role = ip === "-" ? "" : (await cli(ip, "ROLE").catch((e: Error) => e.message)).split("\n").slice(0, 3).join(",");
+          parts.push(`${name} ${t.ID.slice(0, 6)} ${t.Status.State} ${ip} ${role}`);
+        }
+      }
+      return parts.join(" | ");
+    };
+
+    try {
+      let oldMaster!: TaskRef;
+      let oldIp = "";
+      await check("redis: replicas follow the master; 3 sentinels agree", async () => {
+        oldMaster = await one("redis-master");
+        oldIp = addressOn(oldMaster.task, "database-net");
+        const replicas = await running("redis-replica");
+        await until("3 sentinels name the master", 60_000, 1_000, async () => {
+          const named = await mastersNamed();
+          return named.length === 3 && named.every((ip) => ip === oldIp) ? true : undefined;
+        });
+        await until("both replicas linked to the master", 60_000, 1_000, async () => {
+          for (const r of replicas) {
+            const i = await info(addressOn(r.task, "database-net"));
+            if (i.role !== "slave" || i.master_host !== oldIp || i.master_link_status !== "up") return undefined;
+          }
+          return (await info(oldIp)).connected_slaves === "2" ? true : undefined;
+        });
+        const token = randomBytes(4).toString("hex");
+        expect(await cli(oldIp, "SET", "lab:before-failover", token)).toBe("OK");
+        for (const r of replicas) {
+          await until("the key replicated", 10_000, 250, async () => ((await cli(addressOn(r.task, "database-net"), "GET", "lab:before-failover")) === token ? true : undefined));
+          const write = await clientHost.engine.exec(client, ["timeout", "5", "redis-cli", "--no-auth-warning", "-h", addressOn(r.task, "database-net"), "-p", port, "SET", "lab:x", "1"]);
+          expect(write.output).toMatch(/READONLY/);
+        }
+        // A failover needs every sentinel to know the replicas (from the master's INFO, every
+        // 10 s) and its peers: wait for that before the fault.
+        await until("every sentinel knows 2 replicas and 2 peers", 60_000, 1_000, async () => {
+          for (const ip of await sentinelIps()) {
+            const fields = (await sentinelCli(ip, "SENTINEL", "master", masterName)).split("\n");
+            const get = (k: string) => fields[fields.indexOf(k) + 1];
+            if (get("num-slaves") !== "2" || get("num-other-sentinels") !== "2") return undefined;
+          }
+          return true;
+        });
+        return `master ${oldIp} (${oldMaster.host.name}), replicas on ${replicas.map((r) => r.host.name).join("/")}`;
+      });
+
+      let newIp = "";
+      let failoverSeconds = 0;
+      await check("redis: master container killed -> sentinels elect a new master", async () => {
+        await oldMaster.host.engine.post(`/containers/${oldMaster.containerId}/kill?signal=SIGKILL`);
+        const killed = Date.now();
+        let named: string[] = [];
+        const { value } = await until("the sentinels elect a new master", 90_000, 500, async () => {
+          named = await mastersNamed();
+          if (named.length !== 3 || !named.every((ip) => ip === named[0] && ip !== oldIp)) return undefined;
+          return (await cli(named[0], "ROLE")).split("\n")[0] === "master" ? named[0] : undefined;
+        }).catch(async (error: Error) => {
+          throw new Error(`${error.message}; old master ${oldIp}; sentinels name ${named.join(",")}; ${await diagnose()}`);
+        });
+        failoverSeconds = since(killed);
+        newIp = value;
+        const promoted = (await running("redis-replica")).find((r) => addressOn(r.task, "database-net") === newIp);
+        expect(promoted, `the new master ${newIp} is a redis-replica task`).toBeDefined();
+        return `failover ${failoverSeconds.toFixed(1)} s (down-after 5 s): new master ${newIp} (${promoted?.host.name})`;
+      });
+
+      await check("redis: a client following Sentinel writes again", async () => {
+        const token = randomBytes(4).toString("hex");
+        const out = await sh(
+          `m=$(env -u REDISCLI_AUTH timeout 5 redis-cli -h tasks.redis-sentinel -p "$1" --raw SENTINEL get-master-addr-by-name "$2" | head -1)
+           echo "$m"; timeout 5 redis-cli --no-auth-warning -h "$m" -p "$3" --raw SET lab:after-failover "$4"`,
+          sentinelPort,
+          masterName,
+          port,
+          token,
+        );
+        expect(out.split("\n")).toEqual([newIp, "OK"]);
+        expect(await cli(newIp, "GET", "lab:after-failover")).toBe(token);
+        return `SET via the master Sentinel names (${newIp}): OK`;
+      });
+
+      await check("redis: the restarted old master rejoins as a replica of the new one", async () => {
+        const { value: rejoined, seconds } = await until("the redis-master task rejoins as a replica", 120_000, 1_000, async () => {
+          const all = await running("redis-master");
+          if (all.length !== 1 || all[0].task.ID === oldMaster.task.ID) return undefined;
+          const i = await info(addressOn(all[0].task, "database-net"));
+          return i.role === "slave" && i.master_host === newIp && i.master_link_status === "up" ? all[0] : undefined;
+        }).catch(async (error: Error) => {
+          const all = await running("redis-master").catch(() => []);
+          const state = all[0] ? JSON.stringify(await info(addressOn(all[0].task, "database-net")).catch((e: Error) => e.message)) : "no running task";
+          const logs = all[0] ? demuxLogs((await all[0].host.engine.request("GET", `/containers/${all[0].containerId}/logs?stdout=1&stderr=1`)).body) : "";
+          const decided = logs.split("\n").filter((l) => l.startsWith("redis-entrypoint:")).join(" | ");
+          throw new Error(`${error.message}; its entrypoint: ${decided}; redis-master now: ${state.slice(0, 200)}; its log: ${logs.slice(-300)}; ${await diagnose()}`);
+        });
+        expect(await cli(addressOn(rejoined.task, "database-net"), "GET", "lab:after-failover")).toBeTruthy();
+        for (const r of await running("redis-replica")) {
+          const ip = addressOn(r.task, "database-net");
+          if (ip === newIp) continue;
+          const i = await info(ip);
+          expect([i.role, i.master_host]).toEqual(["slave", newIp]);
+        }
+        done.add("redis");
+        const log = demuxLogs((await rejoined.host.engine.request("GET", `/containers/${rejoined.containerId}/logs?stdout=1&stderr=1`)).body);
+        const decided = log.split("\n").filter((l) => l.startsWith("redis-entrypoint:"));
+        const retries = decided.filter((l) => /asking again/.test(l)).length;
+        return `old master's service task rejoined as replica ${seconds.toFixed(0)} s after the failover (entrypoint: ${retries} answers naming the dead master skipped; "${decided.find((l) => /starting as/.test(l)) ?? ""}")`;
+      });
+    } finally {
+      await clientHost.engine.request("DELETE", `/containers/${client}?force=1`).catch(() => undefined);
+    }
+  }, 600_000);
+}
