@@ -16,6 +16,16 @@ const wgetHealth = (port: number, path: string): HealthcheckSpec => ({
   startPeriod: "30s",
 });
 
+/** A read-only agent on every node (node-exporter, cAdvisor): no placement, settings or secrets. */
+const PER_NODE_AGENT = {
+  replicas: 1,
+  global: true,
+  placement: { constraints: [], spread: [] },
+  env: {},
+  secrets: [],
+  scripts: [],
+} as const;
+
 export const GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards";
 
 export interface MonitoringTier {
@@ -119,12 +129,7 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
     nodeExporter: service(base, "node-exporter", {
       name: "node-exporter",
       image: config.images.nodeExporter,
-      replicas: 1,
-      global: true,
-      placement: { constraints: [], spread: [] },
-      env: {},
-      secrets: [],
-      scripts: [],
+      ...PER_NODE_AGENT,
       mounts: [
         { source: "/proc", target: "/host/proc", readOnly: true },
         { source: "/sys", target: "/host/sys", readOnly: true },
@@ -135,12 +140,7 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
     cadvisor: service(base, "cadvisor", {
       name: "cadvisor",
       image: config.images.cadvisor,
-      replicas: 1,
-      global: true,
-      placement: { constraints: [], spread: [] },
-      env: {},
-      secrets: [],
-      scripts: [],
+      ...PER_NODE_AGENT,
       // No Docker socket (only the edge's proxy gets one): cgroup metrics per container still work.
       mounts: [
         { source: "/", target: "/rootfs", readOnly: true },
