@@ -24,7 +24,7 @@ export class MediaNestApp extends pulumi.ComponentResource {
     const { tier } = args;
     // One backend (rolling) or one per color (blue-green).
     const backends = tier.backends.map((spec) => create(spec, args.dependsOn));
-    const worker = create(tier.worker, args.dependsOn);
+    const worker = tier.worker ? create(tier.worker, args.dependsOn) : null;
     // After the backend: a new version reaches the API first (the spec's rolling timeline).
     const frontend = create(tier.frontend, [...backends]);
     this.services = { backends, frontend, worker };

@@ -58,7 +58,9 @@ function secretValues(declared: readonly DeclaredSecret[], fromConfig: ConfigSec
   for (const { name, source } of declared) {
     if (source.kind === "generated") {
       const configValue = fromConfig[source.configKey];
-      values.set(name, { kind: "generated", length: source.length, ...(configValue ? { fromConfig: configValue } : {}) });
+      values.set(name, { kind: "generated", length: source.length, appSafe: source.appSafe ?? false, ...(configValue ? { fromConfig: configValue } : {}) });
+    } else if (source.kind === "derived") {
+      values.set(name, source);
     } else if (source.kind === "config") {
       const value = fromConfig[source.configKey];
       if (!value) throw new pulumi.RunError(`secret ${name} needs medianest:${source.configKey}: set it with pulumi config set --secret medianest:${source.configKey}`);

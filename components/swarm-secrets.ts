@@ -7,13 +7,27 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { SAFE_SECRET_ALPHABET } from "../domain/app-contract";
+import { renderDerivedSecret } from "../topology/secret-sources";
 import type { SecretName } from "../topology/services";
 import type { SwarmObjectRef } from "./swarm-service";
 
 /** Where a declared secret's value comes from, resolved by the stack. */
 export type SecretValue =
-  | { readonly kind: "generated"; readonly length: number; readonly fromConfig?: pulumi.Output<string> }
-  | { readonly kind: "given"; readonly value: pulumi.Output<string> };
+  | { readonly kind: "generated"; readonly length: number; readonly appSafe?: boolean; readonly fromConfig?: pulumi.Output<string> }
+  | { readonly kind: "given"; readonly value: pulumi.Output<string> }
+  /** Another declared secret's value filled into a template (the app's connection URLs). */
+  | { readonly kind: "derived"; readonly from: SecretName; readonly template: string };
+
+/**
+ * A generated value's alphabet. Alphanumeric by default: safe in URLs and config files.
+ * appSafe draws from SAFE_SECRET_ALPHABET only: with lower, upper and numeric off the
+ * provider picks every character from override_special (terraform-provider-random
+ * internal/random/string.go CreateString builds the charset from the enabled sets).
+ */
+function passwordArgs(length: number, appSafe: boolean): random.RandomPasswordArgs {
+  return appSafe ? { length, lower: false, upper: false, numeric: false, special: true, overrideSpecial: SAFE_SECRET_ALPHABET } : { length, special: false };
+}
 
 export interface SwarmSecretsArgs {
   readonly provider: docker.Provider;
@@ -30,12 +44,22 @@ export class SwarmSecrets extends pulumi.ComponentResource {
     super("medianest:secrets:SwarmSecrets", name, {}, opts);
     const refs = new Map<SecretName, SwarmObjectRef>();
     const values = new Map<SecretName, pulumi.Output<string>>();
-    for (const [secretName, source] of [...args.secrets].sort(([a], [b]) => a.localeCompare(b))) {
-      // Alphanumeric when generated: safe in URLs and config files.
-      const plain =
-        source.kind === "given"
-          ? source.value
-          : (source.fromConfig ?? new random.RandomPassword(secretName, { length: source.length, special: false }, { parent: this }).result);
+    // Derived secrets last: their source's value has to exist first.
+    const ordered = [...args.secrets].sort(([a, x], [b, y]) => Number(x.kind === "derived") - Number(y.kind === "derived") || a.localeCompare(b));
+    for (const [secretName, source] of ordered) {
+      const plain = (() => {
+        switch (source.kind) {
+          case "given":
+            return source.value;
+          case "generated":
+            return source.fromConfig ?? new random.RandomPassword(secretName, passwordArgs(source.length, source.appSafe ?? false), { parent: this }).result;
+          case "derived": {
+            const from = values.get(source.from);
+            if (!from) throw new pulumi.ResourceError(`secret ${secretName} is made from ${source.from}, which the stack plan does not declare`, this);
+            return from.apply((v) => renderDerivedSecret(source.template, v));
+          }
+        }
+      })();
       const value = pulumi.secret(plain);
       const secret = new docker.Secret(
         secretName,

@@ -71,8 +71,11 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
   }
   const update = updatePolicy(spec);
   const envFile = spec.envFile ? requireRef(refs.configs, spec.envFile.name, "env file", spec.name) : undefined;
-  // Secrets read by our entrypoints (run as root, then drop privileges) stay root-only.
-  const secretMode = spec.scripts.length > 0 ? 0o400 : 0o444;
+  // Secrets read by our entrypoints (run as root, then drop privileges) stay root-only; an
+  // image with a known user owns its secret files. Otherwise world-readable in the task.
+  const secretMode = spec.scripts.length > 0 || spec.secretOwner ? 0o400 : 0o444;
+  // The provider stores file_uid/file_gid as strings ("0" when unset: flattenTaskSecrets).
+  const secretOwner = spec.secretOwner ? { fileUid: String(spec.secretOwner.uid), fileGid: String(spec.secretOwner.gid) } : {};
   return {
     name: spec.name,
     mode: spec.global ? { global: true } : { replicated: { replicas: spec.replicas } },
@@ -98,7 +101,7 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
           : {}),
         secrets: spec.secrets.map((name) => {
           const ref = requireRef(refs.secrets, name, "secret", spec.name);
-          return { secretId: ref.id, secretName: ref.name, fileName: secretPath(name), fileMode: secretMode };
+          return { secretId: ref.id, secretName: ref.name, fileName: secretPath(name), fileMode: secretMode, ...secretOwner };
         }),
         configs: [
           ...spec.scripts.map((name) => {

@@ -2,6 +2,7 @@
 // yields the issues it finds, each naming the key to fix. validateStackConfig runs them
 // all and reports every issue at once, before any resource exists.
 import { isIP } from "node:net";
+import { MEDIANEST_CONTRACT, SECRET_VALUE_RULES, forbiddenWordIn, type AppSecretFile } from "../domain/app-contract";
 import { EDGE_LABEL, REDIS_LABEL, edgeHosts, placementRequirements, redisHosts } from "../domain/catalogue";
 import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../domain/cidr";
 import { hasDigest } from "../domain/images";
@@ -262,6 +263,68 @@ const imageDigests = rule("image-digests", function* (config) {
 });
 
 /** Every rule, in the order their issues are reported. */
+/** Config secrets that become the app's secret files, with the rules the app applies to them. */
+const APP_SECRET_KEYS = {
+  jwtSecret: "jwt_secret",
+  encryptionKey: "encryption_key",
+  metricsToken: "metrics_token",
+  nextAuthSecret: "nextauth_secret",
+  plexClientId: "plex_client_id",
+  plexClientSecret: "plex_client_secret",
+} as const satisfies Partial<Record<(typeof SECRET_CONFIG_KEYS)[number], AppSecretFile>>;
+
+const appSecretValues = rule("app-secret-values", function* (config) {
+  for (const [key, file] of Object.entries(APP_SECRET_KEYS) as [keyof typeof APP_SECRET_KEYS, AppSecretFile][]) {
+    const value = config[key];
+    if (value === undefined) continue;
+    const { minLength, noForbiddenWords } = SECRET_VALUE_RULES[file];
+    if (value.length < minLength) yield { key: configKey([key]), message: `is ${value.length} characters; MediaNest refuses to start with fewer than ${minLength}: set a longer value, or unset it to have one generated` };
+    const word = noForbiddenWords ? forbiddenWordIn(value) : undefined;
+    if (word) yield { key: configKey([key]), message: `contains "${word}", which MediaNest refuses in production secrets: choose another value, or unset it to have one generated` };
+  }
+  // The password, role and database end up in DATABASE_URL, which the backend checks too.
+  const pg = config.services.postgres;
+  for (const [path, value] of [
+    [["postgresPassword"], config.postgresPassword],
+    [["services", "postgres", "user"], pg.user],
+    [["services", "postgres", "database"], pg.database],
+  ] as const) {
+    const word = value === undefined ? undefined : forbiddenWordIn(value);
+    if (word) yield { key: configKey([...path]), message: `contains "${word}"; it goes into DATABASE_URL, which MediaNest refuses in production when it contains that word: choose another` };
+  }
+});
+
+/**
+ * Every app process holds a Prisma pool: the backend's is fixed at 20 (contract), the
+ * frontend's is Prisma's default, 2 × CPUs + 1 of its host. Backends of both colors, the
+ * migration step and the frontends must fit max_connections, with room for the exporter,
+ * the backup dump and operators (10) and Postgres's superuser reserve (3).
+ */
+export function connectionBudget(config: ParsedStackConfig): { needed: number; available: number; detail: string } {
+  const perBackend = MEDIANEST_CONTRACT.connectionsPerProcess;
+  const { backend, frontend } = config.services;
+  const backends = config.deployment.strategy === "blue-green" ? backend.replicas + (config.deployment.idleReplicas ?? backend.replicas) : backend.replicas;
+  const maxCpus = Math.max(...config.hosts.map((h) => h.cpus));
+  const perFrontend = 2 * Math.ceil(maxCpus) + 1;
+  const reserve = 10;
+  const needed = (backends + 1) * perBackend + frontend.replicas * perFrontend + reserve;
+  return {
+    needed,
+    available: config.services.postgres.maxConnections - 3,
+    detail: `${backends} backend tasks + 1 migration × ${perBackend}, ${frontend.replicas} frontend tasks × ${perFrontend}, ${reserve} for exporter, backups and operators`,
+  };
+}
+
+const connectionBudgetFits = rule("connection-budget", function* (config) {
+  const { needed, available, detail } = connectionBudget(config);
+  if (needed > available) {
+    yield {
+      key: configKey(["services", "postgres", "maxConnections"]),
+      message: `the app can open ${needed} Postgres connections (${detail}) but max_connections ${config.services.postgres.maxConnections} leaves ${available}: raise it to at least ${needed + 3} or run fewer tasks`,
+    };
+  }
+});
+
 export const CONFIG_RULES: readonly ConfigRule[] = [
   uniqueHosts,
   managerQuorum,
@@ -279,6 +342,8 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   overlaySubnets,
   managementCidrs,
   imageDigests,
+  appSecretValues,
+  connectionBudgetFits,
 ];
 
 export function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext): Generator<ConfigIssue> {

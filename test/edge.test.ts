@@ -92,7 +92,7 @@ describe("Traefik", () => {
     expect(args.some((a) => a.includes("dnschallenge"))).toBe(false);
   });
 
-  it("routes the frontend by Host and /api to the backend's port 3001, through the middlewares", async () => {
+  it("routes the frontend by Host and the backend's contract paths to its port 4000, sticky, through the middlewares", async () => {
     const run = await runOf("production");
     expect(labelsOf(serviceNamed(run, "medianest-frontend"))).toMatchObject({
       "traefik.enable": "true",
@@ -103,10 +103,15 @@ describe("Traefik", () => {
       "traefik.http.services.frontend.loadbalancer.server.port": "3000",
     });
     expect(labelsOf(serviceNamed(run, "medianest-backend"))).toMatchObject({
-      "traefik.http.routers.api.rule": "Host(`medianest.example.com`) && PathPrefix(`/api`)",
+      // The backend's own paths (API, health, Socket.IO); /api/auth and /api/media stay with the frontend.
+      "traefik.http.routers.api.rule": "Host(`medianest.example.com`) && (PathPrefix(`/api/v1`) || PathPrefix(`/api/health`) || Path(`/health`) || PathPrefix(`/socket.io`))",
       "traefik.http.routers.api.service": "api",
       "traefik.http.routers.api-internal.entrypoints": "internal",
-      "traefik.http.services.api.loadbalancer.server.port": "3001",
+      "traefik.http.services.api.loadbalancer.server.port": "4000",
+      // Socket.IO polling without a Redis adapter needs the same task every time.
+      "traefik.http.services.api.loadbalancer.sticky.cookie.name": "medianest_backend",
+      "traefik.http.services.api.loadbalancer.sticky.cookie.secure": "true",
+      "traefik.http.services.api.loadbalancer.sticky.cookie.httponly": "true",
     });
     const dynamic = parse(deployedFile(run, "traefik-dynamic.yml")) as { http: { middlewares: Record<string, Record<string, unknown>> } };
     expect(Object.keys(dynamic.http.middlewares).sort()).toEqual(["compress", "mgmt-only", "rate-limit", "secure-headers"]);
@@ -191,7 +196,7 @@ describe("monitoring", () => {
     };
     const jobs = Object.fromEntries(prometheus.scrape_configs.map((j) => [j.job_name, [j.dns_sd_configs[0].names, j.dns_sd_configs[0].port]]));
     expect(jobs).toMatchObject({
-      "medianest-backend": [["tasks.medianest-backend"], 3001],
+      "medianest-backend": [["tasks.medianest-backend"], 4000],
       traefik: [["tasks.traefik"], 8082],
       "node-exporter": [["tasks.node-exporter"], 9100],
       cadvisor: [["tasks.cadvisor"], 8080],
@@ -316,7 +321,7 @@ describe("rolling updates", () => {
     const backup = backupOf(run);
     const component = (name: string) => run.resources.find((r) => r.type === "medianest:service:SwarmService" && r.name === name) as RecordedResource;
     const dockerService = (name: string) => services(run).find((r) => inputsOf(r).name === name) as RecordedResource;
-    for (const name of ["medianest-backend", "medianest-worker"]) expect(component(name).dependencies).toContain(backup.urn);
+    expect(component("medianest-backend").dependencies).toContain(backup.urn);
     expect(component("medianest-frontend").dependencies).toContain(dockerService("medianest-backend").urn);
   });
 });

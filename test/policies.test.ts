@@ -76,10 +76,11 @@ describe("scheduling check", () => {
     expect(tasks).toEqual({
       "mgr-1": ["postgres-replica-1", "traefik"],
       "mgr-2": ["postgres-replica-2", "traefik"],
-      "mgr-3": ["alertmanager", "grafana", "prometheus", "redis-exporter", "redis-replica"],
+      "mgr-3": ["alertmanager", "grafana", "prometheus", "redis-replica"],
       "wrk-1": ["medianest-backend×2", "medianest-frontend", "redis-master", "redis-sentinel"],
       "wrk-2": ["medianest-backend", "medianest-frontend×2", "redis-replica", "redis-sentinel"],
-      "wrk-3": ["medianest-worker×2", "postgres-exporter", "redis-sentinel"],
+      // No workers: the app has no worker command (services.worker.command unset).
+      "wrk-3": ["postgres-exporter", "redis-exporter", "redis-sentinel"],
       "wrk-4": ["backup-upload", "postgres-backup", "postgres-primary"],
     });
   });
@@ -87,7 +88,8 @@ describe("scheduling check", () => {
   it("rejects a stack whose reservations do not fit", async () => {
     const config = testConfig("production");
     const hosts = (config["medianest:hosts"] as { name: string; cpus: number }[]).map((h) => (h.name === "wrk-3" ? { ...h, cpus: 1 } : h));
-    const run = await runOf("production", { ...config, "medianest:hosts": hosts }, "small-wrk-3");
+    const services = { ...(config["medianest:services"] as object), worker: { replicas: 2, command: ["node", "dist/worker.js"] } };
+    const run = await runOf("production", { ...config, "medianest:hosts": hosts, "medianest:services": services }, "small-wrk-3");
     const messages = (await evaluatePolicy(schedulingFit, run.resources)).violations.map((v) => v.message);
     expect(messages).toContain(
       "task 2 of medianest-worker cannot be placed: no eligible node has room (wrk-3 are full or at max replicas per node); add capacity or relax its placement",
@@ -199,11 +201,11 @@ describe("each policy fires on a violation and passes a compliant resource", () 
     expect(await messages(networkAttachments, [...run.resources])).toEqual([]);
     const tampered = run.resources.map((r) => {
       if (r.type !== "docker:index/service:Service" || r.inputs.name !== "medianest-frontend") return r;
-      const taskSpec = { ...(r.inputs.taskSpec as object), networksAdvanceds: [{ name: "frontend-net-id" }, { name: "database-net-id" }] };
+      const taskSpec = { ...(r.inputs.taskSpec as object), networksAdvanceds: [{ name: "frontend-net-id" }, { name: "backend-net-id" }] };
       return { ...r, inputs: { ...r.inputs, taskSpec } };
     });
     expect(await messages(networkAttachments, tampered)).toEqual([
-      "service medianest-frontend (frontend) is on database-net, frontend-net; the security table allows exactly frontend-net",
+      "service medianest-frontend (frontend) is on backend-net, frontend-net; the security table allows exactly database-net, frontend-net",
     ]);
   });
 

@@ -38,8 +38,7 @@ describe("planServices", () => {
       ["postgres-backup", "postgres-backup", 1, "stateful", "database"],
       ["backup-upload", "backup-upload", 1, "stateless", "storage"],
       ["medianest-backend", "backend", 3, "stateless", "backend,database,frontend"],
-      ["medianest-frontend", "frontend", 3, "stateless", "frontend"],
-      ["medianest-worker", "worker", 2, "stateless", "backend,database,storage"],
+      ["medianest-frontend", "frontend", 3, "stateless", "database,frontend"],
       ...APP_AND_EDGE,
       ["traefik", "traefik", 2, "stateless", "frontend,monitor,storage"],
       ...MONITORING,
@@ -54,8 +53,7 @@ describe("planServices", () => {
       ["postgres-backup", "postgres-backup", 1, "stateful", "database"],
       ["backup-upload", "backup-upload", 1, "stateless", "storage"],
       ["medianest-backend", "backend", 1, "stateless", "backend,database,frontend"],
-      ["medianest-frontend", "frontend", 1, "stateless", "frontend"],
-      ["medianest-worker", "worker", 1, "stateless", "backend,database,storage"],
+      ["medianest-frontend", "frontend", 1, "stateless", "database,frontend"],
       ...APP_AND_EDGE,
       ["traefik", "traefik", 1, "stateless", "frontend,monitor,storage"],
       ...MONITORING,
@@ -123,6 +121,6 @@ describe("swarmServiceArgs", () => {
 
   it("names the missing object when a spec needs a secret nobody created", () => {
     const refs = { ...FIXTURE_REFS, secrets: new Map() };
-    expect(() => swarmServiceArgs({ ...base, secrets: ["jwt-secret"] }, refs)).toThrow('service medianest-frontend needs secret "jwt-secret", which was not created');
+    expect(() => swarmServiceArgs({ ...base, secrets: ["jwt_secret"] }, refs)).toThrow('service medianest-frontend needs secret "jwt_secret", which was not created');
   });
 });

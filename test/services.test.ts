@@ -12,6 +12,7 @@ import {
   STACKS,
   isSecretValue,
   mockedRun,
+  testConfig,
   type MockedRun,
   type RecordedResource,
   type StackName,
@@ -38,10 +39,20 @@ interface ServiceInputs {
   endpointSpec: { mode: string; ports: { publishMode: string; publishedPort: number }[] };
 }
 
-const runs = new Map<StackName, MockedRun>();
+const runs = new Map<string, MockedRun>();
 async function runOf(stack: StackName): Promise<MockedRun> {
   if (!runs.has(stack)) runs.set(stack, await mockedRun(stack));
   return runs.get(stack) as MockedRun;
+}
+/** Production with a worker command: upstream has none, so only then do the workers run. */
+async function productionWithWorkers(): Promise<MockedRun> {
+  const key = "production+worker";
+  if (!runs.has(key)) {
+    const config = testConfig("production");
+    const services = { ...(config["medianest:services"] as object), worker: { replicas: 2, command: ["node", "dist/worker.js"] } };
+    runs.set(key, await mockedRun("production", { config: { ...config, "medianest:services": services } }));
+  }
+  return runs.get(key) as MockedRun;
 }
 
 const services = (run: MockedRun) => run.ofType("docker:index/service:Service");
@@ -79,7 +90,7 @@ describe("production follows the spec's placement and budgets", () => {
     // The spec's "spread: node.id": one task per node (Swarm only spreads over labels).
     ["redis-sentinel", 3, [], [], [0.1, 64, 0.05, 32]],
   ] as const)("%s", async (name, replicas, constraints, prefs, resources) => {
-    const s = serviceNamed(await runOf("production"), name);
+    const s = serviceNamed(name === "medianest-worker" ? await productionWithWorkers() : await runOf("production"), name);
     expect(s.mode.replicated?.replicas).toBe(replicas);
     expect(s.taskSpec.placement.constraints).toEqual(constraints);
     expect(s.taskSpec.placement.prefs).toEqual(prefs);
@@ -96,7 +107,12 @@ describe("production follows the spec's placement and budgets", () => {
     const run = await runOf("production");
     expect(services(run).map((s) => inputsOf(s).name)).not.toContain("minio");
     expect(run.ofType("pulumi:providers:minio")).toEqual([]);
-    expect((await effectiveEnv(run, serviceResource(run, "medianest-worker"))).S3_ENDPOINT).toBe("https://s3.example.com");
+  });
+
+  it("runs no worker until a command is configured: the app has no worker mode", async () => {
+    expect(services(await runOf("production")).map((s) => inputsOf(s).name)).not.toContain("medianest-worker");
+    const worker = serviceNamed(await productionWithWorkers(), "medianest-worker");
+    expect(worker.taskSpec.containerSpec.commands?.slice(-2)).toEqual(["node", "dist/worker.js"]);
   });
 });
 
@@ -151,10 +167,11 @@ describe.each(STACKS)("stack %s services", (stack) => {
     for (const secret of run.ofType("docker:index/secret:Secret")) expect(isSecretValue(secret.rawInputs.data)).toBe(true);
   });
 
-  it("attach networks by id exactly as the spec's security table says", async () => {
+  it("attach networks by id as the spec's security table says, plus the frontend's database access", async () => {
     const run = await runOf(stack);
     const expected: Record<string, string[]> = {
-      "medianest-frontend": ["frontend"],
+      // The real frontend's NextAuth uses Postgres (domain/app-contract.ts): the one departure from the table.
+      "medianest-frontend": ["database", "frontend"],
       "medianest-backend": ["backend", "database", "frontend"],
       "medianest-worker": ["backend", "database", "storage"],
       minio: ["storage"],
@@ -179,9 +196,8 @@ describe.each(STACKS)("stack %s services", (stack) => {
       // By id, never the deprecated name (the provider reads attachments back into id).
       for (const n of s.taskSpec.networksAdvanceds) expect(n).toEqual({ id: expect.stringMatching(/-net-id$/) });
     }
-    // Data services, their clients (backend, workers, backups) and their exporters: nothing else.
-    expect(onDatabase.filter((n) => !/^(postgres-|redis-|medianest-backend(-blue|-green)?$|medianest-worker$)/.test(n))).toEqual([]);
-    expect(onDatabase).not.toContain("medianest-frontend");
+    // Data services, their clients (backend, frontend, workers, backups) and their exporters: nothing else.
+    expect(onDatabase.filter((n) => !/^(postgres-|redis-|medianest-(backend(-blue|-green)?|frontend|worker)$)/.test(n))).toEqual([]);
   });
 
   it("roll stateless services start-first with rollback, stateful ones stop-first", async () => {
@@ -254,9 +270,10 @@ describe("Redis", () => {
     expect(replica).toEqual(expect.arrayContaining(["--role-hint", "replica", "--master-host", "tasks.redis-master", "--announce-cidr", "10.0.3.0/24"]));
     const sentinel = serviceNamed(run, "redis-sentinel").taskSpec.containerSpec.args ?? [];
     expect(sentinel).toEqual(expect.arrayContaining(["--master-host", "tasks.redis-master", "--quorum", "2", "--announce-cidr", "10.0.3.0/24"]));
+    // The app's ioredis cannot follow Sentinel: it reads one URL (redis_url), and nothing else about Redis.
     const backend = await effectiveEnv(run, serviceResource(run, "medianest-backend"));
-    expect(backend.REDIS_SENTINELS).toBe("tasks.redis-sentinel:26379");
-    expect(backend.DATABASE_URL).toBe("postgresql://medianest@tasks.postgres-primary:5432/medianest?keepalives=1&keepalives_idle=300");
+    expect(Object.keys(backend).filter((k) => k.startsWith("REDIS"))).toEqual([]);
+    expect(serviceNamed(run, "medianest-backend").taskSpec.containerSpec.secrets?.map((s) => s.fileName)).toContain("/run/secrets/redis_url");
   });
 });
 

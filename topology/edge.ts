@@ -3,6 +3,7 @@
 // dashboard in a generated dynamic file. Pure: tests read the exact labels.
 import { stringify } from "yaml";
 import type { StackConfig } from "../config/schema";
+import { MEDIANEST_CONTRACT } from "../domain/app-contract";
 import { edgeHosts } from "../domain/catalogue";
 import type { TopologyPlan } from "./plan";
 
@@ -116,12 +117,35 @@ export function frontendRoutingLabels(config: StackConfig, port: number): Record
   ]);
 }
 
-/** The API: `/api` on the public host, and on the internal entrypoint for the frontend's server side. */
+/** Traefik's rule for a contract's public paths: exact `/health`, prefixes otherwise. */
+function pathsRule(paths: readonly string[]): string {
+  return paths.map((p) => (p === "/health" ? `Path(\`${p}\`)` : `PathPrefix(\`${p}\`)`)).join(" || ");
+}
+
+/** The cookie that keeps a browser on one backend task (Socket.IO polling has no shared state). */
+export const BACKEND_STICKY_COOKIE = "medianest_backend";
+
+/**
+ * The backend's routes from the app contract (its API, health and Socket.IO; websocket
+ * upgrades pass through Traefik as they are), with a sticky cookie: the backend has no
+ * Socket.IO Redis adapter, so a polling client must stay on the task that holds its
+ * session. The frontend's own `/api/auth` and `/api/media` stay with the frontend (its
+ * host rule catches everything the backend's rule does not). The internal entrypoint
+ * serves the frontend's server side.
+ */
 export function backendRoutingLabels(config: StackConfig, port: number): Record<string, string> {
-  return routingLabels(config, "api", port, [
-    { name: "api", rule: `${host(config.app.hostname)} && PathPrefix(\`/api\`)`, entrypoint: "websecure", middlewares: PUBLIC_MIDDLEWARES, priority: 100 },
+  const labels = routingLabels(config, "api", port, [
+    { name: "api", rule: `${host(config.app.hostname)} && (${pathsRule(MEDIANEST_CONTRACT.backend.publicRoutes)})`, entrypoint: "websecure", middlewares: PUBLIC_MIDDLEWARES, priority: 100 },
     { name: "api-internal", rule: "PathPrefix(`/api`)", entrypoint: "internal", middlewares: [] },
   ]);
+  const sticky = "traefik.http.services.api.loadbalancer.sticky.cookie";
+  return {
+    ...labels,
+    [`${sticky}.name`]: BACKEND_STICKY_COOKIE,
+    [`${sticky}.secure`]: String(config.app.hostname !== "localhost"),
+    [`${sticky}.httponly`]: "true",
+    [`${sticky}.samesite`]: "lax",
+  };
 }
 
 export function grafanaRoutingLabels(config: StackConfig, port: number): Record<string, string> {

@@ -2,6 +2,7 @@
 // its alert rules, Alertmanager, Grafana provisioning), rendered from config
 // and plan. Only files some service mounts are rendered.
 import type { StackConfig } from "../config/schema";
+import { MEDIANEST_CONTRACT } from "../domain/app-contract";
 import { alertRulesYaml } from "./alert-rules";
 import { alertmanagerConfigYaml, type AlertingInput } from "./alertmanager-config";
 import { TRAEFIK_PORTS, traefikDynamicConfig } from "./edge";
@@ -15,7 +16,14 @@ export function scrapeTargets(config: StackConfig, specs: readonly ServiceSpec[]
   const [firstBackend, ...otherBackends] = backendServiceNames(config);
   const targets: ScrapeTarget[] = [
     // One job for every backend color, so rules and dashboards see one "medianest-backend".
-    { job: "medianest-backend", dnsName: tasksHost(firstBackend), extraDnsNames: otherBackends.map(tasksHost), port: PORTS.backend },
+    {
+      job: "medianest-backend",
+      dnsName: tasksHost(firstBackend),
+      extraDnsNames: otherBackends.map(tasksHost),
+      port: MEDIANEST_CONTRACT.backend.port,
+      metricsPath: MEDIANEST_CONTRACT.backend.metricsPath,
+      bearerTokenFile: secretPath("metrics_token"),
+    },
     { job: "traefik", dnsName: tasksHost("traefik"), port: TRAEFIK_PORTS.metrics },
     { job: "node-exporter", dnsName: tasksHost("node-exporter"), port: PORTS.nodeExporter },
     { job: "cadvisor", dnsName: tasksHost("cadvisor"), port: PORTS.cadvisor },

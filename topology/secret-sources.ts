@@ -1,21 +1,44 @@
 // Where each Docker secret's value comes from: generated (unless the stack sets the
-// config secret), required from config (external systems decide it), or an output of
-// the object-storage component (the MinIO root user and the users' keys it creates).
+// config secret), required from config (external systems decide it), derived from another
+// secret (the app's connection URLs carry the generated passwords), or an output of the
+// object-storage component (the MinIO root user and the users' keys it creates).
 // The stack declares every secret up front from this table; none is added later.
 import type { SecretConfigKey, StackConfig } from "../config/schema";
-import type { SecretName } from "./services";
+import { PORTS, tasksHost, type SecretName } from "./services";
+
+/** Where `{value}` stands in a derived secret's template (URL-encoded when filled in). */
+export const DERIVED_VALUE = "{value}";
 
 export type SecretSource =
-  | { readonly kind: "generated"; readonly configKey: SecretConfigKey; readonly length: number }
+  | {
+      readonly kind: "generated";
+      readonly configKey: SecretConfigKey;
+      readonly length: number;
+      /** Drawn from SAFE_SECRET_ALPHABET: the value ends up where the app refuses forbidden words. */
+      readonly appSafe?: boolean;
+    }
   | { readonly kind: "config"; readonly configKey: SecretConfigKey }
+  | { readonly kind: "derived"; readonly from: SecretName; readonly template: string }
   | { readonly kind: "object-storage" };
 
 export const SECRET_SOURCES: Readonly<Record<SecretName, SecretSource>> = {
-  "postgres-password": { kind: "generated", configKey: "postgresPassword", length: 32 },
+  // Inside database_url, which the backend checks for forbidden words.
+  "postgres-password": { kind: "generated", configKey: "postgresPassword", length: 32, appSafe: true },
   "postgres-replication-password": { kind: "generated", configKey: "replicationPassword", length: 32 },
   "redis-password": { kind: "generated", configKey: "redisPassword", length: 32 },
-  "jwt-secret": { kind: "generated", configKey: "jwtSecret", length: 64 },
-  "nextauth-secret": { kind: "generated", configKey: "nextAuthSecret", length: 64 },
+  // Filled in per stack by secretSource (host, role and database come from config).
+  database_url: { kind: "derived", from: "postgres-password", template: "" },
+  redis_url: { kind: "derived", from: "redis-password", template: "" },
+  jwt_secret: { kind: "generated", configKey: "jwtSecret", length: 64, appSafe: true },
+  // Encrypts the Plex tokens the app stores: generated once and kept (the RandomPassword is stable).
+  encryption_key: { kind: "generated", configKey: "encryptionKey", length: 64, appSafe: true },
+  metrics_token: { kind: "generated", configKey: "metricsToken", length: 40, appSafe: true },
+  // The app sends PLEX_CLIENT_ID as X-Plex-Client-Identifier, an id the client chooses
+  // (controllers/auth.controller.ts; services/plex-auth.service.ts makes one up when unset);
+  // PLEX_CLIENT_SECRET is required by the validator but sent nowhere. Both can be generated.
+  plex_client_id: { kind: "generated", configKey: "plexClientId", length: 32 },
+  plex_client_secret: { kind: "generated", configKey: "plexClientSecret", length: 48 },
+  nextauth_secret: { kind: "generated", configKey: "nextAuthSecret", length: 64 },
   "grafana-admin-password": { kind: "generated", configKey: "grafanaAdminPassword", length: 32 },
   "minio-root-user": { kind: "object-storage" },
   "minio-root-password": { kind: "generated", configKey: "minioRootPassword", length: 32 },
@@ -40,6 +63,28 @@ const EXTERNAL_S3_KEYS: Partial<Record<SecretName, SecretSource>> = {
   "s3-backup-secret-key": { kind: "config", configKey: "s3SecretKey" },
 };
 
-export function secretSource(name: SecretName, s3Mode: StackConfig["s3"]["mode"]): SecretSource {
-  return (s3Mode === "external" ? EXTERNAL_S3_KEYS[name] : undefined) ?? SECRET_SOURCES[name];
+/**
+ * The app's connection URLs with the password left as DERIVED_VALUE: Prisma's DSN for the
+ * primary (backend/src/db/prisma.ts adds its own pool parameters), and ioredis's URL.
+ */
+export function appConnectionTemplates(config: StackConfig): { database_url: string; redis_url: string } {
+  const { user, database } = config.services.postgres;
+  return {
+    database_url: `postgresql://${user}:${DERIVED_VALUE}@${tasksHost("postgres-primary")}:${PORTS.postgres}/${database}`,
+    redis_url: `redis://:${DERIVED_VALUE}@${tasksHost("redis-master")}:${PORTS.redis}`,
+  };
+}
+
+export function secretSource(name: SecretName, config: StackConfig): SecretSource {
+  if (name === "database_url" || name === "redis_url") {
+    const from = SECRET_SOURCES[name];
+    if (from.kind !== "derived") throw new Error(`${name} is derived`);
+    return { ...from, template: appConnectionTemplates(config)[name] };
+  }
+  return (config.s3.mode === "external" ? EXTERNAL_S3_KEYS[name] : undefined) ?? SECRET_SOURCES[name];
+}
+
+/** A derived secret's value: the template with the source secret filled in, URL-encoded. */
+export function renderDerivedSecret(template: string, value: string): string {
+  return template.split(DERIVED_VALUE).join(encodeURIComponent(value));
 }

@@ -154,7 +154,10 @@ export function planStack(config: StackConfig): StackPlan {
   const topology = planTopology(config);
   const services = planServiceTiers(config, topology);
   const specs = servicesOf(services);
-  const secretNames = [...new Set(specs.flatMap((s) => s.secrets))].sort();
+  const mounted = [...new Set(specs.flatMap((s) => s.secrets))];
+  // A derived secret's source is declared too (database_url needs postgres-password).
+  const sources = mounted.map((name) => secretSource(name, config)).flatMap((source) => (source.kind === "derived" ? [source.from] : []));
+  const secretNames = [...new Set([...mounted, ...sources])].sort();
   const predeployBackup = predeployBackupPlan(config, services);
   const cloudflare = cloudflareInput(config);
   return {
@@ -164,7 +167,7 @@ export function planStack(config: StackConfig): StackPlan {
     swarm: { autolock: config.swarm.autolock, drainTimeoutSeconds: config.swarm.drainTimeoutSeconds },
     services,
     configFiles: { scripts: [...new Set(specs.flatMap((s) => s.scripts))].sort(), files: generatedFiles(config, topology, specs) },
-    secrets: secretNames.map((name) => ({ name, source: secretSource(name, config.s3.mode) })),
+    secrets: secretNames.map((name) => ({ name, source: secretSource(name, config) })),
     storage: storagePlan(config, services),
     edge: cloudflare ? { cloudflare } : {},
     ...(predeployBackup ? { predeployBackup } : {}),

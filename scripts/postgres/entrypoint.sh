@@ -4,9 +4,9 @@
 # Usage (as root inside the container; the script drops to --run-as itself):
 #   entrypoint.sh primary --data DIR --port N --hba-cidr CIDR --db NAME --user NAME
 #       --password-file FILE --replication-user NAME --replication-password-file FILE
-#       --slots NAME[,NAME...]|"" [--run-as USER]
+#       --slots NAME[,NAME...]|"" [--run-as USER] [--max-connections N]
 #   entrypoint.sh replica --data DIR --port N --primary-host HOST --primary-port N --slot NAME
-#       --replication-user NAME --replication-password-file FILE [--run-as USER]
+#       --replication-user NAME --replication-password-file FILE [--run-as USER] [--max-connections N]
 #
 # primary: an empty DIR gets initdb (superuser = the --run-as user with a random password
 #   nobody needs: it logs in locally by peer auth only). On every start it rewrites
@@ -46,9 +46,9 @@ usage() {
   cat >&2 <<'EOF'
 usage: entrypoint.sh primary --data DIR --port N --hba-cidr CIDR --db NAME --user NAME
            --password-file FILE --replication-user NAME --replication-password-file FILE
-           --slots NAME[,NAME...]|"" [--run-as USER]
+           --slots NAME[,NAME...]|"" [--run-as USER] [--max-connections N]
        entrypoint.sh replica --data DIR --port N --primary-host HOST --primary-port N
-           --slot NAME --replication-user NAME --replication-password-file FILE [--run-as USER]
+           --slot NAME --replication-user NAME --replication-password-file FILE [--run-as USER] [--max-connections N]
 EOF
   exit 2
 }
@@ -337,10 +337,11 @@ open_data_dir() {
 }
 
 primary_main() {
-  parse_flags "data port hba-cidr db user password-file replication-user replication-password-file slots run-as" "$@"
+  parse_flags "data port hba-cidr db user password-file replication-user replication-password-file slots run-as max-connections" "$@"
   require_flags data port hba-cidr db user password-file replication-user replication-password-file slots
   check_path data
   check_port port
+  server_settings
   check_cidr4_detailed hba-cidr
   check_ident db
   check_ident user
@@ -379,7 +380,17 @@ primary_main() {
   cleanup
   trap - EXIT
   log "starting the primary on port ${OPT[port]}"
-  exec_as_user "$BINDIR/postgres" -D "$dir"
+  exec_as_user "$BINDIR/postgres" -D "$dir" "${SERVER_SETTINGS[@]}"
+}
+
+# Settings given on the server's command line (they win over postgresql.conf). A hot standby
+# refuses to start with a lower max_connections than its primary's, so both get the flag.
+server_settings() {
+  SERVER_SETTINGS=()
+  if [ -n "${OPT[max-connections]:-}" ]; then
+    [[ "${OPT[max-connections]}" =~ ^[1-9][0-9]*$ ]] || bad_arg "--max-connections '${OPT[max-connections]}' is not a positive number"
+    SERVER_SETTINGS+=(-c "max_connections=${OPT[max-connections]}")
+  fi
 }
 
 wait_for_primary() {
@@ -431,10 +442,11 @@ write_standby_settings() {
 }
 
 replica_main() {
-  parse_flags "data port primary-host primary-port slot replication-user replication-password-file run-as" "$@"
+  parse_flags "data port primary-host primary-port slot replication-user replication-password-file run-as max-connections" "$@"
   require_flags data port primary-host primary-port slot replication-user replication-password-file
   check_path data
   check_port port
+  server_settings
   check_host primary-host
   check_port primary-port
   [[ "${OPT[slot]}" =~ ^[a-z0-9_]{1,63}$ ]] || bad_arg "--slot '${OPT[slot]}' must be lowercase letters, digits and _ (at most 63)"
@@ -451,7 +463,7 @@ replica_main() {
   cleanup
   trap - EXIT
   log "starting the read-only replica on port ${OPT[port]}, following ${OPT[primary-host]}:${OPT[primary-port]}"
-  exec_as_user "$BINDIR/postgres" -D "$dir"
+  exec_as_user "$BINDIR/postgres" -D "$dir" "${SERVER_SETTINGS[@]}"
 }
 
 main() {

@@ -2,7 +2,8 @@
 // frontend and the media workers, wired to the data tier and the edge.
 import type { StackConfig } from "../../config/schema";
 import { NOT_ROUTED, TRAEFIK_PORTS, backendRoutingLabels, frontendRoutingLabels } from "../edge";
-import { PORTS, SENTINEL_MASTER_NAME, postgresReadHosts, s3Endpoint, secretPath, service, tasksHost, type Base, type HealthcheckSpec, type ServiceSpec } from "./spec";
+import { MEDIANEST_CONTRACT, type SettingSource, type TierContract } from "../../domain/app-contract";
+import { service, type Base, type HealthcheckSpec, type ServiceSpec } from "./spec";
 
 const nodeHealth = (url: string): HealthcheckSpec => ({
   // node is in every Node.js image; curl/wget are not.
@@ -13,40 +14,33 @@ const nodeHealth = (url: string): HealthcheckSpec => ({
   startPeriod: "30s",
 });
 
-function dsn(config: StackConfig, host: string): string {
-  const { user, database } = config.services.postgres;
-  return `postgresql://${user}@${host}:${PORTS.postgres}/${database}?keepalives=1&keepalives_idle=300`;
+/** The portal's public origin (NEXTAUTH_URL, FRONTEND_URL, ALLOWED_ORIGINS). */
+export function publicOrigin(config: StackConfig): string {
+  return config.app.hostname === "localhost" ? "http://localhost" : `https://${config.app.hostname}`;
 }
 
-function appConnectionEnv(config: StackConfig): Record<string, string> {
-  const { redis, postgres } = config.services;
+/** A tier's settings, secret files and secret-backed variables, as its contract says. */
+function contractWiring(config: StackConfig, tier: TierContract): Pick<ServiceSpec, "env" | "secrets" | "secretEnv"> {
+  const value = (source: SettingSource): string => {
+    switch (source.kind) {
+      case "literal":
+        return source.value;
+      case "port":
+        return String(tier.port);
+      case "public-origin":
+        return publicOrigin(config);
+      case "internal-api":
+        // The edge's internal entrypoint routes to the active backend: a blue-green switch
+        // is a label change on the backends only.
+        return `http://traefik:${TRAEFIK_PORTS.internal}`;
+    }
+  };
   return {
-    NODE_ENV: "production",
-    DATABASE_URL: dsn(config, tasksHost("postgres-primary")),
-    DATABASE_READ_URLS: postgresReadHosts(config).map((host) => dsn(config, host)).join(","),
-    DATABASE_USER: postgres.user,
-    DATABASE_NAME: postgres.database,
-    DATABASE_PASSWORD_FILE: secretPath("postgres-password"),
-    REDIS_URL: `redis://${tasksHost("redis-master")}:${PORTS.redis}`,
-    REDIS_SENTINELS: redis.sentinels > 0 ? `${tasksHost("redis-sentinel")}:${PORTS.sentinel}` : "",
-    REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
-    REDIS_PASSWORD_FILE: secretPath("redis-password"),
-    S3_ENDPOINT: s3Endpoint(config),
-    S3_REGION: config.s3.region,
-    S3_FORCE_PATH_STYLE: "true",
-    S3_BUCKET_MEDIA: config.s3.buckets.media,
-    S3_BUCKET_THUMBNAILS: config.s3.buckets.thumbnails,
-    S3_ACCESS_KEY_FILE: secretPath("s3-app-access-key"),
-    S3_SECRET_KEY_FILE: secretPath("s3-app-secret-key"),
+    env: Object.fromEntries(Object.entries(tier.env).map(([key, source]) => [key, value(source)])),
+    secrets: [...new Set(tier.secrets.map((s) => s.file))].sort(),
+    secretEnv: Object.fromEntries(tier.secrets.filter((s) => s.exportedBy === "wrapper").map((s) => [s.env, s.file])),
   };
 }
-
-/**
- * MediaNest's images (backend and frontend alike: backend/Dockerfile.prod at bad4ba6d,
- * frontend/Dockerfile.prod at d5b4f266): ENTRYPOINT ["dumb-init", "--"], CMD
- * ["/app/docker-entrypoint.sh"] (the script that reads /run/secrets and starts node).
- */
-export const APP_IMAGE_ENTRYPOINT = ["dumb-init", "--", "/app/docker-entrypoint.sh"] as const;
 
 export type Color = "blue" | "green";
 export const COLORS: readonly Color[] = ["blue", "green"];
@@ -60,12 +54,19 @@ export interface AppTier {
   /** One (rolling) or one per color (blue-green). */
   readonly backends: readonly ServiceSpec[];
   readonly frontend: ServiceSpec;
-  readonly worker: ServiceSpec;
+  /** Only with a worker command: the app has no worker mode of its own (domain/app-contract.ts). */
+  readonly worker?: ServiceSpec;
+}
+
+/** Why no worker runs, when none does (the plan's output and the README say it). */
+export function workerAbsence(config: StackConfig): string | undefined {
+  if (config.services.worker.command ?? MEDIANEST_CONTRACT.workerCommand) return undefined;
+  return `no worker runs: MediaNest (${MEDIANEST_CONTRACT.upstream.backendCommit.slice(0, 8)}) has no worker entrypoint; set medianest:services.worker.command to the worker's command to run ${config.services.worker.replicas}`;
 }
 
 export function appTier(base: Base): AppTier {
   const { config, plan } = base;
-  const publicUrl = config.app.hostname === "localhost" ? "http://localhost" : `https://${config.app.hostname}`;
+  const contract = MEDIANEST_CONTRACT;
   const deployment = config.deployment;
   const backend = (name: string, image: string, replicas: number, routed: boolean, color?: Color): ServiceSpec =>
     service(base, "backend", {
@@ -73,21 +74,16 @@ export function appTier(base: Base): AppTier {
       image,
       replicas,
       placement: { constraints: plan.placement["medianest-backend"], spread: [] },
-      healthcheck: nodeHealth(`http://127.0.0.1:${PORTS.backend}/api/health`),
-      entrypoint: APP_IMAGE_ENTRYPOINT,
-      env: {
-        ...appConnectionEnv(config),
-        PORT: String(PORTS.backend),
-        PUBLIC_URL: publicUrl,
-        JWT_SECRET_FILE: secretPath("jwt-secret"),
-      },
-      secrets: ["postgres-password", "redis-password", "s3-app-access-key", "s3-app-secret-key", "jwt-secret"],
+      healthcheck: nodeHealth(`http://127.0.0.1:${contract.backend.port}${contract.backend.healthPath}`),
+      entrypoint: contract.backend.entrypoint,
+      ...contractWiring(config, contract.backend),
       scripts: [],
       mounts: [],
+      secretOwner: { uid: contract.backend.uid, gid: contract.backend.gid },
       // In-flight requests finish on SIGTERM before the task goes.
       stopGracePeriod: "30s",
       labels: {
-        ...(routed ? backendRoutingLabels(config, PORTS.backend) : NOT_ROUTED),
+        ...(routed ? backendRoutingLabels(config, contract.backend.port) : NOT_ROUTED),
         ...(color ? { "com.medianest.color": color } : {}),
       },
     });
@@ -99,6 +95,7 @@ export function appTier(base: Base): AppTier {
           const replicas = active ? config.services.backend.replicas : (deployment.idleReplicas ?? config.services.backend.replicas);
           return backend(`medianest-backend-${color}`, deployment.images[color] ?? config.images.backend, replicas, active, color);
         });
+  const workerCommand = config.services.worker.command ?? contract.workerCommand;
   return {
     backends,
     frontend: service(base, "frontend", {
@@ -106,38 +103,29 @@ export function appTier(base: Base): AppTier {
       image: config.images.frontend,
       replicas: config.services.frontend.replicas,
       placement: { constraints: plan.placement["medianest-frontend"], spread: ["node.labels.az"] },
-      healthcheck: nodeHealth(`http://127.0.0.1:${PORTS.frontend}/`),
-      entrypoint: APP_IMAGE_ENTRYPOINT,
-      env: {
-        NODE_ENV: "production",
-        PORT: String(PORTS.frontend),
-        NEXTAUTH_URL: publicUrl,
-        NEXTAUTH_SECRET_FILE: secretPath("nextauth-secret"),
-        // Server-side API calls go through the edge's internal entrypoint, which routes to
-        // the active backend: a blue-green switch is a label change on the backends only.
-        BACKEND_URL: `http://traefik:${TRAEFIK_PORTS.internal}`,
-      },
-      secrets: ["nextauth-secret"],
+      healthcheck: nodeHealth(`http://127.0.0.1:${contract.frontend.port}${contract.frontend.healthPath}`),
+      entrypoint: contract.frontend.entrypoint,
+      ...contractWiring(config, contract.frontend),
       scripts: [],
       mounts: [],
-      labels: frontendRoutingLabels(config, PORTS.frontend),
+      secretOwner: { uid: contract.frontend.uid, gid: contract.frontend.gid },
+      labels: frontendRoutingLabels(config, contract.frontend.port),
     }),
-    worker: service(base, "worker", {
-      name: "medianest-worker",
-      image: config.images.worker,
-      replicas: config.services.worker.replicas,
-      placement: { constraints: plan.placement["medianest-worker"], spread: [] },
-      entrypoint: APP_IMAGE_ENTRYPOINT,
-      env: {
-        ...appConnectionEnv(config),
-        WORKER_QUEUES: config.services.worker.queues.join(","),
-        // Swarm template: each task knows its slot (logs, metrics, queue sharding).
-        WORKER_INSTANCE: "{{.Task.Slot}}",
-        MEDIA_PATH: "/media",
-      },
-      secrets: ["postgres-password", "redis-password", "s3-app-access-key", "s3-app-secret-key"],
-      scripts: [],
-      mounts: [{ source: config.storage.mediaPath, target: "/media", readOnly: false }],
-    }),
+    ...(workerCommand
+      ? {
+          worker: service(base, "worker", {
+            name: "medianest-worker",
+            image: config.images.worker,
+            replicas: config.services.worker.replicas,
+            placement: { constraints: plan.placement["medianest-worker"], spread: [] },
+            // The worker runs the backend's code: the same settings and secrets.
+            entrypoint: workerCommand,
+            ...contractWiring(config, contract.backend),
+            scripts: [],
+            mounts: [{ source: config.storage.mediaPath, target: "/media", readOnly: false }],
+            secretOwner: { uid: contract.backend.uid, gid: contract.backend.gid },
+          }),
+        }
+      : {}),
   };
 }

@@ -59,6 +59,7 @@ function postgresServices(base: Base): Pick<DataTier, "postgresPrimary" | "postg
       "--replication-password-file", secretPath("postgres-replication-password"),
       "--slots", replicaSlots.join(","),
       "--run-as", "postgres",
+      "--max-connections", String(pg.maxConnections),
     ],
   });
   const replicas = replicaSlots.map((slot, i) =>
@@ -77,6 +78,7 @@ function postgresServices(base: Base): Pick<DataTier, "postgresPrimary" | "postg
         "--replication-user", REPLICATION_USER,
         "--replication-password-file", secretPath("postgres-replication-password"),
         "--run-as", "postgres",
+        "--max-connections", String(pg.maxConnections),
       ],
     }),
   );

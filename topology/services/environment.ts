@@ -1,9 +1,33 @@
 // A service's environment in the container: at most one variable in Env, the rest in a
 // content-addressed env file sourced before the image's own entrypoint.
-import { ENV_FILE_PATH, type ServiceSpec } from "./spec";
+import { ENV_FILE_PATH, secretPath, type ServiceSpec } from "./spec";
 
-/** Sources ENV_FILE_PATH (exporting every variable), then runs the image's own command. */
-export const ENV_FILE_WRAPPER = ["/bin/sh", "-c", `set -a && . ${ENV_FILE_PATH} && set +a && exec "$@"`, "medianest-env"] as const;
+/**
+ * The wrapper's shell: source the env file (when there is one), export each secret-backed
+ * variable from its file (a missing file stops the container before the app starts), then
+ * exec the image's own command.
+ */
+function wrapperScript(withEnvFile: boolean, secretEnv: Readonly<Record<string, string>>): string {
+  const steps = [
+    "set -a",
+    ...(withEnvFile ? [`. ${ENV_FILE_PATH}`] : []),
+    ...Object.entries(secretEnv)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, file]) => `${key}="$(cat ${file})"`),
+    "set +a",
+    'exec "$@"',
+  ];
+  return steps.join(" && ");
+}
+
+/** The wrapper as a command, followed by the image's own command. */
+const wrapper = (withEnvFile: boolean, secretEnv: Readonly<Record<string, string>>, exec: readonly string[]): string[] => [
+  "/bin/sh",
+  "-c",
+  wrapperScript(withEnvFile, secretEnv),
+  "medianest-env",
+  ...exec,
+];
 
 function shellSingleQuoted(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -21,7 +45,18 @@ function shellSingleQuoted(value: string): string {
  */
 export function deliverEnvironment(spec: ServiceSpec): ServiceSpec {
   const entries = Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (entries.length <= 1) return spec;
+  const secretEnv = Object.fromEntries(Object.entries(spec.secretEnv ?? {}).map(([key, name]) => [key, secretPath(name)]));
+  const hasSecretEnv = Object.keys(secretEnv).length > 0;
+  for (const [key, name] of Object.entries(spec.secretEnv ?? {})) {
+    if (!spec.secrets.includes(name)) throw new Error(`service ${spec.name}: ${key} comes from secret ${name}, which the service does not mount`);
+    if (key in spec.env) throw new Error(`service ${spec.name}: ${key} is set both as a setting and from a secret`);
+  }
+  if (entries.length <= 1 && !hasSecretEnv) return spec;
+  if (entries.length <= 1) {
+    const exec = spec.command ?? spec.entrypoint;
+    if (!exec) throw new Error(`service ${spec.name}: variables from secrets need the image's entrypoint (spec.entrypoint)`);
+    return { ...spec, command: wrapper(false, secretEnv, exec) };
+  }
   const templated = entries.filter(([, value]) => value.includes("{{"));
   if (templated.length > 1) {
     throw new Error(`service ${spec.name}: Swarm templates in ${templated.map(([k]) => k).join(", ")}: only one variable can stay in the container's Env`);
@@ -37,7 +72,7 @@ export function deliverEnvironment(spec: ServiceSpec): ServiceSpec {
     ...spec,
     env: Object.fromEntries(templated),
     envFile: { name: `env-${spec.name}`, content: filed.map(([key, value]) => `${key}=${shellSingleQuoted(value)}\n`).join("") },
-    command: [...ENV_FILE_WRAPPER, ...exec],
+    command: wrapper(true, secretEnv, exec),
   };
 }
 

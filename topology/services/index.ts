@@ -14,7 +14,7 @@ import { storageTier, type StorageTier } from "./storage-tier";
 
 export * from "./spec";
 export * from "./environment";
-export { APP_IMAGE_ENTRYPOINT, COLORS, backendServiceNames, type AppTier, type Color } from "./app-tier";
+export { COLORS, backendServiceNames, publicOrigin, workerAbsence, type AppTier, type Color } from "./app-tier";
 export { SOCKET_PROXY_ENTRYPOINT, type EdgeTier } from "./edge-tier";
 export { GRAFANA_DASHBOARDS_DIR, GRAFANA_ENTRYPOINT, POSTGRES_EXPORTER_ENTRYPOINT, type MonitoringTier } from "./monitoring-tier";
 export type { BackupTier, DataTier } from "./data-tier";
@@ -63,7 +63,7 @@ export function servicesOf(tiers: ServiceTiers): ServiceSpec[] {
     backup.upload,
     ...app.backends,
     app.frontend,
-    app.worker,
+    ...present(app.worker),
     edge.socketProxy,
     edge.traefik,
     ...(monitoring

@@ -76,7 +76,8 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
       replicas: 1,
       placement,
       env: {},
-      secrets: [],
+      // The backend's /metrics wants it as a bearer token (scrape config credentials_file).
+      secrets: ["metrics_token"],
       scripts: [],
       files: [
         { file: "prometheus.yml", target: "/etc/prometheus/prometheus.yml" },

@@ -3,6 +3,7 @@
 // paths and the small builders the tiers share. Plain data, no Pulumi.
 import type { StackConfig } from "../../config/schema";
 import { NETWORK_ATTACHMENTS, SERVICE_BUDGETS, STATEFUL_ROLES, postgresReplicaName, type ResourceBudget, type ServiceRole } from "../../domain/catalogue";
+import { APP_SECRET_FILES } from "../../domain/app-contract";
 import type { OverlayNetworkKey } from "../../domain/networks";
 import type { TopologyPlan } from "../plan";
 
@@ -10,8 +11,8 @@ export const SECRET_NAMES = [
   "postgres-password",
   "postgres-replication-password",
   "redis-password",
-  "jwt-secret",
-  "nextauth-secret",
+  // The app's secrets, named as its images read them under /run/secrets (domain/app-contract.ts).
+  ...APP_SECRET_FILES,
   "minio-root-user",
   "minio-root-password",
   "s3-app-access-key",
@@ -67,9 +68,8 @@ export const secretPath = (name: SecretName): string => `${SECRETS_DIR}/${name}`
 export const ENV_FILE_PATH = `${SCRIPTS_MOUNT_DIR}/env`;
 export const scriptPath = (name: ContainerScript): string => `${SCRIPTS_MOUNT_DIR}/${name}.sh`;
 
+/** Ports of the services we configure; the app's own are in its contract (domain/app-contract.ts). */
 export const PORTS = {
-  frontend: 3000,
-  backend: 3001,
   postgres: 5432,
   redis: 6379,
   sentinel: 26379,
@@ -125,6 +125,14 @@ export interface ServiceSpec {
    */
   readonly entrypoint?: readonly string[];
   readonly secrets: readonly SecretName[];
+  /**
+   * Variables the app reads from its environment only, exported from a mounted secret file
+   * by the environment wrapper just before the image's entrypoint (deliverEnvironment): the
+   * value reaches the process, never the service's spec.
+   */
+  readonly secretEnv?: Readonly<Record<string, SecretName>>;
+  /** The image's user: secret files are then its own, mode 0400, instead of world-readable. */
+  readonly secretOwner?: { readonly uid: number; readonly gid: number };
   readonly scripts: readonly ContainerScript[];
   /** Generated config files and where they are mounted (read-only). */
   readonly files?: readonly { readonly file: GeneratedFile; readonly target: string }[];

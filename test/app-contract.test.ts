@@ -1,0 +1,128 @@
+// The app contract (domain/app-contract.ts) against what every stack deploys: each tier gets
+// exactly the settings and secret files MediaNest reads, in the form it reads them, and
+// nothing it never reads; generated secrets cannot trip the app's validator; config values
+// that would are refused before any resource exists.
+import { describe, expect, it } from "vitest";
+import { FORBIDDEN_SECRET_WORDS, MEDIANEST_CONTRACT, SAFE_SECRET_ALPHABET, SECRET_VALUE_RULES, forbiddenWordIn, type TierContract } from "../domain/app-contract";
+import { ConfigError } from "../config/schema";
+import { MOCK_RANDOM_PREFIX, STACKS, effectiveEnv, mockedRun, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
+import { validatedStackConfig } from "./support/stack-config";
+
+interface ContainerInputs {
+  commands?: string[];
+  secrets?: { secretName: string; fileName: string; fileMode: number; fileUid?: string; fileGid?: string }[];
+}
+
+const runs = new Map<StackName, MockedRun>();
+async function runOf(stack: StackName): Promise<MockedRun> {
+  if (!runs.has(stack)) runs.set(stack, await mockedRun(stack));
+  return runs.get(stack) as MockedRun;
+}
+const serviceOf = (run: MockedRun, name: string): RecordedResource => {
+  const found = run.ofType("docker:index/service:Service").find((s) => s.inputs.name === name);
+  if (!found) throw new Error(`no service ${name}`);
+  return found;
+};
+const containerOf = (service: RecordedResource) => (service.inputs.taskSpec as { containerSpec: ContainerInputs }).containerSpec;
+const secretData = (run: MockedRun, name: string): string => {
+  const secret = run.ofType("docker:index/secret:Secret").find((s) => s.name === name);
+  if (!secret) throw new Error(`no secret ${name}`);
+  return Buffer.from(String(secret.inputs.data), "base64").toString("utf8");
+};
+
+describe("the contract", () => {
+  it("names the upstream commits it was read from", () => {
+    expect(MEDIANEST_CONTRACT.upstream.backendCommit).toMatch(/^[0-9a-f]{40}$/);
+    expect(MEDIANEST_CONTRACT.upstream.frontendCommit).toMatch(/^[0-9a-f]{40}$/);
+    expect(MEDIANEST_CONTRACT.upstream.repository).toBe("https://github.com/KingInYellow18/medianest");
+  });
+
+  it("generated secrets cannot contain a forbidden word: each word has a character outside the alphabet", () => {
+    const alphabet = new Set(SAFE_SECRET_ALPHABET.toLowerCase());
+    for (const word of FORBIDDEN_SECRET_WORDS) expect([...word].some((c) => !alphabet.has(c)), word).toBe(true);
+    expect(forbiddenWordIn("abcDEVxyz")).toBe("dev");
+    expect(forbiddenWordIn(SAFE_SECRET_ALPHABET)).toBeUndefined();
+  });
+});
+
+describe.each(STACKS)("stack %s wires the app as its contract says", (stack) => {
+  const tiers: [string, TierContract][] = [
+    ["medianest-frontend", MEDIANEST_CONTRACT.frontend],
+    ["medianest-backend", MEDIANEST_CONTRACT.backend],
+  ];
+
+  it.each(tiers)("%s: exactly the contract's settings, nothing the app never reads", async (name, tier) => {
+    const run = await runOf(stack);
+    const backendName = run.ofType("docker:index/service:Service").some((s) => s.inputs.name === name) ? name : `${name}-blue`;
+    const env = await effectiveEnv(run, serviceOf(run, backendName));
+    expect(Object.keys(env).sort()).toEqual(Object.keys(tier.env).sort());
+    expect(env.PORT).toBe(String(tier.port));
+    expect(env.NODE_ENV).toBe("production");
+  });
+
+  it.each(tiers)("%s: the contract's secret files, its own and read-only, and the env-only ones exported by the wrapper", async (name, tier) => {
+    const run = await runOf(stack);
+    const container = containerOf(serviceOf(run, name));
+    const files = [...new Set(tier.secrets.map((s) => s.file))].sort();
+    expect((container.secrets ?? []).map((s) => s.fileName).sort()).toEqual(files.map((f) => `/run/secrets/${f}`));
+    for (const secret of container.secrets ?? []) expect([secret.fileMode, secret.fileUid, secret.fileGid]).toEqual([0o400, String(tier.uid), String(tier.gid)]);
+    const wrapper = container.commands?.[2] ?? "";
+    for (const { env, file, exportedBy } of tier.secrets) {
+      const exported = `${env}="$(cat /run/secrets/${file})"`;
+      if (exportedBy === "wrapper") expect(wrapper).toContain(exported);
+      else expect(wrapper).not.toContain(exported);
+    }
+    // Then the image's own entrypoint, which exports the rest and starts node.
+    expect(container.commands?.slice(-tier.entrypoint.length)).toEqual([...tier.entrypoint]);
+  });
+
+  it("database_url and redis_url hold whole URLs with the generated passwords", async () => {
+    const run = await runOf(stack);
+    const config = validatedStackConfig(stack);
+    const { user, database } = config.services.postgres;
+    const pgPassword = secretData(run, "postgres-password");
+    expect(secretData(run, "database_url")).toBe(`postgresql://${user}:${pgPassword}@tasks.postgres-primary:5432/${database}`);
+    expect(secretData(run, "redis_url")).toBe(`redis://:${secretData(run, "redis-password")}@tasks.redis-master:6379`);
+    expect(forbiddenWordIn(secretData(run, "database_url").replace(pgPassword, ""))).toBeUndefined();
+  });
+
+  it("generates the app's checked secrets from the safe alphabet, long enough", async () => {
+    const run = await runOf(stack);
+    for (const file of ["jwt_secret", "encryption_key", "metrics_token"] as const) {
+      const password = run.ofType("random:index/randomPassword:RandomPassword").find((r) => r.name === file);
+      expect(password?.inputs, file).toMatchObject({ lower: false, upper: false, numeric: false, special: true, overrideSpecial: SAFE_SECRET_ALPHABET });
+      expect(Number(password?.inputs.length)).toBeGreaterThanOrEqual(SECRET_VALUE_RULES[file].minLength);
+    }
+    expect(secretData(run, "jwt_secret")).toBe(`${MOCK_RANDOM_PREFIX}jwtsecret`);
+  });
+});
+
+describe("monitoring scrapes the backend with its metrics token", () => {
+  it("as a bearer file Prometheus mounts", async () => {
+    const run = await runOf("homelab");
+    const prometheus = containerOf(serviceOf(run, "prometheus"));
+    expect((prometheus.secrets ?? []).map((s) => s.fileName)).toContain("/run/secrets/metrics_token");
+  });
+});
+
+describe("config values the app would refuse", () => {
+  const issues = (overrides: Parameters<typeof validatedStackConfig>[1]): string[] => {
+    try {
+      validatedStackConfig("homelab", overrides);
+      return [];
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      return error.issues.map((i) => `${i.key}: ${i.message}`);
+    }
+  };
+
+  it.each([
+    [{ jwtSecret: "x".repeat(31) }, "medianest:jwtSecret: is 31 characters; MediaNest refuses to start with fewer than 32"],
+    [{ encryptionKey: `Changeme${"x".repeat(40)}` }, 'medianest:encryptionKey: contains "changeme"'],
+    [{ metricsToken: "short" }, "medianest:metricsToken: is 5 characters"],
+    [{ services: { postgres: { database: "medianest_dev" } } }, 'medianest:services.postgres.database: contains "dev"; it goes into DATABASE_URL'],
+    [{ services: { postgres: { maxConnections: 60 } } }, "medianest:services.postgres.maxConnections: the app can open"],
+  ] as const)("%o", (overrides, message) => {
+    expect(issues(overrides as Parameters<typeof validatedStackConfig>[1]).join("\n")).toContain(message);
+  });
+});
