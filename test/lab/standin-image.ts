@@ -1,6 +1,6 @@
 // The lab's stand-in for the MediaNest app images (no registry is reachable): a rootfs
 // tar built from Debian's busybox-static — /bin/busybox and its applet links, httpd
-// serving /www on ports 3000 and 3001 (with /api/health), and a `node` shim that runs the
+// serving /www on $PORT (with /api/health), and a `node` shim that runs the
 // program's health check with busybox wget. The tar is cached outside the repo, keyed by
 // the hash of everything that goes into it, and `docker import`ed on every lab host.
 import { spawnSync } from "node:child_process";
@@ -16,13 +16,14 @@ const NODE_SHIM = path.join(__dirname, "standin", "node.sh");
 /**
  * The upstream images' entrypoint (APP_IMAGE_ENTRYPOINT: dumb-init -- /app/docker-entrypoint.sh),
  * so the program's env-file wrapper starts the stand-in as it starts the real app. The
- * entrypoint serves both app ports, as the program's frontend (3000, "/") and backend
- * (3001, "/api/health") use them; every `exec` keeps the environment in PID 1.
+ * entrypoint serves /www on $PORT, as the contract's frontend ("/") and backend
+ * ("/api/health") use it; every `exec` keeps the environment in PID 1.
  */
 const CHANGES = [`ENTRYPOINT ${JSON.stringify(["dumb-init", "--"])}`, `CMD ${JSON.stringify(["/app/docker-entrypoint.sh"])}`, "WORKDIR /"];
 const EXECUTABLES: Record<string, string> = {
   "usr/bin/dumb-init": '#!/bin/sh\n# dumb-init stand-in: run the command after "--".\n[ "${1:-}" = "--" ] && shift\nexec "$@"\n',
-  "app/docker-entrypoint.sh": "#!/bin/sh\nhttpd -p 3001 -h /www && exec httpd -f -p 3000 -h /www\n",
+  // Serves on $PORT, as the real images do (backend 4000, frontend 3000: domain/app-contract.ts).
+  "app/docker-entrypoint.sh": '#!/bin/sh\nexec httpd -f -p "${PORT:-3000}" -h /www\n',
 };
 const FILES: Record<string, string> = {
   "www/index.html": "<!doctype html><title>MediaNest lab stand-in</title>\n",

@@ -1,9 +1,11 @@
 // Probes shared by the lab's data scenarios: bounded waits and the summary table.
+import { MEDIANEST_CONTRACT } from "../../../domain/app-contract";
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 export const since = (t: number) => (Date.now() - t) / 1000;
 
 /** The backend's health URL as its health check uses it, by service name. */
-export const healthUrl = (service: string) => `http://tasks.${service}:3001/api/health`;
+export const healthUrl = (service: string) => `http://tasks.${service}:${MEDIANEST_CONTRACT.backend.port}${MEDIANEST_CONTRACT.backend.healthPath}`;
 
 /** Polls `probe` every `intervalMs` until it returns a value, at most `timeoutMs` (and a bounded number of tries). */
 export async function until<T>(what: string, timeoutMs: number, intervalMs: number, probe: () => Promise<T | undefined>): Promise<{ value: T; seconds: number }> {
