@@ -12,6 +12,8 @@ export interface MediaNestAppArgs {
   readonly refs: SwarmServiceRefs;
   /** Data services and object storage the app needs. */
   readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+  /** What must finish before a backend task of a new image starts: the schema migration. */
+  readonly backendsAfter: pulumi.Input<pulumi.Resource>[];
 }
 
 export class MediaNestApp extends pulumi.ComponentResource {
@@ -23,8 +25,8 @@ export class MediaNestApp extends pulumi.ComponentResource {
       new SwarmService(spec.name, { ...args.refs, spec, provider: args.provider }, { parent: this, dependsOn });
     const { tier } = args;
     // One backend (rolling) or one per color (blue-green).
-    const backends = tier.backends.map((spec) => create(spec, args.dependsOn));
-    const worker = tier.worker ? create(tier.worker, args.dependsOn) : null;
+    const backends = tier.backends.map((spec) => create(spec, [...args.dependsOn, ...args.backendsAfter]));
+    const worker = tier.worker ? create(tier.worker, [...args.dependsOn, ...args.backendsAfter]) : null;
     // After the backend: a new version reaches the API first (the spec's rolling timeline).
     const frontend = create(tier.frontend, [...backends]);
     this.services = { backends, frontend, worker };

@@ -21,6 +21,7 @@ import { ServiceConfigs } from "./service-configs";
 import { Edge } from "./edge";
 import { Monitoring } from "./monitoring";
 import { PreDeployBackup } from "./predeploy-backup";
+import { SchemaMigration } from "./schema-migration";
 import { SwarmSecrets, type SecretValue } from "./swarm-secrets";
 import type { SwarmServiceRefs } from "./swarm-service";
 
@@ -141,7 +142,14 @@ export class MediaNestStack extends pulumi.ComponentResource {
     const backup = plan.predeployBackup
       ? new PreDeployBackup("predeploy-backup", { plan: plan.predeployBackup, targets, dependsOn: [data] }, { parent: this }).done
       : [];
-    const app = new MediaNestApp("app", { tier: services.app, provider, refs, dependsOn: [...data.ready, ...storage.ready, ...backup] }, afterNetworks);
+    const migrationSecret = secrets.refs.get(plan.migration.secret);
+    if (!migrationSecret) throw new pulumi.ResourceError(`the migration needs secret ${plan.migration.secret}, which the plan does not declare`, this);
+    const migration = new SchemaMigration(
+      "schema-migration",
+      { plan: plan.migration, target: targetOf(plan.migration.host), secret: migrationSecret, dependsOn: [secrets, this.networks, ...data.ready, ...backup] },
+      { parent: this },
+    );
+    const app = new MediaNestApp("app", { tier: services.app, provider, refs, dependsOn: [...data.ready, ...storage.ready, ...backup], backendsAfter: [migration.done] }, afterNetworks);
     if (services.monitoring) {
       new Monitoring("monitoring", { tier: services.monitoring, provider, refs, dataReady: data.ready }, { parent: this, dependsOn: [this.networks, app] });
     }

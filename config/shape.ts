@@ -230,6 +230,13 @@ export const stackConfigSchema = z.strictObject({
         })
         .prefault({}),
       preDeployBackup: z.boolean().default(true).describe("pg_dump on the database node before app images change"),
+      migrationTimeoutSeconds: z
+        .number()
+        .int()
+        .min(30)
+        .max(7200)
+        .default(600)
+        .describe("How long the schema migration step (prisma migrate deploy from the new backend image) may take before the rollout stops"),
     })
     .prefault({}),
   services: z

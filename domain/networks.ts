@@ -28,3 +28,10 @@ export const OVERLAY_NETWORKS: readonly OverlayNetworkSpec[] = [
  * another default address pool; an overlay overlapping it breaks routing mesh traffic.
  */
 export const SWARM_INGRESS_SUBNET = "10.0.0.0/24";
+
+/** The Docker network name of an overlay, e.g. "database-net". */
+export function overlayNetworkName(key: OverlayNetworkKey): string {
+  const network = OVERLAY_NETWORKS.find((n) => n.key === key);
+  if (!network) throw new Error(`no overlay network ${key}`);
+  return network.name;
+}

@@ -80,6 +80,17 @@ export const SCRIPT_INTERFACES = {
   "swarm/node-config.sh": { owner, nodeId: value("node-id"), role, availability: value("availability"), labels: repeat("label") },
   "swarm/node-remove.sh": { owner, nodeId: value("node-id"), drainTimeoutSeconds: int("drain-timeout") },
   "swarm/predeploy-backup.sh": { service: value("service"), images: list("images"), dumpArgs: rest },
+  "swarm/migrate.sh": {
+    images: repeat("image"),
+    network: value("network"),
+    /** The Swarm secret holding the database URL (its generated name). */
+    secret: value("secret"),
+    uid: int("uid"),
+    gid: int("gid"),
+    timeoutSeconds: int("timeout"),
+    constraints: repeat("constraint"),
+    command: rest,
+  },
 } as const satisfies Record<ScriptName, Record<string, Flag>>;
 
 type Interfaces = typeof SCRIPT_INTERFACES;

@@ -20,6 +20,7 @@ export const SCRIPT_NAMES = [
   "swarm/node-config.sh",
   "swarm/node-remove.sh",
   "swarm/predeploy-backup.sh",
+  "swarm/migrate.sh",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -195,7 +195,7 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
     ...["--data", data, "--port", String(PRIMARY_PORT), "--hba-cidr", "127.0.0.0/8"],
     ...["--db", "medianest", "--user", "app", "--password-file", file("app.pw")],
     ...["--replication-user", "replicator", "--replication-password-file", file("replication.pw")],
-    ...["--slots", "replica_1", "--run-as", "postgres"],
+    ...["--slots", "replica_1", "--run-as", "postgres", "--max-connections", "150"],
   ];
   const redisArgs = (port: number, roleHint: string, sentinelHost: string) => [
     ...["--role-hint", roleHint, "--port", String(port), "--password-file", file("redis.pw"), "--data", file(`redis-${port}`)],
@@ -284,6 +284,8 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       // The app role owns its database and is nothing more.
       expect(psql(PRIMARY_PORT, "SELECT rolsuper, rolcreatedb, rolreplication FROM pg_roles WHERE rolname = 'app'").stdout.trim()).toBe("f|f|f");
       expect(allOutput()).toContain("created replication slot replica_1");
+      // --max-connections reaches the server (the app's Prisma pools are sized against it).
+      expect(psql(PRIMARY_PORT, "SHOW max_connections").stdout.trim()).toBe("150");
     }, 60_000);
 
     it("replica: clones the primary with pg_basebackup, follows it through its slot and stays read-only", async () => {
@@ -292,6 +294,8 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
         ...["--data", file("pg-replica"), "--port", String(REPLICA_PORT), "--primary-host", "127.0.0.1"],
         ...["--primary-port", String(PRIMARY_PORT), "--slot", "replica_1"],
         ...["--replication-user", "replicator", "--replication-password-file", file("replication.pw"), "--run-as", "postgres"],
+        // A hot standby needs at least the primary's max_connections.
+        ...["--max-connections", "150"],
       ]);
       await waitFor("the replica to serve the primary's row", () => psql(REPLICA_PORT, "SELECT v FROM t WHERE id = 1").stdout.trim() === "hello", 40_000, [replica]);
 

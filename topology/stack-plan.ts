@@ -1,13 +1,16 @@
 // Config → the whole stack as plain data, one section per tier: hosts and their
 // preparation steps, the swarm, every service by tier, the generated files, the
-// declared secrets, object storage, the edge and the pre-deploy backup. `index.ts`
+// declared secrets, object storage, the edge, the pre-deploy backup and the schema
+// migration. `index.ts`
 // builds it once; the components only turn their section into resources, so what
 // the stack contains is decided (and tested) here, without Pulumi.
 import type { StackConfig } from "../config/schema";
 import { placementOptions } from "../config/schema";
 import { placementRequirementOf, edgeHosts, EDGE_LABEL } from "../domain/catalogue";
 import { hostsMatching } from "../domain/labels";
-import { scriptCall, type ScriptCall } from "../scripts/interfaces";
+import { MEDIANEST_CONTRACT } from "../domain/app-contract";
+import { overlayNetworkName } from "../domain/networks";
+import { scriptCall, type ScriptArgs, type ScriptCall } from "../scripts/interfaces";
 import { PlanError } from "./plan-error";
 import type { CloudflareEdgeInput } from "./cloudflare-plan";
 import { TRAEFIK_PORTS, edgeClusterAddresses } from "./edge";
@@ -16,7 +19,7 @@ import { hostSteps, type HostStep } from "./host-steps";
 import { planTopology, type PlannedNode, type TopologyPlan } from "./plan";
 import { APP_USER, BACKUP_USER, appPolicy, backupPolicy, type PolicyDocument } from "./s3-policies";
 import { secretSource, type SecretSource } from "./secret-sources";
-import { COLORS, planServiceTiers, servicesOf, type ContainerScript, type SecretName, type ServiceFile, type ServiceSpec, type ServiceTiers } from "./services";
+import { COLORS, environmentWrapper, planServiceTiers, secretPath, servicesOf, type ContainerScript, type SecretName, type ServiceFile, type ServiceSpec, type ServiceTiers } from "./services";
 
 export interface HostPlan {
   readonly node: PlannedNode;
@@ -79,6 +82,18 @@ export interface PreDeployBackupPlan {
   readonly call: ScriptCall;
 }
 
+/**
+ * The schema migration step: the contract's migration command from each backend image about
+ * to roll out, as a one-off Swarm job on a manager, after the data tier and the pre-deploy
+ * backup and before any backend task (swarm/migrate.sh). The database URL secret's name is
+ * known only once it exists; the component adds it.
+ */
+export interface MigrationPlan {
+  readonly host: string;
+  readonly secret: SecretName;
+  readonly args: Omit<ScriptArgs<"swarm/migrate.sh">, "secret">;
+}
+
 export interface StackPlan {
   readonly config: StackConfig;
   readonly topology: TopologyPlan;
@@ -91,6 +106,7 @@ export interface StackPlan {
   readonly storage: StoragePlan;
   readonly edge: EdgePlan;
   readonly predeployBackup?: PreDeployBackupPlan;
+  readonly migration: MigrationPlan;
 }
 
 /** The app images whose change re-runs the backup, in a stable order. */
@@ -150,6 +166,26 @@ function predeployBackupPlan(config: StackConfig, services: ServiceTiers): PreDe
   return { hosts: databaseHosts(config), call: scriptCall("swarm/predeploy-backup.sh", { service: dump.name, images: appImages(config), dumpArgs: dump.args }) };
 }
 
+function migrationPlan(config: StackConfig, topology: TopologyPlan, services: ServiceTiers): MigrationPlan {
+  const contract = MEDIANEST_CONTRACT;
+  const [first] = services.app.backends;
+  if (!first) throw new PlanError("the app tier plans no backend");
+  const secretEnv = Object.fromEntries(contract.migration.secrets.map((s) => [s.env, secretPath(s.file)]));
+  return {
+    host: topology.leader.name,
+    secret: "database_url",
+    args: {
+      images: [...new Set(services.app.backends.map((b) => b.image))],
+      network: overlayNetworkName("database"),
+      uid: contract.backend.uid,
+      gid: contract.backend.gid,
+      timeoutSeconds: config.deployment.migrationTimeoutSeconds,
+      constraints: first.placement.constraints,
+      command: environmentWrapper(false, secretEnv, contract.migration.command),
+    },
+  };
+}
+
 export function planStack(config: StackConfig): StackPlan {
   const topology = planTopology(config);
   const services = planServiceTiers(config, topology);
@@ -171,6 +207,7 @@ export function planStack(config: StackConfig): StackPlan {
     storage: storagePlan(config, services),
     edge: cloudflare ? { cloudflare } : {},
     ...(predeployBackup ? { predeployBackup } : {}),
+    migration: migrationPlan(config, topology, services),
   };
 }
 

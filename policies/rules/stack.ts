@@ -4,7 +4,7 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { NETWORK_ATTACHMENTS, STATEFUL_ROLES, type ServiceRole } from "../../domain/catalogue";
 import { cidrsOverlap, parseIpv4Cidr } from "../../domain/cidr";
-import { OVERLAY_NETWORKS } from "../../domain/networks";
+import { OVERLAY_NETWORKS, overlayNetworkName } from "../../domain/networks";
 import { stackFacts } from "../support/stack-facts";
 import { parseScriptCommand } from "../../scripts/interfaces";
 
@@ -73,7 +73,7 @@ export const networkAttachments: StackValidationPolicy = {
       const attached = service.networks.map((id) => nameOf.get(id) ?? (OVERLAY_NETWORKS.some((n) => n.name === id) ? id : undefined));
       if (attached.some((n) => n === undefined)) continue;
       const actual = [...(attached as string[])].sort();
-      const allowed = NETWORK_ATTACHMENTS[role].map((key) => OVERLAY_NETWORKS.find((n) => n.key === key)?.name ?? key).sort();
+      const allowed = NETWORK_ATTACHMENTS[role].map(overlayNetworkName).sort();
       if (actual.join() !== allowed.join()) {
         reportViolation(`service ${service.name} (${role}) is on ${actual.join(", ") || "no network"}; the security table allows exactly ${allowed.join(", ")}`, service.urn);
       }

@@ -13,6 +13,8 @@ export const STANDIN_IMAGE = "medianest-lab/standin:1";
 export const CACHE_DIR = process.env.MEDIANEST_LAB_CACHE ?? "/var/cache/medianest-lab";
 const BUSYBOX = "/bin/busybox";
 const NODE_SHIM = path.join(__dirname, "standin", "node.sh");
+/** The contract's migration command (`npx prisma migrate deploy`), checking its input. */
+const NPX_SHIM = path.join(__dirname, "standin", "npx.sh");
 /**
  * The upstream images' entrypoint (APP_IMAGE_ENTRYPOINT: dumb-init -- /app/docker-entrypoint.sh),
  * so the program's env-file wrapper starts the stand-in as it starts the real app. The
@@ -73,6 +75,7 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
   const hash = createHash("sha256")
     .update(readFileSync(BUSYBOX))
     .update(readFileSync(NODE_SHIM))
+    .update(readFileSync(NPX_SHIM))
     // The base image's recipe is unchanged (its cached tar stays valid); a variant adds its files.
     .update(JSON.stringify(variant ? { applets, FILES: files, EXECUTABLES, CHANGES, format: 2, variant: variant.image } : { applets, FILES, EXECUTABLES, CHANGES, format: 2 }))
     .digest("hex")
@@ -100,6 +103,8 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
     }
     copyFileSync(NODE_SHIM, path.join(root, "usr/local/bin/node"));
     chmodSync(path.join(root, "usr/local/bin/node"), 0o755);
+    copyFileSync(NPX_SHIM, path.join(root, "usr/local/bin/npx"));
+    chmodSync(path.join(root, "usr/local/bin/npx"), 0o755);
     for (const [file, content] of Object.entries(files)) writeFileSync(path.join(root, file), content, { mode: 0o644 });
     for (const [file, content] of Object.entries(EXECUTABLES)) writeFileSync(path.join(root, file), content, { mode: 0o755 });
     const partial = `${tar}.partial-${process.pid}`;

@@ -70,7 +70,8 @@ describe("lab translators", () => {
     expect(spec.TaskTemplate.Placement?.Constraints).toEqual(inputs.taskSpec.placement.constraints);
     expect(spec.TaskTemplate.Networks?.map((n) => n.Target)).toEqual(["real-frontend-net", "real-backend-net", "real-database-net"]);
     expect(spec.TaskTemplate.ContainerSpec.Healthcheck).toMatchObject({ Interval: 10e9, Timeout: 5e9, StartPeriod: 30e9, Retries: 3 });
-    expect(spec.TaskTemplate.ContainerSpec.Secrets?.[0].File).toEqual({ Name: "/run/secrets/postgres-password", UID: "0", GID: "0", Mode: 0o444 });
+    // The image's user owns its secret files (domain/app-contract.ts uid 1001), read-only to it.
+    expect(spec.TaskTemplate.ContainerSpec.Secrets?.[0].File).toEqual({ Name: "/run/secrets/database_url", UID: "1001", GID: "1001", Mode: 0o400 });
     expect(spec.TaskTemplate.RestartPolicy).toEqual({ Condition: "any", Delay: 5e9, MaxAttempts: 0, Window: 120e9 });
     expect(spec.UpdateConfig).toEqual({ Parallelism: 1, Delay: 10e9, FailureAction: "rollback", Monitor: 30e9, MaxFailureRatio: 0, Order: "start-first" });
     expect(spec.Labels["com.medianest.role"]).toBe("backend");

@@ -21,7 +21,7 @@ function wrapperScript(withEnvFile: boolean, secretEnv: Readonly<Record<string, 
 }
 
 /** The wrapper as a command, followed by the image's own command. */
-const wrapper = (withEnvFile: boolean, secretEnv: Readonly<Record<string, string>>, exec: readonly string[]): string[] => [
+export const environmentWrapper = (withEnvFile: boolean, secretEnv: Readonly<Record<string, string>>, exec: readonly string[]): string[] => [
   "/bin/sh",
   "-c",
   wrapperScript(withEnvFile, secretEnv),
@@ -55,7 +55,7 @@ export function deliverEnvironment(spec: ServiceSpec): ServiceSpec {
   if (entries.length <= 1) {
     const exec = spec.command ?? spec.entrypoint;
     if (!exec) throw new Error(`service ${spec.name}: variables from secrets need the image's entrypoint (spec.entrypoint)`);
-    return { ...spec, command: wrapper(false, secretEnv, exec) };
+    return { ...spec, command: environmentWrapper(false, secretEnv, exec) };
   }
   const templated = entries.filter(([, value]) => value.includes("{{"));
   if (templated.length > 1) {
@@ -72,7 +72,7 @@ export function deliverEnvironment(spec: ServiceSpec): ServiceSpec {
     ...spec,
     env: Object.fromEntries(templated),
     envFile: { name: `env-${spec.name}`, content: filed.map(([key, value]) => `${key}=${shellSingleQuoted(value)}\n`).join("") },
-    command: wrapper(true, secretEnv, exec),
+    command: environmentWrapper(true, secretEnv, exec),
   };
 }
 
