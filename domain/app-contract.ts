@@ -108,7 +108,8 @@ export const SECRET_VALUE_RULES: Readonly<Record<AppSecretFile, SecretValueRule>
   plex_client_id: { minLength: 1, noForbiddenWords: false },
   plex_client_secret: { minLength: 1, noForbiddenWords: false },
   metrics_token: { minLength: 20, noForbiddenWords: true },
-  nextauth_secret: { minLength: 32, noForbiddenWords: false },
+  // Not validated by the app; NextAuth only needs one in production.
+  nextauth_secret: { minLength: 1, noForbiddenWords: false },
 };
 
 /** The forbidden word a value contains, if any. */

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { FORBIDDEN_SECRET_WORDS, MEDIANEST_CONTRACT, SAFE_SECRET_ALPHABET, SECRET_VALUE_RULES, forbiddenWordIn, type TierContract } from "../domain/app-contract";
 import { ConfigError } from "../config/schema";
-import { MOCK_RANDOM_PREFIX, STACKS, effectiveEnv, mockedRun, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
+import { MOCK_SAFE_RANDOM_PREFIX, STACKS, effectiveEnv, mockedRun, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
 import { validatedStackConfig } from "./support/stack-config";
 
 interface ContainerInputs {
@@ -93,7 +93,10 @@ describe.each(STACKS)("stack %s wires the app as its contract says", (stack) => 
       expect(password?.inputs, file).toMatchObject({ lower: false, upper: false, numeric: false, special: true, overrideSpecial: SAFE_SECRET_ALPHABET });
       expect(Number(password?.inputs.length)).toBeGreaterThanOrEqual(SECRET_VALUE_RULES[file].minLength);
     }
-    expect(secretData(run, "jwt_secret")).toBe(`${MOCK_RANDOM_PREFIX}jwtsecret`);
+    // The mock, like the provider, draws them from that alphabet only.
+    expect(secretData(run, "jwt_secret")).toMatch(new RegExp(`^${MOCK_SAFE_RANDOM_PREFIX}jsecre`));
+    expect(secretData(run, "jwt_secret")).toHaveLength(64);
+    expect(forbiddenWordIn(secretData(run, "database_url"))).toBeUndefined();
   });
 });
 

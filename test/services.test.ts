@@ -9,6 +9,7 @@ import {
   FAKE_CONFIG_SECRETS,
   FAKE_SSH_KEY,
   MOCK_RANDOM_PREFIX,
+  MOCK_SAFE_RANDOM_PREFIX,
   STACKS,
   isSecretValue,
   mockedRun,
@@ -148,7 +149,7 @@ describe.each(STACKS)("stack %s services", (stack) => {
 
   it("hold no secret in plain env: secret settings are *_FILE paths under /run/secrets", async () => {
     const run = await runOf(stack);
-    const secretValues = [MOCK_RANDOM_PREFIX, FAKE_CONFIG_SECRETS.s3AccessKey, FAKE_CONFIG_SECRETS.s3SecretKey, FAKE_SSH_KEY.split("\n")[1]];
+    const secretValues = [MOCK_RANDOM_PREFIX, MOCK_SAFE_RANDOM_PREFIX, FAKE_CONFIG_SECRETS.s3AccessKey, FAKE_CONFIG_SECRETS.s3SecretKey, FAKE_SSH_KEY.split("\n")[1]];
     for (const service of services(run)) {
       const env = await effectiveEnv(run, service);
       // At most one variable in the container's Env: the provider sends Env in random order.

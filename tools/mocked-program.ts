@@ -146,6 +146,23 @@ export const MOCK_ZONE_ID = "mock-zone-id";
 
 /** Every generated password in a mocked run starts with this, so tests can find leaks. */
 export const MOCK_RANDOM_PREFIX = "MOCKRANDOM";
+/**
+ * The prefix of mocked passwords drawn from an override_special-only alphabet (the app's
+ * safe secrets): like the real provider, the mock then uses only that alphabet's characters.
+ */
+export const MOCK_SAFE_RANDOM_PREFIX = "QXRANDQX";
+
+/** A mocked RandomPassword result: recognisable, and within the alphabet its inputs allow. */
+function mockedPassword(name: string, inputs: Record<string, unknown>): string {
+  const onlySpecial = inputs.lower === false && inputs.upper === false && inputs.numeric === false && typeof inputs.overrideSpecial === "string";
+  if (!onlySpecial) return `${MOCK_RANDOM_PREFIX}${name.replace(/[^A-Za-z0-9]/g, "")}`;
+  const alphabet = new Set(String(inputs.overrideSpecial));
+  const value = [...`${MOCK_SAFE_RANDOM_PREFIX}${name}`].filter((c) => alphabet.has(c)).join("");
+  if (value.length < MOCK_SAFE_RANDOM_PREFIX.length) throw new Error(`mock: the alphabet of ${name} lacks the mock prefix's characters`);
+  // As long as asked (the app checks minimum lengths), repeating the name's characters.
+  const length = Number(inputs.length);
+  return value.repeat(Math.ceil(length / value.length)).slice(0, length);
+}
 /** Fake secret config values (only ever given as secrets). */
 export const FAKE_CONFIG_SECRETS = {
   s3AccessKey: "FAKEACCESSKEY0001",
@@ -177,7 +194,7 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
         if (args.type.startsWith("medianest:")) return { id: undefined, state: args.inputs };
         if (!ALLOWED_TYPES.has(args.type)) throw new Error(`strict mock: unexpected resource type ${args.type} (${args.name})`);
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "random:index/randomPassword:RandomPassword") state.result = `${MOCK_RANDOM_PREFIX}${args.name.replace(/[^A-Za-z0-9]/g, "")}`;
+        if (args.type === "random:index/randomPassword:RandomPassword") state.result = mockedPassword(args.name, args.inputs);
         // Engine-side autonaming does not run under mocks: mimic it.
         if (args.type.startsWith("docker:") && state.name === undefined) state.name = `${args.name}-mock`;
         if (args.type.startsWith("command:")) {

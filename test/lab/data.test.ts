@@ -9,6 +9,7 @@
 // Needs root (skipped otherwise, unless REQUIRE_LAB=1); cleans up like lab.test.ts.
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { blueGreenScenario } from "./data/blue-green";
+import { contractScenario } from "./data/contract";
 import { deployScenario } from "./data/deploy";
 import { managerLossScenario } from "./data/manager-loss";
 import { postgresScenarios } from "./data/postgres";
@@ -34,6 +35,7 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
   }, 180_000);
 
   deployScenario(session);
+  contractScenario(session);
   postgresScenarios(session);
   redisScenario(session);
   rolloutScenarios(session);

@@ -129,7 +129,7 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
     const real = refs.secretNames.get(secret);
     if (!real) throw new Error(`the migration names secret ${secret}, which the lab did not create`);
     const result = await runOverSsh(target(leader()), create.split(secret).join(real), String(r.inputs.stdin), 300_000);
-    if (result.code !== 0) throw new Error(`${r.name} exited ${String(result.code)}:\n${result.stdout}\n${result.stderr}`);
+    if (result.code !== 0) throw new Error(`${r.name} exited ${String(result.code)}: ${result.stderr.trim()} | ${result.stdout.trim()}`);
     migration = { finishedAt: Date.now(), output: result.stdout };
     const ran = result.stdout.split("\n").find((l) => l.startsWith("medianest-standin: migrations applied")) ?? "";
     return { outcome: "done", note: `job ran the contract's migration (${ran || "no output"})` };

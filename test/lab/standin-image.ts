@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { FORBIDDEN_SECRET_WORDS, MEDIANEST_CONTRACT, SECRET_VALUE_RULES } from "../../domain/app-contract";
 import type { Engine } from "./engine";
 
 export const STANDIN_IMAGE = "medianest-lab/standin:1";
@@ -15,6 +16,27 @@ const BUSYBOX = "/bin/busybox";
 const NODE_SHIM = path.join(__dirname, "standin", "node.sh");
 /** The contract's migration command (`npx prisma migrate deploy`), checking its input. */
 const NPX_SHIM = path.join(__dirname, "standin", "npx.sh");
+/** The image's own entrypoint: exports and checks what the contract says, then serves $PORT. */
+const APP_ENTRYPOINT = path.join(__dirname, "standin", "app-entrypoint.sh");
+
+/**
+ * The app contract as the stand-in's entrypoint reads it, per tier port: the secret files
+ * the image itself exports, and every variable the app requires with its rules.
+ */
+function contractFiles(): Record<string, string> {
+  const files: Record<string, string> = { "app/contract/forbidden-words": `${FORBIDDEN_SECRET_WORDS.join("\n")}\n` };
+  for (const tier of [MEDIANEST_CONTRACT.backend, MEDIANEST_CONTRACT.frontend]) {
+    files[`app/contract/${tier.port}.exports`] = tier.secrets
+      .filter((s) => s.exportedBy === "image")
+      .map((s) => `${s.file} ${s.env}\n`)
+      .join("");
+    files[`app/contract/${tier.port}.requires`] = [
+      ...Object.keys(tier.env).map((name) => `${name} 1 0\n`),
+      ...tier.secrets.map((s) => `${s.env} ${SECRET_VALUE_RULES[s.file].minLength} ${SECRET_VALUE_RULES[s.file].noForbiddenWords ? 1 : 0}\n`),
+    ].join("");
+  }
+  return files;
+}
 /**
  * The upstream images' entrypoint (APP_IMAGE_ENTRYPOINT: dumb-init -- /app/docker-entrypoint.sh),
  * so the program's env-file wrapper starts the stand-in as it starts the real app. The
@@ -24,8 +46,6 @@ const NPX_SHIM = path.join(__dirname, "standin", "npx.sh");
 const CHANGES = [`ENTRYPOINT ${JSON.stringify(["dumb-init", "--"])}`, `CMD ${JSON.stringify(["/app/docker-entrypoint.sh"])}`, "WORKDIR /"];
 const EXECUTABLES: Record<string, string> = {
   "usr/bin/dumb-init": '#!/bin/sh\n# dumb-init stand-in: run the command after "--".\n[ "${1:-}" = "--" ] && shift\nexec "$@"\n',
-  // Serves on $PORT, as the real images do (backend 4000, frontend 3000: domain/app-contract.ts).
-  "app/docker-entrypoint.sh": '#!/bin/sh\nexec httpd -f -p "${PORT:-3000}" -h /www\n',
 };
 const FILES: Record<string, string> = {
   "www/index.html": "<!doctype html><title>MediaNest lab stand-in</title>\n",
@@ -62,7 +82,7 @@ export const STANDIN_V2: StandinVariant = { image: "medianest-lab/standin:2", fi
 export const STANDIN_NO_HEALTH: StandinVariant = { image: "medianest-lab/standin:3-nohealth", files: { "www/version": "3\n" }, omit: ["www/api/health"] };
 
 function variantFiles(variant: StandinVariant | undefined): Record<string, string> {
-  const files: Record<string, string> = { ...FILES, ...(variant?.files ?? {}) };
+  const files: Record<string, string> = { ...FILES, ...contractFiles(), ...(variant?.files ?? {}) };
   for (const omitted of variant?.omit ?? []) delete files[omitted];
   return files;
 }
@@ -76,8 +96,8 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
     .update(readFileSync(BUSYBOX))
     .update(readFileSync(NODE_SHIM))
     .update(readFileSync(NPX_SHIM))
-    // The base image's recipe is unchanged (its cached tar stays valid); a variant adds its files.
-    .update(JSON.stringify(variant ? { applets, FILES: files, EXECUTABLES, CHANGES, format: 2, variant: variant.image } : { applets, FILES, EXECUTABLES, CHANGES, format: 2 }))
+    .update(readFileSync(APP_ENTRYPOINT))
+    .update(JSON.stringify({ applets, FILES: files, EXECUTABLES, CHANGES, format: 3, variant: variant?.image ?? null }))
     .digest("hex")
     .slice(0, 16);
   const tar = path.join(CACHE_DIR, `standin-${hash}.tar`);
@@ -88,7 +108,7 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
   rmSync(work, { recursive: true, force: true });
   try {
     const root = path.join(work, "rootfs");
-    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "www/api", "root", "proc", "sys", "dev", "run", "app"]) {
+    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "www/api", "root", "proc", "sys", "dev", "run", "app/contract"]) {
       mkdirSync(path.join(root, dir), { recursive: true });
     }
     mkdirSync(path.join(root, "tmp"), { recursive: true });
@@ -105,6 +125,8 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
     chmodSync(path.join(root, "usr/local/bin/node"), 0o755);
     copyFileSync(NPX_SHIM, path.join(root, "usr/local/bin/npx"));
     chmodSync(path.join(root, "usr/local/bin/npx"), 0o755);
+    copyFileSync(APP_ENTRYPOINT, path.join(root, "app/docker-entrypoint.sh"));
+    chmodSync(path.join(root, "app/docker-entrypoint.sh"), 0o755);
     for (const [file, content] of Object.entries(files)) writeFileSync(path.join(root, file), content, { mode: 0o644 });
     for (const [file, content] of Object.entries(EXECUTABLES)) writeFileSync(path.join(root, file), content, { mode: 0o755 });
     const partial = `${tar}.partial-${process.pid}`;

@@ -2,7 +2,7 @@
 # npx.sh — `/usr/local/bin/npx` in the lab's stand-in image. It answers exactly the app
 # contract's migration command (`npx prisma migrate deploy`, domain/app-contract.ts) the way
 # the real one depends on its input: it needs DATABASE_URL, a postgresql:// URL without any
-# of the words the app refuses. It prints when it ran, so the lab can order it against the
+# of the words the app refuses (/app/contract/forbidden-words, from the contract). It prints when it ran, so the lab can order it against the
 # backend's tasks. Anything else exits 2.
 set -eu
 
@@ -17,9 +17,9 @@ case "$url" in
   *) echo "npx stand-in: DATABASE_URL is not a postgresql:// URL" >&2; exit 1 ;;
 esac
 lower="$(printf '%s' "$url" | tr '[:upper:]' '[:lower:]')"
-for word in test demo example default changeme password 123456 secret development dev; do
+while read -r word; do
   case "$lower" in
     *"$word"*) echo "npx stand-in: DATABASE_URL contains '$word', which the app refuses" >&2; exit 1 ;;
   esac
-done
+done </app/contract/forbidden-words
 echo "medianest-standin: migrations applied at $(date +%s)"
