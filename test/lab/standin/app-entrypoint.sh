@@ -30,7 +30,9 @@ fi
 # The app applies its production rules only with NODE_ENV=production (as the program sets).
 if [ "${NODE_ENV:-}" = production ] && [ -f "$dir/$port.requires" ]; then
   while read -r var min forbidden; do
-    value="$(printenv "$var" || true)"
+    # busybox has no printenv; the names come from the contract (checked to be identifiers).
+    case "$var" in *[!A-Za-z0-9_]* | "") echo "medianest-standin: bad variable name '$var'" >&2; exit 2 ;; esac
+    eval "value=\${$var:-}"
     if [ -z "$value" ]; then
       echo "medianest-standin: $var is required and not set" >&2
       exit 1
