@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { MEDIANEST_CONTRACT, SECRET_VALUE_RULES, forbiddenWordIn, type AppSecretFile } from "../domain/app-contract";
 import { EDGE_LABEL, REDIS_LABEL, edgeHosts, placementRequirements, redisHosts } from "../domain/catalogue";
 import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../domain/cidr";
-import { hasDigest } from "../domain/images";
+import { hasDigest, isPlaceholderImage } from "../domain/images";
 import { hostsMatching } from "../domain/labels";
 import { OVERLAY_NETWORKS, SWARM_INGRESS_SUBNET } from "../domain/networks";
 import { placementOptions, type ValidationContext } from "./defaults";
@@ -263,6 +263,24 @@ const imageDigests = rule("image-digests", function* (config) {
 });
 
 /** Every rule, in the order their issues are reported. */
+const appImagesBuilt = rule("app-images-built", function* (config) {
+  const images: [readonly (string | number)[], string | undefined][] = [
+    [["images", "frontend"], config.images.frontend],
+    [["images", "backend"], config.images.backend],
+    [["images", "worker"], config.images.worker],
+    [["deployment", "images", "blue"], config.deployment.images.blue],
+    [["deployment", "images", "green"], config.deployment.images.green],
+  ];
+  for (const [path, ref] of images) {
+    if (ref !== undefined && isPlaceholderImage(ref)) {
+      yield {
+        key: configKey([...path]),
+        message: `is the sample's placeholder: no MediaNest image is published. Build it (README "Building the MediaNest images"), push it to your registry, then pulumi config set --path medianest:${path.join(".")} <repo>:<tag>@sha256:<digest>`,
+      };
+    }
+  }
+});
+
 /** Config secrets that become the app's secret files, with the rules the app applies to them. */
 const APP_SECRET_KEYS = {
   jwtSecret: "jwt_secret",
@@ -344,6 +362,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   imageDigests,
   appSecretValues,
   connectionBudgetFits,
+  appImagesBuilt,
 ];
 
 export function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext): Generator<ConfigIssue> {

@@ -37,3 +37,10 @@ export function unpinnedReason(ref: string): "no-tag" | "latest" | undefined {
   // A registry port ("host:5000/x") is not a tag.
   return /:[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(ref.replace(/^[^/]*:\d+\//, "")) ? undefined : "no-tag";
 }
+
+/**
+ * The sample stacks' app images: no MediaNest image is published, so the samples name a
+ * registry that cannot exist (RFC 2606 .invalid) until the user builds and pushes theirs.
+ */
+export const PLACEHOLDER_IMAGE_REGISTRY = "medianest.invalid/";
+export const isPlaceholderImage = (ref: string): boolean => ref.startsWith(PLACEHOLDER_IMAGE_REGISTRY);

@@ -4,8 +4,8 @@
 // that would are refused before any resource exists.
 import { describe, expect, it } from "vitest";
 import { FORBIDDEN_SECRET_WORDS, MEDIANEST_CONTRACT, SAFE_SECRET_ALPHABET, SECRET_VALUE_RULES, forbiddenWordIn, type TierContract } from "../domain/app-contract";
-import { ConfigError } from "../config/schema";
-import { MOCK_SAFE_RANDOM_PREFIX, STACKS, effectiveEnv, mockedRun, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
+import { ConfigError, validateStackConfig } from "../config/schema";
+import { FAKE_SSH_KEY, MOCK_SAFE_RANDOM_PREFIX, STACKS, stackFileConfig, effectiveEnv, mockedRun, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
 import { validatedStackConfig } from "./support/stack-config";
 
 interface ContainerInputs {
@@ -105,6 +105,21 @@ describe("monitoring scrapes the backend with its metrics token", () => {
     const run = await runOf("homelab");
     const prometheus = containerOf(serviceOf(run, "prometheus"));
     expect((prometheus.secrets ?? []).map((s) => s.fileName)).toContain("/run/secrets/metrics_token");
+  });
+});
+
+describe("the samples' app images", () => {
+  it("are placeholders the config refuses, saying how to get real ones", () => {
+    const raw = Object.fromEntries(Object.entries(stackFileConfig("homelab")).map(([k, v]) => [k.replace(/^medianest:/, ""), v]));
+    const secretKeys = new Set(["sshPrivateKey", "cloudflareApiToken"]);
+    let message = "";
+    try {
+      validateStackConfig({ ...raw, sshPrivateKey: FAKE_SSH_KEY, cloudflareApiToken: "x".repeat(40) }, { secretKeys, runningAsRoot: true });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('medianest:images.frontend: is the sample\'s placeholder: no MediaNest image is published. Build it (README "Building the MediaNest images")');
+    expect(message).toContain("medianest:images.backend: is the sample's placeholder");
   });
 });
 

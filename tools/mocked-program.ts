@@ -3,6 +3,7 @@
 // secret markers). The mocks are strict: an unexpected resource type or any
 // provider function call fails the run.
 import { readFileSync } from "node:fs";
+import { isPlaceholderImage } from "../domain/images";
 import * as path from "node:path";
 import { parse } from "yaml";
 import type * as pulumiType from "@pulumi/pulumi";
@@ -91,8 +92,24 @@ export function purgeProgramModules(): void {
 }
 
 /** The config a stack runs with in tests: its file plus the (fake) SSH key as a secret. */
+/**
+ * What a user puts in place of the samples' placeholder app images once they have built
+ * and pushed theirs: mocked runs (tests, compliance, benchmarks) evaluate the stacks as
+ * they will run, not as they ship.
+ */
+export const BUILT_APP_IMAGES: Readonly<Record<"frontend" | "backend", string>> = {
+  frontend: "ghcr.io/medianest/medianest-frontend:1.0.0@sha256:7d8f249bac169d71a113232ba6b343a7c7c14eb20d568997fdaafa94997a94a7",
+  backend: "ghcr.io/medianest/medianest-backend:1.0.0@sha256:2c128afe11fa8bacaab9dc0245a7080970747b446f895707e8a590f7d13dfccf",
+};
+
 export function testConfig(stack: StackName): Record<string, unknown> {
   const config = stackFileConfig(stack);
+  const images = config["medianest:images"] as Record<string, string> | undefined;
+  if (images) {
+    config["medianest:images"] = Object.fromEntries(
+      Object.entries(images).map(([key, ref]) => [key, isPlaceholderImage(ref) && (key === "frontend" || key === "backend") ? BUILT_APP_IMAGES[key] : ref]),
+    );
+  }
   if (config["medianest:connection"] !== "local") config["medianest:sshPrivateKey"] = FAKE_SSH_KEY;
   for (const key of STACK_SECRETS[stack]) config[`medianest:${key}`] = FAKE_CONFIG_SECRETS[key];
   return config;
