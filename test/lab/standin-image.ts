@@ -18,6 +18,8 @@ const NODE_SHIM = path.join(__dirname, "standin", "node.sh");
 const NPX_SHIM = path.join(__dirname, "standin", "npx.sh");
 /** The image's own entrypoint: exports and checks what the contract says, then serves $PORT. */
 const APP_ENTRYPOINT = path.join(__dirname, "standin", "app-entrypoint.sh");
+/** /metrics as the backend answers it: only with the bearer token (busybox httpd CGI). */
+const METRICS_CGI = path.join(__dirname, "standin", "metrics.cgi");
 
 /**
  * The app contract as the stand-in's entrypoint reads it, per tier port: the secret files
@@ -97,6 +99,7 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
     .update(readFileSync(NODE_SHIM))
     .update(readFileSync(NPX_SHIM))
     .update(readFileSync(APP_ENTRYPOINT))
+    .update(readFileSync(METRICS_CGI))
     .update(JSON.stringify({ applets, FILES: files, EXECUTABLES, CHANGES, format: 3, variant: variant?.image ?? null }))
     .digest("hex")
     .slice(0, 16);
@@ -108,7 +111,7 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
   rmSync(work, { recursive: true, force: true });
   try {
     const root = path.join(work, "rootfs");
-    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "www/api", "root", "proc", "sys", "dev", "run", "app/contract"]) {
+    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "www/api", "www/cgi-bin", "www/metrics", "root", "proc", "sys", "dev", "run", "app/contract"]) {
       mkdirSync(path.join(root, dir), { recursive: true });
     }
     mkdirSync(path.join(root, "tmp"), { recursive: true });
@@ -127,6 +130,8 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
     chmodSync(path.join(root, "usr/local/bin/npx"), 0o755);
     copyFileSync(APP_ENTRYPOINT, path.join(root, "app/docker-entrypoint.sh"));
     chmodSync(path.join(root, "app/docker-entrypoint.sh"), 0o755);
+    copyFileSync(METRICS_CGI, path.join(root, "www/cgi-bin/index.cgi"));
+    chmodSync(path.join(root, "www/cgi-bin/index.cgi"), 0o755);
     for (const [file, content] of Object.entries(files)) writeFileSync(path.join(root, file), content, { mode: 0o644 });
     for (const [file, content] of Object.entries(EXECUTABLES)) writeFileSync(path.join(root, file), content, { mode: 0o755 });
     const partial = `${tar}.partial-${process.pid}`;

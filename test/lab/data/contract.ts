@@ -3,9 +3,15 @@
 // app-entrypoint.sh): the deploy scenario showed the program's wiring passes; here one secret
 // less keeps the backend from ever starting.
 import { expect, it } from "vitest";
+import { MEDIANEST_CONTRACT } from "../../../domain/app-contract";
+import { scrapeTargets } from "../../../topology/generated-files";
+import { secretPath, servicesOf } from "../../../topology/services";
+import { planStack } from "../../../topology/stack-plan";
+import { validatedStackConfig } from "../../support/stack-config";
 import { demuxLogs } from "../engine";
 import { recordedSpec, taskFilter, type SwarmTask } from "../lab-swarm";
 import type { EngineServiceSpec } from "../service-spec";
+import { STANDIN_IMAGE } from "../standin-image";
 import { until } from "./probes";
 import { BACKEND, type DataLabSession } from "./session";
 
@@ -50,4 +56,27 @@ export function contractScenario(s: DataLabSession): void {
       }
     });
   }, 240_000);
+
+  it("the backend's /metrics answers Prometheus's bearer token and refuses a scrape without it", async () => {
+    const { objects, requireStep, check, lab } = s;
+    requireStep("deployed");
+    await check("contract: /metrics with the program's token -> 200; without -> 401", async () => {
+      // What Prometheus sends (the lab stack runs no monitoring; the plan's scrape job says it):
+      // the file its job names, which is where the metrics_token secret is mounted.
+      const plan = planStack(validatedStackConfig("lab"));
+      const job = scrapeTargets(plan.config, servicesOf(plan.services)).find((t) => t.job === "medianest-backend");
+      expect(job?.bearerTokenFile).toBe(secretPath("metrics_token"));
+      const token = objects.secretValues.get("metrics_token");
+      expect(token, "the lab created the metrics_token secret").toBeDefined();
+      const url = `http://tasks.${BACKEND}:${MEDIANEST_CONTRACT.backend.port}${MEDIANEST_CONTRACT.backend.metricsPath}`;
+      const client = lab.host("lab-2").engine;
+      const withToken = await client.probe(STANDIN_IMAGE, ["timeout", "10", "wget", "-q", "-O-", "--header", `Authorization: Bearer ${token ?? ""}`, url], "frontend-net");
+      expect(withToken.code, withToken.output).toBe(0);
+      expect(withToken.output).toContain("app_info{");
+      const without = await client.probe(STANDIN_IMAGE, ["timeout", "10", "wget", "-q", "-O-", url], "frontend-net");
+      expect(without.code).not.toBe(0);
+      expect(without.output).toContain("401");
+      return `with the token: ${withToken.output.trim().split("\n").pop() ?? ""}; without: ${without.output.trim().split("\n").pop() ?? ""}`;
+    });
+  }, 120_000);
 }
