@@ -7,6 +7,7 @@ import { EDGE_LABEL, REDIS_LABEL, edgeHosts, placementRequirements, redisHosts }
 import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../domain/cidr";
 import { hasDigest, isPlaceholderImage } from "../domain/images";
 import { hostsMatching } from "../domain/labels";
+import { looksLikeSecretName, looksLikeSecretValue } from "../domain/secret-patterns";
 import { OVERLAY_NETWORKS, SWARM_INGRESS_SUBNET } from "../domain/networks";
 import { placementOptions, type ValidationContext } from "./defaults";
 
@@ -263,6 +264,18 @@ const imageDigests = rule("image-digests", function* (config) {
 });
 
 /** Every rule, in the order their issues are reported. */
+const appExtraEnv = rule("app-extra-env", function* (config) {
+  for (const tier of ["backend", "frontend"] as const) {
+    const contract = MEDIANEST_CONTRACT[tier];
+    const taken = new Set([...Object.keys(contract.env), ...contract.secrets.map((s) => s.env)]);
+    for (const [name, value] of Object.entries(config.app.extraEnv[tier])) {
+      const key = configKey(["app", "extraEnv", tier, name]);
+      if (taken.has(name)) yield { key, message: `is set by the program from the app contract (domain/app-contract.ts); remove it here` };
+      else if (looksLikeSecretName(name) || looksLikeSecretValue(value)) yield { key, message: "looks like a secret: extra settings travel in plain text, so secrets cannot be added this way" };
+    }
+  }
+});
+
 const appImagesBuilt = rule("app-images-built", function* (config) {
   const images: [readonly (string | number)[], string | undefined][] = [
     [["images", "frontend"], config.images.frontend],
@@ -363,6 +376,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   appSecretValues,
   connectionBudgetFits,
   appImagesBuilt,
+  appExtraEnv,
 ];
 
 export function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext): Generator<ConfigIssue> {

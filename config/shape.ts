@@ -62,6 +62,9 @@ const SECRET_DESCRIPTIONS: Readonly<Record<SecretConfigKey, string>> = {
   alertSlackWebhookUrl: "Slack incoming-webhook URL (monitoring.alerting.slack)",
 };
 
+/** Plain app settings by variable name. */
+const envSettings = z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "variable names are A-Z, 0-9 and _"), z.string()).default({});
+
 const hostSchema = z.strictObject({
   name: z
     .string()
@@ -116,6 +119,12 @@ export const stackConfigSchema = z.strictObject({
       .string()
       .regex(/^(localhost|([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})$/, "must be a DNS name such as medianest.example.com")
       .describe("Public host name of the portal (NEXTAUTH_URL, the edge routers, DNS)"),
+    extraEnv: z
+      .strictObject({
+        backend: envSettings.describe("Settings the backend gets besides its contract's (e.g. LOG_LEVEL for a fork or a newer upstream); never secrets"),
+        frontend: envSettings.describe("Settings the frontend gets besides its contract's; never secrets"),
+      })
+      .prefault({}),
   }),
   // Every default is pinned by digest (the multi-arch index digest), with its tag kept for
   // people: config/rules.ts imageDigestIssues says why a tag alone is not enough.

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { FORBIDDEN_SECRET_WORDS, MEDIANEST_CONTRACT, SAFE_SECRET_ALPHABET, SECRET_VALUE_RULES, forbiddenWordIn, type TierContract } from "../domain/app-contract";
 import { ConfigError, validateStackConfig } from "../config/schema";
-import { FAKE_SSH_KEY, MOCK_SAFE_RANDOM_PREFIX, STACKS, stackFileConfig, effectiveEnv, mockedRun, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
+import { FAKE_SSH_KEY, MOCK_SAFE_RANDOM_PREFIX, STACKS, stackFileConfig, testConfig, effectiveEnv, mockedRun, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
 import { validatedStackConfig } from "./support/stack-config";
 
 interface ContainerInputs {
@@ -100,6 +100,16 @@ describe.each(STACKS)("stack %s wires the app as its contract says", (stack) => 
   });
 });
 
+describe("a stack extends the contract with plain settings", () => {
+  it("the backend gets them next to the contract's, the frontend does not", async () => {
+    const config = testConfig("homelab");
+    const app = { ...(config["medianest:app"] as object), extraEnv: { backend: { LOG_LEVEL: "debug" } } };
+    const run = await mockedRun("homelab", { config: { ...config, "medianest:app": app } });
+    expect((await effectiveEnv(run, serviceOf(run, "medianest-backend"))).LOG_LEVEL).toBe("debug");
+    expect((await effectiveEnv(run, serviceOf(run, "medianest-frontend"))).LOG_LEVEL).toBeUndefined();
+  });
+});
+
 describe("monitoring scrapes the backend with its metrics token", () => {
   it("as a bearer file Prometheus mounts", async () => {
     const run = await runOf("homelab");
@@ -140,6 +150,8 @@ describe("config values the app would refuse", () => {
     [{ metricsToken: "short" }, "medianest:metricsToken: is 5 characters"],
     [{ services: { postgres: { database: "medianest_dev" } } }, 'medianest:services.postgres.database: contains "dev"; it goes into DATABASE_URL'],
     [{ services: { postgres: { maxConnections: 60 } } }, "medianest:services.postgres.maxConnections: the app can open"],
+    [{ app: { hostname: "medianest.example.com", extraEnv: { backend: { JWT_SECRET: "x" } } } }, "medianest:app.extraEnv.backend.JWT_SECRET: is set by the program from the app contract"],
+    [{ app: { hostname: "medianest.example.com", extraEnv: { frontend: { SMTP_PASSWORD: "x" } } } }, "medianest:app.extraEnv.frontend.SMTP_PASSWORD: looks like a secret"],
   ] as const)("%o", (overrides, message) => {
     expect(issues(overrides as Parameters<typeof validatedStackConfig>[1]).join("\n")).toContain(message);
   });

@@ -3,6 +3,7 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { EDGE_PORTS, SERVICE_BUDGETS, statefulLabels, type ServiceRole } from "../../domain/catalogue";
 import { hasDigest, unpinnedReason } from "../../domain/images";
+import { looksLikeSecretName, looksLikeSecretValue } from "../../domain/secret-patterns";
 import { parseEnvFile } from "../../topology/services";
 import { TYPES } from "../support/stack-facts";
 import { serviceView } from "../support/views";
@@ -79,8 +80,6 @@ export const imageDigests: ResourceValidationPolicy = {
   },
 };
 
-const SECRET_KEY = /PASSWORD|PASSWD|TOKEN|SECRET|_KEY$|_KEY_|PRIVATE|CREDENTIAL/;
-const SECRET_VALUE = /-----BEGIN [A-Z ]*PRIVATE KEY-----|SWMTKN-|SWMKEY-|^(ghp|gho|xox[abp])_/;
 
 export const noPlaintextSecrets: ResourceValidationPolicy = {
   name: "no-plaintext-secrets",
@@ -89,10 +88,10 @@ export const noPlaintextSecrets: ResourceValidationPolicy = {
   validateResource: (args, reportViolation) => {
     const check = (owner: string, env: Readonly<Record<string, string>>) => {
       for (const [key, value] of Object.entries(env)) {
-        if (SECRET_KEY.test(key) && !(key.endsWith("_FILE") && value.startsWith("/run/secrets/"))) {
+        if (looksLikeSecretName(key) && !(key.endsWith("_FILE") && value.startsWith("/run/secrets/"))) {
           reportViolation(`${owner} sets ${key} in its environment: mount the value as a Docker secret and set ${key}_FILE=/run/secrets/... instead`);
         }
-        if (SECRET_VALUE.test(value)) reportViolation(`${owner} has a secret-looking value in ${key}: use a Docker secret`);
+        if (looksLikeSecretValue(value)) reportViolation(`${owner} has a secret-looking value in ${key}: use a Docker secret`);
       }
     };
     // Most of a service's environment travels as an env file (a Swarm config named env-<service>-<hash>).

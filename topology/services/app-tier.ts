@@ -20,7 +20,7 @@ export function publicOrigin(config: StackConfig): string {
 }
 
 /** A tier's settings, secret files and secret-backed variables, as its contract says. */
-function contractWiring(config: StackConfig, tier: TierContract): Pick<ServiceSpec, "env" | "secrets" | "secretEnv"> {
+function contractWiring(config: StackConfig, tier: TierContract, extra: Readonly<Record<string, string>>): Pick<ServiceSpec, "env" | "secrets" | "secretEnv"> {
   const value = (source: SettingSource): string => {
     switch (source.kind) {
       case "literal":
@@ -36,7 +36,8 @@ function contractWiring(config: StackConfig, tier: TierContract): Pick<ServiceSp
     }
   };
   return {
-    env: Object.fromEntries(Object.entries(tier.env).map(([key, source]) => [key, value(source)])),
+    // The stack's extra settings (config rule app-extra-env keeps them apart from the contract's).
+    env: { ...extra, ...Object.fromEntries(Object.entries(tier.env).map(([key, source]) => [key, value(source)])) },
     secrets: [...new Set(tier.secrets.map((s) => s.file))].sort(),
     secretEnv: Object.fromEntries(tier.secrets.filter((s) => s.exportedBy === "wrapper").map((s) => [s.env, s.file])),
   };
@@ -76,7 +77,7 @@ export function appTier(base: Base): AppTier {
       placement: { constraints: plan.placement["medianest-backend"], spread: [] },
       healthcheck: nodeHealth(`http://127.0.0.1:${contract.backend.port}${contract.backend.healthPath}`),
       entrypoint: contract.backend.entrypoint,
-      ...contractWiring(config, contract.backend),
+      ...contractWiring(config, contract.backend, config.app.extraEnv.backend),
       scripts: [],
       mounts: [],
       secretOwner: { uid: contract.backend.uid, gid: contract.backend.gid },
@@ -105,7 +106,7 @@ export function appTier(base: Base): AppTier {
       placement: { constraints: plan.placement["medianest-frontend"], spread: ["node.labels.az"] },
       healthcheck: nodeHealth(`http://127.0.0.1:${contract.frontend.port}${contract.frontend.healthPath}`),
       entrypoint: contract.frontend.entrypoint,
-      ...contractWiring(config, contract.frontend),
+      ...contractWiring(config, contract.frontend, config.app.extraEnv.frontend),
       scripts: [],
       mounts: [],
       secretOwner: { uid: contract.frontend.uid, gid: contract.frontend.gid },
@@ -120,7 +121,7 @@ export function appTier(base: Base): AppTier {
             placement: { constraints: plan.placement["medianest-worker"], spread: [] },
             // The worker runs the backend's code: the same settings and secrets.
             entrypoint: workerCommand,
-            ...contractWiring(config, contract.backend),
+            ...contractWiring(config, contract.backend, config.app.extraEnv.backend),
             scripts: [],
             mounts: [{ source: config.storage.mediaPath, target: "/media", readOnly: false }],
             secretOwner: { uid: contract.backend.uid, gid: contract.backend.gid },
