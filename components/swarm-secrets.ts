@@ -22,8 +22,9 @@ export type SecretValue =
 /**
  * A generated value's alphabet. Alphanumeric by default: safe in URLs and config files.
  * appSafe draws from SAFE_SECRET_ALPHABET only: with lower, upper and numeric off the
- * provider picks every character from override_special (terraform-provider-random
- * internal/random/string.go CreateString builds the charset from the enabled sets).
+ * provider picks every character from override_special (terraform-provider-random v3.6–v3.7
+ * internal/random/string.go CreateString: the charset is the enabled sets, special being
+ * OverrideSpecial when given; the min_* counts default to 0).
  */
 function passwordArgs(length: number, appSafe: boolean): random.RandomPasswordArgs {
   return appSafe ? { length, lower: false, upper: false, numeric: false, special: true, overrideSpecial: SAFE_SECRET_ALPHABET } : { length, special: false };

@@ -74,7 +74,8 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
   // Secrets read by our entrypoints (run as root, then drop privileges) stay root-only; an
   // image with a known user owns its secret files. Otherwise world-readable in the task.
   const secretMode = spec.scripts.length > 0 || spec.secretOwner ? 0o400 : 0o444;
-  // The provider stores file_uid/file_gid as strings ("0" when unset: flattenTaskSecrets).
+  // The provider stores file_uid/file_gid as strings, default "0" (terraform-provider-docker
+  // v4.5.0 resource_docker_service.go schema; read back by flattenServiceSecrets).
   const secretOwner = spec.secretOwner ? { fileUid: String(spec.secretOwner.uid), fileGid: String(spec.secretOwner.gid) } : {};
   return {
     name: spec.name,
