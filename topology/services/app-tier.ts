@@ -19,8 +19,17 @@ export function publicOrigin(config: StackConfig): string {
   return config.app.hostname === "localhost" ? "http://localhost" : `https://${config.app.hostname}`;
 }
 
-/** A tier's settings, secret files and secret-backed variables, as its contract says. */
-function contractWiring(config: StackConfig, tier: TierContract, extra: Readonly<Record<string, string>>): Pick<ServiceSpec, "env" | "secrets" | "secretEnv"> {
+/**
+ * What a tier's contract gives its service: settings (plus the stack's extra ones), secret
+ * files and secret-backed variables, the image's user as their owner, and what runs (the
+ * image's entrypoint, or another command in the same image such as the worker's).
+ */
+function contractWiring(
+  config: StackConfig,
+  tier: TierContract,
+  extra: Readonly<Record<string, string>>,
+  exec: readonly string[] = tier.entrypoint,
+): Pick<ServiceSpec, "env" | "secrets" | "secretEnv" | "secretOwner" | "entrypoint" | "scripts"> {
   const value = (source: SettingSource): string => {
     switch (source.kind) {
       case "literal":
@@ -40,6 +49,9 @@ function contractWiring(config: StackConfig, tier: TierContract, extra: Readonly
     env: { ...extra, ...Object.fromEntries(Object.entries(tier.env).map(([key, source]) => [key, value(source)])) },
     secrets: [...new Set(tier.secrets.map((s) => s.file))].sort(),
     secretEnv: Object.fromEntries(tier.secrets.filter((s) => s.exportedBy === "wrapper").map((s) => [s.env, s.file])),
+    secretOwner: { uid: tier.uid, gid: tier.gid },
+    entrypoint: exec,
+    scripts: [],
   };
 }
 
@@ -76,11 +88,8 @@ export function appTier(base: Base): AppTier {
       replicas,
       placement: { constraints: plan.placement["medianest-backend"], spread: [] },
       healthcheck: nodeHealth(`http://127.0.0.1:${contract.backend.port}${contract.backend.healthPath}`),
-      entrypoint: contract.backend.entrypoint,
       ...contractWiring(config, contract.backend, config.app.extraEnv.backend),
-      scripts: [],
       mounts: [],
-      secretOwner: { uid: contract.backend.uid, gid: contract.backend.gid },
       // In-flight requests finish on SIGTERM before the task goes.
       stopGracePeriod: "30s",
       labels: {
@@ -105,11 +114,8 @@ export function appTier(base: Base): AppTier {
       replicas: config.services.frontend.replicas,
       placement: { constraints: plan.placement["medianest-frontend"], spread: ["node.labels.az"] },
       healthcheck: nodeHealth(`http://127.0.0.1:${contract.frontend.port}${contract.frontend.healthPath}`),
-      entrypoint: contract.frontend.entrypoint,
       ...contractWiring(config, contract.frontend, config.app.extraEnv.frontend),
-      scripts: [],
       mounts: [],
-      secretOwner: { uid: contract.frontend.uid, gid: contract.frontend.gid },
       labels: frontendRoutingLabels(config, contract.frontend.port),
     }),
     ...(workerCommand
@@ -119,12 +125,9 @@ export function appTier(base: Base): AppTier {
             image: config.images.worker,
             replicas: config.services.worker.replicas,
             placement: { constraints: plan.placement["medianest-worker"], spread: [] },
-            // The worker runs the backend's code: the same settings and secrets.
-            entrypoint: workerCommand,
-            ...contractWiring(config, contract.backend, config.app.extraEnv.backend),
-            scripts: [],
+            // The worker runs the backend's code: the same settings and secrets, its own command.
+            ...contractWiring(config, contract.backend, config.app.extraEnv.backend, workerCommand),
             mounts: [{ source: config.storage.mediaPath, target: "/media", readOnly: false }],
-            secretOwner: { uid: contract.backend.uid, gid: contract.backend.gid },
           }),
         }
       : {}),
