@@ -19,7 +19,7 @@ export interface DataServicesArgs {
 export class DataServices extends pulumi.ComponentResource {
   readonly data: CreatedServices<DataTier>;
   readonly backup: CreatedServices<BackupTier>;
-  /** Services the app depends on (Postgres primary, Redis master). */
+  /** Services the app depends on (Postgres primary, the app's Redis address). */
   readonly ready: pulumi.Resource[];
 
   constructor(name: string, args: DataServicesArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -33,13 +33,14 @@ export class DataServices extends pulumi.ComponentResource {
     const redisMaster = create(data.redisMaster, []);
     const redisReplica = data.redisReplica ? create(data.redisReplica, [redisMaster]) : null;
     const redisSentinel = data.redisSentinel ? create(data.redisSentinel, [redisMaster, ...(redisReplica ? [redisReplica] : [])]) : null;
-    this.data = { postgresPrimary, postgresReplicas, redisMaster, redisReplica, redisSentinel };
+    const redisProxy = data.redisProxy ? create(data.redisProxy, [redisMaster, ...(redisReplica ? [redisReplica] : [])]) : null;
+    this.data = { postgresPrimary, postgresReplicas, redisMaster, redisReplica, redisSentinel, redisProxy };
 
     const dump = create(backup.dump, [postgresPrimary]);
     const upload = create(backup.upload, [dump, ...args.storageReady]);
     this.backup = { dump, upload };
 
-    this.ready = [postgresPrimary, redisMaster];
+    this.ready = [postgresPrimary, redisProxy ?? redisMaster];
     this.registerOutputs({ services: [...createdServiceNames(this.data), ...createdServiceNames(this.backup)] });
   }
 }

@@ -136,6 +136,11 @@ export const stackConfigSchema = z.strictObject({
       "postgres:15.10-bookworm@sha256:06dd85a64e950719a3ee8435ce1bdc32b5f8acf406185d7ff875bcced5817165",
     ),
     redis: image("Redis 7 (the official image)").default("redis:7.4.2-bookworm@sha256:7e880ff9649ce77761ed7b5532a7147ca1c29202ce988ed3a91beee66a1be767"),
+    // Index digest of haproxy:3.0.28 (LTS) as docker-library/repo-info records it
+    // (repos/haproxy/remote/3.0.28.md at 0ed0a0ed): Debian trixie, user haproxy (uid 99).
+    redisProxy: image("HAProxy (the official image): the app's Redis address, forwarding to the current master when Sentinel runs").default(
+      "haproxy:3.0.28@sha256:22616fc57f687ef88d57d5c1e540128ff6f26e9dfdac5d4214347dcfa8ff7db5",
+    ),
     minio: image("MinIO; its community edition stopped shipping binaries in late 2025, so the last image").default(
       "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z@sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e",
     ),

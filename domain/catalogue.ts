@@ -13,6 +13,7 @@ export type ServiceRole =
   | "postgres-replica"
   | "redis"
   | "redis-sentinel"
+  | "redis-proxy"
   | "minio"
   | "postgres-backup"
   | "backup-upload"
@@ -44,6 +45,8 @@ export const SERVICE_BUDGETS: Readonly<Record<ServiceRole, ResourceBudget>> = {
   "postgres-replica": { limits: { cpus: 1.0, memoryMb: 2048 }, reservations: { cpus: 0.5, memoryMb: 1024 } },
   redis: { limits: { cpus: 0.5, memoryMb: 512 }, reservations: { cpus: 0.25, memoryMb: 256 } },
   "redis-sentinel": { limits: { cpus: 0.1, memoryMb: 64 }, reservations: { cpus: 0.05, memoryMb: 32 } },
+  // Not in the spec: the app's Sentinel-unaware client needs an address that is always the master.
+  "redis-proxy": { limits: { cpus: 0.25, memoryMb: 64 }, reservations: { cpus: 0.05, memoryMb: 32 } },
   minio: { limits: { cpus: 1.0, memoryMb: 2048 }, reservations: { cpus: 0.5, memoryMb: 1024 } },
   "postgres-backup": { limits: { cpus: 0.5, memoryMb: 512 }, reservations: { cpus: 0.1, memoryMb: 128 } },
   "backup-upload": { limits: { cpus: 0.25, memoryMb: 256 }, reservations: { cpus: 0.05, memoryMb: 64 } },
@@ -73,6 +76,7 @@ export const NETWORK_ATTACHMENTS: Readonly<Record<ServiceRole, readonly OverlayN
   "postgres-replica": ["database"],
   redis: ["database"],
   "redis-sentinel": ["database"],
+  "redis-proxy": ["database"],
   minio: ["storage"],
   "postgres-backup": ["database"],
   "backup-upload": ["storage"],

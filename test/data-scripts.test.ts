@@ -32,6 +32,7 @@ const REDIS_MASTER_PORT = 56379;
 const REDIS_REPLICA_PORT = 56380;
 const REDIS_LATE_PORT = 56381;
 const SENTINEL_PORT = 56390;
+const REDIS_PROXY_PORT = 56391;
 // Characters that need escaping in .pgpass, SQL, redis.conf and URLs.
 const APP_PASSWORD = `app:pw\\ 'q"$x`;
 const ROTATED_APP_PASSWORD = "rotated:app-pw";
@@ -49,6 +50,8 @@ const haveBinaries =
   works("redis-server", ["--version"]) &&
   works("redis-sentinel", ["--version"]) &&
   works("redis-cli", ["--version"]) &&
+  works("haproxy", ["-v"]) &&
+  works("id", ["haproxy"]) &&
   works("id", ["postgres"]) &&
   works("id", ["redis"]) &&
   works("ip", ["netns", "list"]);
@@ -473,6 +476,47 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       expect(late.output).toContain(`names 127.0.0.1:${REDIS_MASTER_PORT} as master of medianest`);
       expect(allOutput()).not.toContain(REDIS_PASSWORD);
     }, 60_000);
+
+    it("redis/proxy-entrypoint.sh: the proxy reaches only the master, and after a Sentinel failover writes succeed again", async () => {
+      const proxy = start("redis-proxy", "redis/proxy-entrypoint.sh", [
+        ...["--port", String(REDIS_PROXY_PORT), "--password-file", file("redis.pw"), "--redis-port", String(REDIS_MASTER_PORT)],
+        ...["--server", "127.0.0.1", "--server", `127.0.0.1:${REDIS_REPLICA_PORT}`, "--server", `127.0.0.1:${REDIS_LATE_PORT}`, "--slots", "2"],
+      ]);
+      const viaProxy = (args: string[]) => redisCli(REDIS_PROXY_PORT, args).stdout.trim();
+      await waitFor("a write through the proxy", () => viaProxy(["SET", "medianest:proxy", "before"]) === "OK", 20_000, [proxy]);
+      expect(redisCli(REDIS_MASTER_PORT, ["GET", "medianest:proxy"]).stdout.trim()).toBe("before");
+      // Every request lands on the master, never on a replica (no READONLY among many).
+      for (let i = 0; i < 20; i++) expect(viaProxy(["SET", `medianest:proxy:${i}`, "x"])).toBe("OK");
+      // Its configuration holds the password: private, the haproxy user's, in the tmpfs.
+      const confDir = readdirSync(runDir).find((d) => d.startsWith("medianest-redis-proxy."));
+      expect(confDir).toBeDefined();
+      const conf = statSync(path.join(runDir, confDir ?? "", "haproxy.cfg"));
+      const haproxyUid = Number(spawnSync("id", ["-u", "haproxy"], { encoding: "utf8" }).stdout.trim());
+      expect([conf.mode & 0o777, conf.uid]).toEqual([0o600, haproxyUid]);
+
+      // A failover (as Sentinel runs it when the master dies): a replica is promoted.
+      expect(redisCli(SENTINEL_PORT, ["SENTINEL", "FAILOVER", "medianest"], false).stdout.trim()).toBe("OK");
+      const started = Date.now();
+      let newMaster = "";
+      await waitFor(
+        "the sentinel to name a new master",
+        () => {
+          newMaster = redisCli(SENTINEL_PORT, ["SENTINEL", "get-master-addr-by-name", "medianest"], false).stdout.trim().split("\n")[1] ?? "";
+          return newMaster !== "" && newMaster !== String(REDIS_MASTER_PORT);
+        },
+        30_000,
+        [proxy],
+      );
+      const named = (Date.now() - started) / 1000;
+      await waitFor("a write through the proxy to the new master", () => viaProxy(["SET", "medianest:proxy", "after"]) === "OK" && redisCli(Number(newMaster), ["GET", "medianest:proxy"]).stdout.trim() === "after", 30_000, [proxy]);
+      const seconds = (Date.now() - started) / 1000;
+      console.log(`redis proxy: the sentinel names the new master (port ${newMaster}) ${named.toFixed(1)} s and writes reach it ${seconds.toFixed(1)} s after SENTINEL FAILOVER\n${proxy.output.split("\n").filter((l) => /is (UP|DOWN)/.test(l)).join("\n")}`);
+      // The old master is a replica now: the proxy took it out.
+      await waitFor("the old master to be a replica", () => /^role:slave\r?$/m.test(redisCli(REDIS_MASTER_PORT, ["INFO", "replication"]).stdout), 30_000, [proxy]);
+      for (let i = 0; i < 20; i++) expect(viaProxy(["SET", `medianest:proxy:${i}`, "y"])).toBe("OK");
+      expect(proxy.output).toMatch(/redis-1 is DOWN/);
+      expect(allOutput()).not.toContain(REDIS_PASSWORD);
+    }, 90_000);
   });
 });
 
@@ -480,6 +524,7 @@ const DATA_SCRIPTS = [
   "postgres/entrypoint.sh",
   "redis/entrypoint.sh",
   "redis/sentinel-entrypoint.sh",
+  "redis/proxy-entrypoint.sh",
   "backup/pg-dump.sh",
   "backup/upload.sh",
   "backup/restore.sh",
@@ -508,6 +553,8 @@ describe("data-tier scripts: shape and argument checks", () => {
     ["redis/entrypoint.sh", []],
     ["redis/entrypoint.sh", ["--role-hint", "boss", "--port", "6379"]],
     ["redis/sentinel-entrypoint.sh", ["--port", "0"]],
+    ["redis/proxy-entrypoint.sh", ["--port", "6379", "--password-file", "/run/secrets/x", "--redis-port", "6379", "--server", "10.0.0.1:99999", "--slots", "2"]],
+    ["redis/proxy-entrypoint.sh", ["--port", "6379", "--password-file", "/run/secrets/x", "--redis-port", "6379", "--server", "tasks.redis-master", "--slots", "0"]],
     ["backup/pg-dump.sh", ["--host", "db"]],
     ["backup/upload.sh", ["--dir", "/backups", "--offsite-endpoint", "https://s3.example.net"]],
     ["backup/restore.sh", ["--file"]],

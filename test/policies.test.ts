@@ -76,11 +76,11 @@ describe("scheduling check", () => {
     expect(tasks).toEqual({
       "mgr-1": ["postgres-replica-1", "traefik"],
       "mgr-2": ["postgres-replica-2", "traefik"],
-      "mgr-3": ["alertmanager", "grafana", "prometheus", "redis-replica"],
-      "wrk-1": ["medianest-backend×2", "medianest-frontend", "redis-master", "redis-sentinel"],
+      "mgr-3": ["alertmanager", "grafana", "prometheus", "redis-replica", "redis-sentinel"],
+      "wrk-1": ["medianest-backend×2", "medianest-frontend", "redis-master", "redis-proxy"],
       "wrk-2": ["medianest-backend", "medianest-frontend×2", "redis-replica", "redis-sentinel"],
       // No workers: the app has no worker command (services.worker.command unset).
-      "wrk-3": ["postgres-exporter", "redis-exporter", "redis-sentinel"],
+      "wrk-3": ["postgres-exporter", "redis-exporter", "redis-proxy", "redis-sentinel"],
       "wrk-4": ["backup-upload", "postgres-backup", "postgres-primary"],
     });
   });

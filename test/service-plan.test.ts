@@ -35,6 +35,7 @@ describe("planServices", () => {
       ["redis-master", "redis", 1, "stateful", "database"],
       ["redis-replica", "redis", 2, "stateful", "database"],
       ["redis-sentinel", "redis-sentinel", 3, "stateless", "database"],
+      ["redis-proxy", "redis-proxy", 2, "stateless", "database"],
       ["postgres-backup", "postgres-backup", 1, "stateful", "database"],
       ["backup-upload", "backup-upload", 1, "stateless", "storage"],
       ["medianest-backend", "backend", 3, "stateless", "backend,database,frontend"],

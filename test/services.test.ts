@@ -29,8 +29,9 @@ interface ServiceInputs {
       env?: Record<string, string>;
       args?: string[];
       commands?: string[];
-      secrets?: { secretName: string; fileName: string }[];
+      secrets?: { secretName: string; fileName: string; fileMode?: number; fileUid?: string; fileGid?: string }[];
       configs?: { configName: string; fileName: string }[];
+      healthcheck?: { tests: string[] };
     };
     resources: { limits: { nanoCpus: number; memoryBytes: number }; reservation: { nanoCpus: number; memoryBytes: number } };
     placement: { constraints: string[]; prefs: string[]; maxReplicas?: number };
@@ -275,6 +276,27 @@ describe("Redis", () => {
     const backend = await effectiveEnv(run, serviceResource(run, "medianest-backend"));
     expect(Object.keys(backend).filter((k) => k.startsWith("REDIS"))).toEqual([]);
     expect(serviceNamed(run, "medianest-backend").taskSpec.containerSpec.secrets?.map((s) => s.fileName)).toContain("/run/secrets/redis_url");
+  });
+
+  it("with Sentinel the app's address is the master endpoint: HAProxy over the master's and the replicas' tasks", async () => {
+    const run = await runOf("production");
+    const proxy = serviceNamed(run, "redis-proxy");
+    expect(proxy.mode.replicated?.replicas).toBe(2);
+    expect(proxy.taskSpec.placement.maxReplicas).toBe(1);
+    expect(proxy.taskSpec.containerSpec.image).toMatch(/^haproxy:3\.0\.\d+@sha256:[0-9a-f]{64}$/);
+    expect(proxy.taskSpec.containerSpec.commands).toEqual(["bash", "/run/medianest/redis-proxy-entrypoint.sh"]);
+    const args = proxy.taskSpec.containerSpec.args ?? [];
+    expect(args).toEqual(["--port", "6379", "--password-file", "/run/secrets/redis-password", "--redis-port", "6379", "--server", "tasks.redis-master", "--server", "tasks.redis-replica", "--slots", "4"]);
+    // The image runs as haproxy (uid 99): the password file is its own, read-only.
+    expect(proxy.taskSpec.containerSpec.secrets?.map((s) => [s.fileName, s.fileMode, s.fileUid, s.fileGid])).toEqual([["/run/secrets/redis-password", 0o400, "99", "99"]]);
+    expect(networksOf(proxy)).toEqual(["database"]);
+    // A failover never restarts it: its health is the listener, not the master behind it.
+    expect(proxy.taskSpec.containerSpec.healthcheck?.tests).toEqual(["CMD-SHELL", "bash -c 'exec 3<>/dev/tcp/127.0.0.1/6379'"]);
+  });
+
+  it.each(["homelab", "local", "cluster"] as const)("%s runs no Sentinel, so no proxy: the app talks to the one Redis", async (stack) => {
+    const run = await runOf(stack);
+    expect(services(run).map((s) => inputsOf(s).name)).not.toContain("redis-proxy");
   });
 });
 

@@ -4,7 +4,7 @@
 // object-storage component (the MinIO root user and the users' keys it creates).
 // The stack declares every secret up front from this table; none is added later.
 import type { SecretConfigKey, StackConfig } from "../config/schema";
-import { PORTS, tasksHost, type SecretName } from "./services";
+import { PORTS, appRedisHost, tasksHost, type SecretName } from "./services";
 
 /** Where `{value}` stands in a derived secret's template (URL-encoded when filled in). */
 export const DERIVED_VALUE = "{value}";
@@ -71,7 +71,7 @@ export function appConnectionTemplates(config: StackConfig): { database_url: str
   const { user, database } = config.services.postgres;
   return {
     database_url: `postgresql://${user}:${DERIVED_VALUE}@${tasksHost("postgres-primary")}:${PORTS.postgres}/${database}`,
-    redis_url: `redis://:${DERIVED_VALUE}@${tasksHost("redis-master")}:${PORTS.redis}`,
+    redis_url: `redis://:${DERIVED_VALUE}@${appRedisHost(config)}:${PORTS.redis}`,
   };
 }
 

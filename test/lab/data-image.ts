@@ -14,7 +14,7 @@ import { CACHE_DIR } from "./standin-image";
 
 export const DATA_IMAGE = "medianest-lab/data:1";
 export const DATA_SUITE = "bookworm";
-export const DATA_PACKAGES = ["postgresql-15", "redis-server", "redis-sentinel", "procps", "iproute2"] as const;
+export const DATA_PACKAGES = ["postgresql-15", "redis-server", "redis-sentinel", "haproxy", "procps", "iproute2"] as const;
 /** PostgreSQL's versioned bin directory first, as the official image has its binaries on PATH. */
 export const DATA_PATH = "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const CHANGES = [`ENV PATH=${DATA_PATH}`, "ENV LANG=C.UTF-8", 'CMD ["bash"]', "WORKDIR /"];
@@ -28,6 +28,7 @@ const REQUIRED_FILES = [
   "usr/bin/redis-server",
   "usr/bin/redis-sentinel",
   "usr/bin/redis-cli",
+  "usr/sbin/haproxy",
   "usr/bin/setpriv",
   "usr/bin/getent",
   "usr/sbin/ip",

@@ -1,5 +1,6 @@
 // The data tier on database-net: the Postgres primary and its streaming replicas, Redis
 // master, replicas and Sentinels, and the scheduled backups next to the primary.
+import type { StackConfig } from "../../config/schema";
 import { postgresReplicaName } from "../../domain/catalogue";
 import { PORTS, REPLICATION_USER, SENTINEL_MASTER_NAME, s3Endpoint, scriptPath, secretPath, service, shellHealth, tasksHost, type Base, type ContainerScript, type SecretName, type ServiceSpec } from "./spec";
 
@@ -12,6 +13,8 @@ export interface DataTier {
   readonly redisMaster: ServiceSpec;
   readonly redisReplica?: ServiceSpec;
   readonly redisSentinel?: ServiceSpec;
+  /** With Sentinel: the app's Redis address, forwarding to whichever task is master now. */
+  readonly redisProxy?: ServiceSpec;
 }
 
 export interface BackupTier {
@@ -87,7 +90,21 @@ function postgresServices(base: Base): Pick<DataTier, "postgresPrimary" | "postg
 
 const REDIS_MOUNT = "/var/lib/medianest/redis";
 
-function redisServices(base: Base): Pick<DataTier, "redisMaster" | "redisReplica" | "redisSentinel"> {
+/** HAProxy's image user (docker-library haproxy Dockerfile: useradd --uid 99 haproxy). */
+const HAPROXY_USER = { uid: 99, gid: 99 } as const;
+export const REDIS_PROXY = "redis-proxy";
+/** Tasks the proxy keeps per Redis service name (one per address the name resolves to). */
+const REDIS_PROXY_SLOTS = 4;
+
+/**
+ * The Redis address the app is given: the master endpoint when Sentinel can move the master
+ * (upstream's ioredis client has no Sentinel support), the master's tasks otherwise.
+ */
+export function appRedisHost(config: StackConfig): string {
+  return tasksHost(config.services.redis.sentinels > 0 ? REDIS_PROXY : "redis-master");
+}
+
+function redisServices(base: Base): Pick<DataTier, "redisMaster" | "redisReplica" | "redisSentinel" | "redisProxy"> {
   const { config } = base;
   const redis = config.services.redis;
   const sentinelHost = redis.sentinels > 0 ? tasksHost("redis-sentinel") : "";
@@ -153,7 +170,38 @@ function redisServices(base: Base): Pick<DataTier, "redisMaster" | "redisReplica
           healthcheck: shellHealth(`redis-cli -p ${PORTS.sentinel} ping | grep -q PONG`, "30s"),
         })
       : undefined;
-  return { redisMaster, ...(redisReplica ? { redisReplica } : {}), ...(redisSentinel ? { redisSentinel } : {}) };
+  const redisProxy =
+    redis.sentinels > 0
+      ? service(base, "redis-proxy", {
+        name: REDIS_PROXY,
+        image: config.images.redisProxy,
+        // Two, on different nodes, so a node loss leaves the app an address (one on a single node).
+        replicas: Math.min(2, config.hosts.length),
+        placement: { constraints: [], spread: ["node.id"], maxReplicasPerNode: 1 },
+        env: {},
+        secrets: ["redis-password"],
+        secretOwner: HAPROXY_USER,
+        scripts: ["redis-proxy-entrypoint"],
+        mounts: [],
+        tmpfs: ["/tmp"],
+        command: ["bash", scriptPath("redis-proxy-entrypoint")],
+        args: [
+          "--port", String(PORTS.redis),
+          "--password-file", secretPath("redis-password"),
+          "--redis-port", String(PORTS.redis),
+          "--server", tasksHost("redis-master"),
+          ...(redisReplica ? ["--server", tasksHost("redis-replica")] : []),
+          "--slots", String(REDIS_PROXY_SLOTS),
+        ],
+        // The listener is up (bash: the image has no Redis client); whether a master is
+        // reachable is the proxy's own check, so a failover never restarts it.
+        healthcheck: shellHealth(`bash -c 'exec 3<>/dev/tcp/127.0.0.1/${PORTS.redis}'`, "10s"),
+        // HAProxy's soft stop: open sessions finish, no new ones.
+        stopSignal: "SIGUSR1",
+        stopGracePeriod: "10s",
+      })
+      : undefined;
+  return { redisMaster, ...(redisReplica ? { redisReplica } : {}), ...(redisSentinel ? { redisSentinel } : {}), ...(redisProxy ? { redisProxy } : {}) };
 }
 
 export function backupTier(base: Base): BackupTier {

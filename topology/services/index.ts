@@ -18,6 +18,7 @@ export { COLORS, backendServiceNames, publicOrigin, workerAbsence, type AppTier,
 export { SOCKET_PROXY_ENTRYPOINT, type EdgeTier } from "./edge-tier";
 export { GRAFANA_DASHBOARDS_DIR, GRAFANA_ENTRYPOINT, POSTGRES_EXPORTER_ENTRYPOINT, type MonitoringTier } from "./monitoring-tier";
 export type { BackupTier, DataTier } from "./data-tier";
+export { REDIS_PROXY, appRedisHost } from "./data-tier";
 export type { StorageTier } from "./storage-tier";
 
 /** Every service of the stack by the tier that creates it; each spec with its environment delivered. */
@@ -58,7 +59,7 @@ export function servicesOf(tiers: ServiceTiers): ServiceSpec[] {
   return [
     data.postgresPrimary,
     ...data.postgresReplicas,
-    ...present(data.redisMaster, data.redisReplica, data.redisSentinel, storage.minio),
+    ...present(data.redisMaster, data.redisReplica, data.redisSentinel, data.redisProxy, storage.minio),
     backup.dump,
     backup.upload,
     ...app.backends,

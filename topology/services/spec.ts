@@ -38,6 +38,7 @@ export const CONTAINER_SCRIPTS = {
   "postgres-entrypoint": "postgres/entrypoint.sh",
   "redis-entrypoint": "redis/entrypoint.sh",
   "sentinel-entrypoint": "redis/sentinel-entrypoint.sh",
+  "redis-proxy-entrypoint": "redis/proxy-entrypoint.sh",
   "pg-dump": "backup/pg-dump.sh",
   "backup-upload": "backup/upload.sh",
   /** Run by an operator inside the postgres-backup task (README: restore a backup). */

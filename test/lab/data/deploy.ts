@@ -11,7 +11,7 @@ import { DEPLOYED, type DataLabSession } from "./session";
 export function deployScenario(s: DataLabSession): void {
   it("runs the program's Postgres, Redis/Sentinel and backend services on their labelled hosts", async () => {
     const { run, objects, hostEntries, mgr, check, service, running, one, converge, done } = s;
-    await check("deploy: postgres ×3, redis ×3, sentinel ×3, backend ×2 converge on labelled hosts", async () => {
+    await check("deploy: postgres ×3, redis ×3, sentinel ×3, redis-proxy ×2, backend ×2 converge on labelled hosts", async () => {
       // In the engine's order (replicas after their primary/master, the backend after the data
       // tier), each created the provider's way: it waits for its tasks and fails otherwise.
       const deployStarted = Date.now();
@@ -44,6 +44,7 @@ export function deployScenario(s: DataLabSession): void {
       for (const h of redisPlaced) expect(redisHosts).toContain(h);
       expect(new Set((await running("redis-replica")).map((t) => t.host.name)).size).toBe(2);
       expect(new Set((await running("redis-sentinel")).map((t) => t.host.name)).size).toBe(3);
+      expect(new Set((await running("redis-proxy")).map((t) => t.host.name)).size).toBe(2);
       done.add("deployed");
       return `converged in ${seconds.toFixed(0)} s; primary ${primaryHosts.join()}, replicas ${labelled("postgres", "replica-1")[0]?.name}/${labelled("postgres", "replica-2")[0]?.name}, redis on ${[...new Set(redisPlaced)].sort().join("/")}`;
     });

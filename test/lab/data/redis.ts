@@ -33,6 +33,13 @@ export function redisScenario(s: DataLabSession): void {
       if (r.code !== 0) throw new Error(`client: ${script} -> ${r.code}: ${r.output}`);
       return r.output.trim();
     };
+    // The app's own Redis address: the redis_url secret the program created (through redis-proxy),
+    // handed to redis-cli in its environment as the app reads it, never on a command line.
+    const appUrl = objects.secretValues.get("redis_url");
+    const viaAppUrl = async (...args: string[]) => {
+      const r = await clientHost.engine.exec(client, ["bash", "-c", 'exec timeout 5 redis-cli --no-auth-warning -u "$APP_REDIS_URL" --raw "$@"', "client", ...args], 20_000, [`APP_REDIS_URL=${appUrl ?? ""}`]);
+      return r.output.trim();
+    };
     const cli = (host: string, ...args: string[]) => sh('h="$1"; p="$2"; shift 2; exec timeout 5 redis-cli --no-auth-warning -h "$h" -p "$p" --raw "$@"', host, port, ...args);
     // Sentinels have no password: no AUTH for them.
     const sentinelCli = (host: string, ...args: string[]) => sh('h="$1"; p="$2"; shift 2; exec env -u REDISCLI_AUTH timeout 5 redis-cli -h "$h" -p "$p" --raw "$@"', host, sentinelPort, ...args);
@@ -98,14 +105,21 @@ export function redisScenario(s: DataLabSession): void {
           }
           return true;
         });
-        return `master ${oldIp} (${oldMaster.host.name}), replicas on ${replicas.map((r) => r.host.name).join("/")}`;
+        // The app's redis_url names the proxy, which forwards to this master.
+        expect(appUrl).toMatch(/@tasks\.redis-proxy:/);
+        const appToken = randomBytes(4).toString("hex");
+        await until("a write through the app's redis_url", 30_000, 500, async () => ((await viaAppUrl("SET", "lab:app-url", appToken)) === "OK" ? true : undefined));
+        expect(await cli(oldIp, "GET", "lab:app-url")).toBe(appToken);
+        return `master ${oldIp} (${oldMaster.host.name}), replicas on ${replicas.map((r) => r.host.name).join("/")}; the app's redis_url (redis-proxy) writes to it`;
       });
 
       let newIp = "";
       let failoverSeconds = 0;
+      let killedAt = 0;
       await check("redis: master container killed -> sentinels elect a new master", async () => {
         await oldMaster.host.engine.post(`/containers/${oldMaster.containerId}/kill?signal=SIGKILL`);
         const killed = Date.now();
+        killedAt = killed;
         let named: string[] = [];
         const { value } = await until("the sentinels elect a new master", 90_000, 500, async () => {
           named = await mastersNamed();
@@ -119,6 +133,19 @@ export function redisScenario(s: DataLabSession): void {
         const promoted = (await running("redis-replica")).find((r) => addressOn(r.task, "database-net") === newIp);
         expect(promoted, `the new master ${newIp} is a redis-replica task`).toBeDefined();
         return `failover ${failoverSeconds.toFixed(1)} s (down-after 5 s): new master ${newIp} (${promoted?.host.name})`;
+      });
+
+      await check("redis: the app's redis_url (through redis-proxy) writes again after the failover, on the new master", async () => {
+        const token = randomBytes(4).toString("hex");
+        let last = "";
+        const { seconds } = await until("a write through the app's redis_url after the failover", 60_000, 500, async () => {
+          last = await viaAppUrl("SET", "lab:app-after-failover", token);
+          return last === "OK" ? true : undefined;
+        }).catch(async (error: Error) => {
+          throw new Error(`${error.message}; last answer: ${last.slice(0, 120)}; ${await diagnose()}`);
+        });
+        expect(await cli(newIp, "GET", "lab:app-after-failover")).toBe(token);
+        return `SET via redis_url OK ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill (${seconds.toFixed(1)} s after the election); the key is on the new master ${newIp}`;
       });
 
       await check("redis: a client following Sentinel writes again", async () => {

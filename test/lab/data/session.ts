@@ -32,7 +32,7 @@ export interface TaskRef {
 
 /** The services of the lab stack the data scenarios run (the edge's images and mc are not available here). */
 export const POSTGRES = ["postgres-primary", "postgres-replica-1", "postgres-replica-2"];
-export const REDIS = ["redis-master", "redis-replica", "redis-sentinel"];
+export const REDIS = ["redis-master", "redis-replica", "redis-sentinel", "redis-proxy"];
 export const BACKEND = "medianest-backend";
 export const DEPLOYED = [...POSTGRES, ...REDIS, BACKEND];
 
