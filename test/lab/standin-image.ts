@@ -1,7 +1,7 @@
 // The lab's stand-in for the MediaNest app images (no registry is reachable): a rootfs
 // tar built from Debian's busybox-static — /bin/busybox and its applet links, httpd
-// serving /www on $PORT (with /api/health), and a `node` shim that runs the
-// program's health check with busybox wget. The tar is cached outside the repo, keyed by
+// serving /www on $PORT (with /api/health, and CGIs for /metrics and /socket.io), and a
+// `node` shim that runs the program's health check with busybox wget. The tar is cached outside the repo, keyed by
 // the hash of everything that goes into it, and `docker import`ed on every lab host.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -18,8 +18,14 @@ const NODE_SHIM = path.join(__dirname, "standin", "node.sh");
 const NPX_SHIM = path.join(__dirname, "standin", "npx.sh");
 /** The image's own entrypoint: exports and checks what the contract says, then serves $PORT. */
 const APP_ENTRYPOINT = path.join(__dirname, "standin", "app-entrypoint.sh");
+/** httpd's CGI for directories without an index: routes /metrics/ and /socket.io/ to the two below. */
+const INDEX_CGI = path.join(__dirname, "standin", "index.cgi");
 /** /metrics as the backend answers it: only with the bearer token (busybox httpd CGI). */
 const METRICS_CGI = path.join(__dirname, "standin", "metrics.cgi");
+/** Socket.IO's handshake (Engine.IO v4): the websocket upgrade and the polling open packet. */
+const SOCKETIO_CGI = path.join(__dirname, "standin", "socketio.cgi");
+/** The CGIs in /www/cgi-bin, by file name there (test/standin-socketio.test.ts runs them too). */
+export const STANDIN_CGIS: Readonly<Record<string, string>> = { "index.cgi": INDEX_CGI, "metrics.cgi": METRICS_CGI, "socketio.cgi": SOCKETIO_CGI };
 
 /**
  * The app contract as the stand-in's entrypoint reads it, per tier port: the secret files
@@ -99,7 +105,9 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
     .update(readFileSync(NODE_SHIM))
     .update(readFileSync(NPX_SHIM))
     .update(readFileSync(APP_ENTRYPOINT))
+    .update(readFileSync(INDEX_CGI))
     .update(readFileSync(METRICS_CGI))
+    .update(readFileSync(SOCKETIO_CGI))
     .update(JSON.stringify({ applets, FILES: files, EXECUTABLES, CHANGES, format: 3, variant: variant?.image ?? null }))
     .digest("hex")
     .slice(0, 16);
@@ -111,7 +119,7 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
   rmSync(work, { recursive: true, force: true });
   try {
     const root = path.join(work, "rootfs");
-    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "www/api", "www/cgi-bin", "www/metrics", "root", "proc", "sys", "dev", "run", "app/contract"]) {
+    for (const dir of ["bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "www/api", "www/cgi-bin", "www/metrics", "www/socket.io", "root", "proc", "sys", "dev", "run", "app/contract"]) {
       mkdirSync(path.join(root, dir), { recursive: true });
     }
     mkdirSync(path.join(root, "tmp"), { recursive: true });
@@ -130,8 +138,10 @@ export function buildStandinTar(variant?: StandinVariant): BuiltImage {
     chmodSync(path.join(root, "usr/local/bin/npx"), 0o755);
     copyFileSync(APP_ENTRYPOINT, path.join(root, "app/docker-entrypoint.sh"));
     chmodSync(path.join(root, "app/docker-entrypoint.sh"), 0o755);
-    copyFileSync(METRICS_CGI, path.join(root, "www/cgi-bin/index.cgi"));
-    chmodSync(path.join(root, "www/cgi-bin/index.cgi"), 0o755);
+    for (const [name, source] of Object.entries(STANDIN_CGIS)) {
+      copyFileSync(source, path.join(root, "www/cgi-bin", name));
+      chmodSync(path.join(root, "www/cgi-bin", name), 0o755);
+    }
     for (const [file, content] of Object.entries(files)) writeFileSync(path.join(root, file), content, { mode: 0o644 });
     for (const [file, content] of Object.entries(EXECUTABLES)) writeFileSync(path.join(root, file), content, { mode: 0o755 });
     const partial = `${tar}.partial-${process.pid}`;

@@ -1,7 +1,9 @@
 // The lab, part 2: the app contract holds on real hosts. The stand-in's entrypoint starts
 // only when its environment and secret files satisfy the contract (test/lab/standin/
 // app-entrypoint.sh): the deploy scenario showed the program's wiring passes; here one secret
-// less keeps the backend from ever starting.
+// less keeps the backend from ever starting. The backend's own endpoints answer as the
+// contract says: /metrics with the scrape token only, and a Socket.IO websocket upgrade
+// from the public origin (test/lab/standin/socketio.cgi).
 import { expect, it } from "vitest";
 import { MEDIANEST_CONTRACT } from "../../../domain/app-contract";
 import { scrapeTargets } from "../../../topology/generated-files";
@@ -12,10 +14,17 @@ import { demuxLogs } from "../engine";
 import { recordedSpec, taskFilter, type SwarmTask } from "../lab-swarm";
 import type { EngineServiceSpec } from "../service-spec";
 import { STANDIN_IMAGE } from "../standin-image";
+import { expectedAccept, firstFrame, handshakeQuery, openPacket, parseAnswer, rawGet, upgradeHeaders, websocketKey } from "../websocket-handshake";
 import { until } from "./probes";
 import { BACKEND, type DataLabSession } from "./session";
 
 const MISWIRED = "lab-miswired-backend";
+
+/**
+ * Sends the raw request in $1 to $2:$3 with busybox nc (bounded by timeout) and prints the
+ * whole answer as hex: the websocket frame after the headers is binary, the probe's output text.
+ */
+const RAW_EXCHANGE = 'printf "%s" "$1" >/tmp/request; timeout 10 nc "$2" "$3" </tmp/request >/tmp/answer; rc=$?; xxd -p /tmp/answer | tr -d "\\n"; exit "$rc"';
 
 /** The contract's wiring, checked by a backend that lacks one secret. */
 export function contractScenario(s: DataLabSession): void {
@@ -77,6 +86,49 @@ export function contractScenario(s: DataLabSession): void {
       expect(without.code).not.toBe(0);
       expect(without.output).toContain("401");
       return `with the token: ${withToken.output.trim().split("\n").pop() ?? ""}; without: ${without.output.trim().split("\n").pop() ?? ""}`;
+    });
+  }, 120_000);
+
+  it("a websocket upgrade reaches the backend's Socket.IO over frontend-net, from the public origin only", async () => {
+    const { requireStep, check, lab } = s;
+    requireStep("deployed");
+    await check("contract: websocket upgrade to the backend over frontend-net -> 101 with the right accept key and the Engine.IO open packet; a foreign Origin -> 403", async () => {
+      // The origin a browser on the portal sends: the one the program gives the backend.
+      const plan = planStack(validatedStackConfig("lab"));
+      const backend = servicesOf(plan.services).find((spec) => spec.name === BACKEND);
+      const origin = backend?.env.FRONTEND_URL;
+      expect(origin, "the plan gives the backend FRONTEND_URL").toBeDefined();
+      expect(backend?.env.ALLOWED_ORIGINS).toBe(origin);
+      const host = `tasks.${BACKEND}`;
+      const port = String(MEDIANEST_CONTRACT.backend.port);
+      const target = `${MEDIANEST_CONTRACT.backend.socketIoPath}/${handshakeQuery("websocket")}`;
+      const client = lab.host("lab-2").engine;
+      const upgrade = async (from: string) => {
+        const key = websocketKey();
+        const request = rawGet(target, `${host}:${port}`, upgradeHeaders(key, from));
+        const probe = await client.probe(STANDIN_IMAGE, ["sh", "-c", RAW_EXCHANGE, "ws-upgrade", request, host, port], "frontend-net");
+        const raw = Buffer.from(probe.output.trim(), "hex");
+        expect(probe.code, `nc to ${host}:${port}: ${probe.output}`).toBe(0);
+        const answer = parseAnswer(raw);
+        expect(answer, `a complete answer: ${raw.toString("latin1")}`).toBeDefined();
+        return { key, answer: answer ?? { status: "", headers: {}, body: Buffer.alloc(0) } };
+      };
+
+      const allowed = await upgrade(origin ?? "");
+      expect(allowed.answer.status).toBe("HTTP/1.1 101 Switching Protocols");
+      expect(allowed.answer.headers["sec-websocket-accept"]).toBe(expectedAccept(allowed.key));
+      const frame = firstFrame(allowed.answer.body);
+      expect(frame?.first, `an unmasked text frame: ${allowed.answer.body.toString("hex")}`).toBe(0x81);
+      expect(frame?.masked).toBe(false);
+      const text = frame?.payload.toString("utf8") ?? "";
+      const open = openPacket(text);
+      expect(open, `the Engine.IO open packet: ${text}`).toBeDefined();
+      expect(open?.upgrades).toEqual([]);
+
+      const foreign = await upgrade("https://elsewhere.example");
+      expect(foreign.answer.status).toBe("HTTP/1.1 403 Forbidden");
+      expect(foreign.answer.headers["sec-websocket-accept"]).toBeUndefined();
+      return `Origin ${origin ?? ""}: ${allowed.answer.status}, accept ${allowed.answer.headers["sec-websocket-accept"]}, first frame ${text}; Origin https://elsewhere.example: ${foreign.answer.status}`;
     });
   }, 120_000);
 }
