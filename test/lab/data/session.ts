@@ -34,7 +34,10 @@ export interface TaskRef {
 export const POSTGRES = ["postgres-primary", "postgres-replica-1", "postgres-replica-2"];
 export const REDIS = ["redis-master", "redis-replica", "redis-sentinel", "redis-proxy"];
 export const BACKEND = "medianest-backend";
-export const DEPLOYED = [...POSTGRES, ...REDIS, BACKEND];
+export const FRONTEND = "medianest-frontend";
+/** The scheduled dump: the pre-deploy backup runs its script inside its task. */
+export const BACKUP = "postgres-backup";
+export const DEPLOYED = [...POSTGRES, ...REDIS, BACKUP, BACKEND, FRONTEND];
 
 export class DataLabSession {
   readonly stackConfig = testConfig("lab");
