@@ -62,6 +62,10 @@ function secretValues(declared: readonly DeclaredSecret[], fromConfig: ConfigSec
       values.set(name, { kind: "generated", length: source.length, appSafe: source.appSafe ?? false, ...(configValue ? { fromConfig: configValue } : {}) });
     } else if (source.kind === "derived") {
       values.set(name, source);
+    } else if (source.kind === "app-config") {
+      const value = fromConfig.appSecrets?.[source.file];
+      if (!value) throw new pulumi.RunError(`secret ${name} needs medianest:appSecrets.${source.file}: pulumi config set --secret --path 'medianest:appSecrets.${source.file}' <value>`);
+      values.set(name, { kind: "given", value });
     } else if (source.kind === "config") {
       const value = fromConfig[source.configKey];
       if (!value) throw new pulumi.RunError(`secret ${name} needs medianest:${source.configKey}: set it with pulumi config set --secret medianest:${source.configKey}`);

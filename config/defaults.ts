@@ -6,7 +6,7 @@ import { parseIpv4Cidr } from "../domain/cidr";
 import { SECRET_CONFIG_KEYS, type HostConfig, type ParsedStackConfig, type SecretConfigKey } from "./shape";
 
 /** A validated stack configuration with every default resolved. The SSH key is not here: it stays a Pulumi secret. */
-export interface StackConfig extends Omit<ParsedStackConfig, SecretConfigKey | "swarm" | "network" | "hosts" | "images"> {
+export interface StackConfig extends Omit<ParsedStackConfig, SecretConfigKey | "appSecrets" | "swarm" | "network" | "hosts" | "images"> {
   readonly images: ParsedStackConfig["images"] & { worker: string };
   readonly hosts: readonly (HostConfig & { sudo: boolean })[];
   readonly swarm: ParsedStackConfig["swarm"] & { leader: string; autolock: boolean };
@@ -31,9 +31,10 @@ export function resolveDefaults(config: ParsedStackConfig, context: ValidationCo
   const production = config.environment === "production";
   const firstManager = config.hosts.find((h) => h.role === "manager");
   if (!firstManager) throw new Error("unreachable: validated config has a manager");
-  const rest = Object.fromEntries(Object.entries(config).filter(([key]) => !(SECRET_CONFIG_KEYS as readonly string[]).includes(key))) as Omit<
+  // Secret values stay out of the plan: they reach resources as Pulumi secrets only (config/load.ts).
+  const rest = Object.fromEntries(Object.entries(config).filter(([key]) => !(SECRET_CONFIG_KEYS as readonly string[]).includes(key) && key !== "appSecrets")) as Omit<
     ParsedStackConfig,
-    SecretConfigKey
+    SecretConfigKey | "appSecrets"
   >;
   return {
     ...rest,

@@ -3,7 +3,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, SECRET_CONFIG_KEYS, validateStackConfig, type SecretConfigKey, type StackConfig } from "./schema";
 
-export type ConfigSecrets = Partial<Record<SecretConfigKey, pulumi.Output<string>>>;
+export type ConfigSecrets = Partial<Record<SecretConfigKey, pulumi.Output<string>>> & {
+  /** medianest:appSecrets, by file name (app.extraSecrets). */
+  readonly appSecrets?: Readonly<Record<string, pulumi.Output<string>>>;
+};
 
 export interface LoadedStackConfig {
   readonly config: StackConfig;
@@ -41,10 +44,12 @@ export function rawStackConfig(): { raw: Record<string, unknown>; secretKeys: Se
 export function loadStackConfig(): LoadedStackConfig {
   const { raw, secretKeys } = rawStackConfig();
   const config = validateStackConfig(raw, { secretKeys, runningAsRoot: process.getuid?.() === 0 });
-  const secrets: ConfigSecrets = {};
+  const secrets: Partial<Record<SecretConfigKey, pulumi.Output<string>>> = {};
   for (const key of SECRET_CONFIG_KEYS) {
     const value = raw[key];
     if (typeof value === "string") secrets[key] = pulumi.secret(value);
   }
-  return { config, secrets };
+  // Validated above: an object of non-empty strings, set as a secret.
+  const appSecrets = raw.appSecrets as Record<string, string> | undefined;
+  return { config, secrets: { ...secrets, ...(appSecrets ? { appSecrets: Object.fromEntries(Object.entries(appSecrets).map(([file, value]) => [file, pulumi.secret(value)])) } : {}) } };
 }

@@ -2,7 +2,7 @@
 // yields the issues it finds, each naming the key to fix. validateStackConfig runs them
 // all and reports every issue at once, before any resource exists.
 import { isIP } from "node:net";
-import { MEDIANEST_CONTRACT, SECRET_VALUE_RULES, forbiddenWordIn, type AppSecretFile } from "../domain/app-contract";
+import { APP_SECRET_FILES, MEDIANEST_CONTRACT, SECRET_VALUE_RULES, forbiddenWordIn, type AppSecretFile } from "../domain/app-contract";
 import { EDGE_LABEL, REDIS_LABEL, edgeHosts, placementRequirements, redisHosts } from "../domain/catalogue";
 import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../domain/cidr";
 import { hasDigest, isPlaceholderImage } from "../domain/images";
@@ -276,6 +276,38 @@ const appExtraEnv = rule("app-extra-env", function* (config) {
   }
 });
 
+/**
+ * A fork's extra secret files: never one the program already mounts, never a variable the
+ * contract or app.extraEnv sets, each with a secret value in medianest:appSecrets and no
+ * value without a file (a typo would otherwise leave the app without its secret).
+ */
+const appExtraSecrets = rule("app-extra-secrets", function* (config, context) {
+  const values = config.appSecrets ?? {};
+  const used = new Set<string>();
+  for (const tier of ["backend", "frontend"] as const) {
+    const contract = MEDIANEST_CONTRACT[tier];
+    const takenEnv = new Set([...Object.keys(contract.env), ...contract.secrets.map((s) => s.env), ...Object.keys(config.app.extraEnv[tier])]);
+    const seen = new Set<string>();
+    for (const [i, { file, env }] of config.app.extraSecrets[tier].entries()) {
+      const at = (field: string) => configKey(["app", "extraSecrets", tier, i, field]);
+      if ((APP_SECRET_FILES as readonly string[]).includes(file)) yield { key: at("file"), message: `"${file}" is a secret the program already manages; name the fork's secret differently` };
+      else if (seen.has(file)) yield { key: at("file"), message: `"${file}" is listed twice for the ${tier}` };
+      seen.add(file);
+      used.add(file);
+      if (env !== undefined && takenEnv.has(env)) yield { key: at("env"), message: `${env} is set by the app contract or app.extraEnv.${tier}; choose another variable` };
+      if (values[file] === undefined) {
+        yield { key: configKey(["appSecrets", file]), message: `is needed by app.extraSecrets.${tier}[${i}]: pulumi config set --secret --path 'medianest:appSecrets.${file}' <value>` };
+      }
+    }
+  }
+  for (const file of Object.keys(values)) {
+    if (!used.has(file)) yield { key: configKey(["appSecrets", file]), message: `is not used by any app.extraSecrets entry: add { file: ${file} } to app.extraSecrets.backend or .frontend, or remove it` };
+  }
+  if (config.appSecrets !== undefined && !context.secretKeys.has("appSecrets")) {
+    yield { key: configKey(["appSecrets"]), message: "must be a secret: set each value again with pulumi config set --secret --path 'medianest:appSecrets.<file>' <value>" };
+  }
+});
+
 const appImagesBuilt = rule("app-images-built", function* (config) {
   const images: [readonly (string | number)[], string | undefined][] = [
     [["images", "frontend"], config.images.frontend],
@@ -377,6 +409,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   connectionBudgetFits,
   appImagesBuilt,
   appExtraEnv,
+  appExtraSecrets,
 ];
 
 export function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext): Generator<ConfigIssue> {

@@ -64,6 +64,20 @@ const SECRET_DESCRIPTIONS: Readonly<Record<SecretConfigKey, string>> = {
 
 /** Plain app settings by variable name. */
 const envSettings = z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "variable names are A-Z, 0-9 and _"), z.string()).default({});
+/** A secret file name under /run/secrets, as an image reads it (the upstream images use snake_case). */
+const secretFileName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "secret file names are a-z, 0-9 and _ (up to 64), starting with a letter");
+const extraSecrets = z
+  .array(
+    z.strictObject({
+      file: secretFileName.describe("File name under /run/secrets; its value is medianest:appSecrets.<file>"),
+      env: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]*$/, "variable names are A-Z, 0-9 and _")
+        .optional()
+        .describe("Variable the process gets the value in (exported from the file just before the image's entrypoint); unset: the file only"),
+    }),
+  )
+  .default([]);
 
 const hostSchema = z.strictObject({
   name: z
@@ -125,7 +139,17 @@ export const stackConfigSchema = z.strictObject({
         frontend: envSettings.describe("Settings the frontend gets besides its contract's; never secrets"),
       })
       .prefault({}),
+    extraSecrets: z
+      .strictObject({
+        backend: extraSecrets.describe("Secret files the backend gets besides its contract's (a fork's SMTP password, an API key), each from medianest:appSecrets"),
+        frontend: extraSecrets.describe("Secret files the frontend gets besides its contract's, each from medianest:appSecrets"),
+      })
+      .prefault({}),
   }),
+  appSecrets: z
+    .record(secretFileName, z.string().min(1, "must not be empty"))
+    .optional()
+    .describe("Values of app.extraSecrets by file name; set each with pulumi config set --secret --path 'medianest:appSecrets.<file>'"),
   // Every default is pinned by digest (the multi-arch index digest), with its tag kept for
   // people: config/rules.ts imageDigestIssues says why a tag alone is not enough.
   images: z.strictObject({

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { FORBIDDEN_SECRET_WORDS, MEDIANEST_CONTRACT, SAFE_SECRET_ALPHABET, SECRET_VALUE_RULES, forbiddenWordIn, type TierContract } from "../domain/app-contract";
 import { ConfigError, validateStackConfig } from "../config/schema";
-import { FAKE_SSH_KEY, MOCK_SAFE_RANDOM_PREFIX, STACKS, stackFileConfig, testConfig, effectiveEnv, mockedRun, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
+import { FAKE_SSH_KEY, MOCK_SAFE_RANDOM_PREFIX, STACKS, stackFileConfig, testConfig, effectiveEnv, isSecretValue, mockedRun, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
 import { validatedStackConfig } from "./support/stack-config";
 
 interface ContainerInputs {
@@ -109,6 +109,62 @@ describe("a stack extends the contract with plain settings", () => {
     const run = await mockedRun("homelab", { config: { ...config, "medianest:app": app } });
     expect((await effectiveEnv(run, serviceOf(run, "medianest-backend"))).LOG_LEVEL).toBe("debug");
     expect((await effectiveEnv(run, serviceOf(run, "medianest-frontend"))).LOG_LEVEL).toBeUndefined();
+  });
+});
+
+describe("a stack extends the contract with secret files (a fork's)", () => {
+  const SMTP = "smtp-value-for-the-fork";
+  async function forkRun(): Promise<MockedRun> {
+    const config = testConfig("homelab");
+    const app = {
+      ...(config["medianest:app"] as object),
+      extraSecrets: { backend: [{ file: "smtp_password", env: "SMTP_PASSWORD" }, { file: "youtube_api_key" }] },
+    };
+    return mockedRun("homelab", { config: { ...config, "medianest:app": app, "medianest:appSecrets": { smtp_password: SMTP, youtube_api_key: "yt-key" } } });
+  }
+
+  it("mounts each as /run/secrets/<file>, the image user's, read-only; exports the env-named ones in the wrapper only", async () => {
+    const run = await forkRun();
+    const backend = containerOf(serviceOf(run, "medianest-backend"));
+    const extra = (backend.secrets ?? []).filter((s) => ["/run/secrets/smtp_password", "/run/secrets/youtube_api_key"].includes(s.fileName));
+    expect(extra.map((s) => [s.fileName, s.fileMode, s.fileUid, s.fileGid])).toEqual([
+      ["/run/secrets/smtp_password", 0o400, "1001", "1001"],
+      ["/run/secrets/youtube_api_key", 0o400, "1001", "1001"],
+    ]);
+    const wrapper = backend.commands?.[2] ?? "";
+    expect(wrapper).toContain('SMTP_PASSWORD="$(cat /run/secrets/smtp_password)"');
+    expect(wrapper).not.toContain("youtube_api_key");
+    // The value is a Docker secret's data (a Pulumi secret), never a setting.
+    expect(secretData(run, "app-extra-smtp_password")).toBe(SMTP);
+    expect(isSecretValue(run.ofType("docker:index/secret:Secret").find((r) => r.name === "app-extra-smtp_password")?.rawInputs.data)).toBe(true);
+    expect(JSON.stringify((await effectiveEnv(run, serviceOf(run, "medianest-backend"))))).not.toContain(SMTP);
+    // The frontend has its own list (empty here).
+    expect((containerOf(serviceOf(run, "medianest-frontend")).secrets ?? []).map((s) => s.fileName)).not.toContain("/run/secrets/smtp_password");
+  });
+
+  it.each([
+    [{ file: "jwt_secret" }, {}, "medianest:app.extraSecrets.backend[0].file: \"jwt_secret\" is a secret the program already manages"],
+    [{ file: "smtp_password", env: "DATABASE_URL" }, { smtp_password: "x" }, "medianest:app.extraSecrets.backend[0].env: DATABASE_URL is set by the app contract"],
+    [{ file: "smtp_password" }, {}, "medianest:appSecrets.smtp_password: is needed by app.extraSecrets.backend[0]: pulumi config set --secret --path 'medianest:appSecrets.smtp_password' <value>"],
+    [{ file: "smtp_password" }, { smtp_password: "x", smpt_password: "y" }, "medianest:appSecrets.smpt_password: is not used by any app.extraSecrets entry"],
+  ] as const)("refuses %o with values %o", (entry, values, message) => {
+    let text = "";
+    try {
+      validatedStackConfig("homelab", { app: { hostname: "medianest.example.com", extraSecrets: { backend: [entry] } }, appSecrets: values });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      text = error.issues.map((i) => `${i.key}: ${i.message}`).join("\n");
+    }
+    expect(text).toContain(message);
+    // Values never appear in an error.
+    for (const value of Object.values(values)) if (value.length > 1) expect(text).not.toContain(`"${value}"`);
+  });
+
+  it("refuses appSecrets given in plain text", () => {
+    const raw = Object.fromEntries(Object.entries(testConfig("homelab")).map(([k, v]) => [k.replace(/^medianest:/, ""), v]));
+    const secretKeys = new Set(["sshPrivateKey", "cloudflareApiToken"]);
+    const config = { ...raw, app: { hostname: "medianest.example.com", extraSecrets: { backend: [{ file: "smtp_password" }] } }, appSecrets: { smtp_password: "x" } };
+    expect(() => validateStackConfig(config, { secretKeys, runningAsRoot: true })).toThrow(/medianest:appSecrets: must be a secret/);
   });
 });
 

@@ -271,7 +271,7 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
 
   const config = options.config ?? testConfig(stack);
   const { SECRET_CONFIG_KEYS } = await import("../config/schema");
-  const secretKeys = options.secretKeys ?? Object.keys(config).filter((k) => (SECRET_CONFIG_KEYS as readonly string[]).includes(k.replace(/^medianest:/, "")));
+  const secretKeys = options.secretKeys ?? Object.keys(config).filter((k) => [...SECRET_CONFIG_KEYS, "appSecrets"].includes(k.replace(/^medianest:/, "")));
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
     [...secretKeys],

@@ -4,7 +4,7 @@
 // object-storage component (the MinIO root user and the users' keys it creates).
 // The stack declares every secret up front from this table; none is added later.
 import type { SecretConfigKey, StackConfig } from "../config/schema";
-import { PORTS, appRedisHost, tasksHost, type SecretName } from "./services";
+import { PORTS, SECRETS_DIR, appRedisHost, isExtraSecret, secretPath, tasksHost, type SecretName } from "./services";
 
 /** Where `{value}` stands in a derived secret's template (URL-encoded when filled in). */
 export const DERIVED_VALUE = "{value}";
@@ -19,7 +19,9 @@ export type SecretSource =
     }
   | { readonly kind: "config"; readonly configKey: SecretConfigKey }
   | { readonly kind: "derived"; readonly from: SecretName; readonly template: string }
-  | { readonly kind: "object-storage" };
+  | { readonly kind: "object-storage" }
+  /** A fork's extra secret file: its value is medianest:appSecrets.<file>. */
+  | { readonly kind: "app-config"; readonly file: string };
 
 export const SECRET_SOURCES: Readonly<Record<SecretName, SecretSource>> = {
   // Inside database_url, which the backend checks for forbidden words.
@@ -76,6 +78,7 @@ export function appConnectionTemplates(config: StackConfig): { database_url: str
 }
 
 export function secretSource(name: SecretName, config: StackConfig): SecretSource {
+  if (isExtraSecret(name)) return { kind: "app-config", file: secretPath(name).slice(SECRETS_DIR.length + 1) };
   if (name === "database_url" || name === "redis_url") {
     const from = SECRET_SOURCES[name];
     if (from.kind !== "derived") throw new Error(`${name} is derived`);

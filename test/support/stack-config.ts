@@ -3,7 +3,8 @@ import { SECRET_CONFIG_KEYS, validateStackConfig, type RawStackConfig, type Stac
 import { testConfig, type StackName } from "./mocked-run";
 
 export function validatedStackConfig(stack: StackName, overrides: Partial<RawStackConfig> = {}): StackConfig {
-  const raw = Object.fromEntries(Object.entries(testConfig(stack)).map(([k, v]) => [k.replace(/^medianest:/, ""), v]));
-  const secretKeys = new Set(Object.keys(raw).filter((k) => (SECRET_CONFIG_KEYS as readonly string[]).includes(k)));
-  return validateStackConfig({ ...raw, ...overrides }, { secretKeys, runningAsRoot: true });
+  const raw = { ...Object.fromEntries(Object.entries(testConfig(stack)).map(([k, v]) => [k.replace(/^medianest:/, ""), v])), ...overrides };
+  // Every secret key given is given as a secret (as the README tells the operator).
+  const secretKeys = new Set(Object.keys(raw).filter((k) => [...SECRET_CONFIG_KEYS, "appSecrets"].includes(k)));
+  return validateStackConfig(raw, { secretKeys, runningAsRoot: true });
 }

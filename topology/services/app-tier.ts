@@ -3,7 +3,7 @@
 import type { StackConfig } from "../../config/schema";
 import { NOT_ROUTED, TRAEFIK_PORTS, backendRoutingLabels, frontendRoutingLabels } from "../edge";
 import { MEDIANEST_CONTRACT, type SettingSource, type TierContract } from "../../domain/app-contract";
-import { service, type Base, type HealthcheckSpec, type ServiceSpec } from "./spec";
+import { extraSecretName, service, type Base, type HealthcheckSpec, type SecretName, type ServiceSpec } from "./spec";
 
 const nodeHealth = (url: string): HealthcheckSpec => ({
   // node is in every Node.js image; curl/wget are not.
@@ -27,7 +27,7 @@ export function publicOrigin(config: StackConfig): string {
 function contractWiring(
   config: StackConfig,
   tier: TierContract,
-  extra: Readonly<Record<string, string>>,
+  extra: { readonly env: Readonly<Record<string, string>>; readonly secrets: readonly { readonly file: string; readonly env?: string }[] },
   exec: readonly string[] = tier.entrypoint,
 ): Pick<ServiceSpec, "env" | "secrets" | "secretEnv" | "secretOwner" | "entrypoint" | "scripts"> {
   const value = (source: SettingSource): string => {
@@ -46,14 +46,21 @@ function contractWiring(
   };
   return {
     // The stack's extra settings (config rule app-extra-env keeps them apart from the contract's).
-    env: { ...extra, ...Object.fromEntries(Object.entries(tier.env).map(([key, source]) => [key, value(source)])) },
-    secrets: [...new Set(tier.secrets.map((s) => s.file))].sort(),
-    secretEnv: Object.fromEntries(tier.secrets.filter((s) => s.exportedBy === "wrapper").map((s) => [s.env, s.file])),
+    env: { ...extra.env, ...Object.fromEntries(Object.entries(tier.env).map(([key, source]) => [key, value(source)])) },
+    // The contract's files, then the stack's extra ones (config rule app-extra-secrets keeps them apart).
+    secrets: [...[...new Set(tier.secrets.map((s) => s.file))].sort(), ...extra.secrets.map((s) => extraSecretName(s.file))],
+    secretEnv: Object.fromEntries([
+      ...tier.secrets.filter((s) => s.exportedBy === "wrapper").map((s): [string, SecretName] => [s.env, s.file]),
+      ...extra.secrets.flatMap((s): [string, SecretName][] => (s.env ? [[s.env, extraSecretName(s.file)]] : [])),
+    ]),
     secretOwner: { uid: tier.uid, gid: tier.gid },
     entrypoint: exec,
     scripts: [],
   };
 }
+
+/** The stack's additions to a tier's contract (app.extraEnv, app.extraSecrets). */
+const extrasOf = (config: StackConfig, tier: "backend" | "frontend") => ({ env: config.app.extraEnv[tier], secrets: config.app.extraSecrets[tier] });
 
 export type Color = "blue" | "green";
 export const COLORS: readonly Color[] = ["blue", "green"];
@@ -88,7 +95,7 @@ export function appTier(base: Base): AppTier {
       replicas,
       placement: { constraints: plan.placement["medianest-backend"], spread: [] },
       healthcheck: nodeHealth(`http://127.0.0.1:${contract.backend.port}${contract.backend.healthPath}`),
-      ...contractWiring(config, contract.backend, config.app.extraEnv.backend),
+      ...contractWiring(config, contract.backend, extrasOf(config, "backend")),
       mounts: [],
       // In-flight requests finish on SIGTERM before the task goes.
       stopGracePeriod: "30s",
@@ -114,7 +121,7 @@ export function appTier(base: Base): AppTier {
       replicas: config.services.frontend.replicas,
       placement: { constraints: plan.placement["medianest-frontend"], spread: ["node.labels.az"] },
       healthcheck: nodeHealth(`http://127.0.0.1:${contract.frontend.port}${contract.frontend.healthPath}`),
-      ...contractWiring(config, contract.frontend, config.app.extraEnv.frontend),
+      ...contractWiring(config, contract.frontend, extrasOf(config, "frontend")),
       mounts: [],
       labels: frontendRoutingLabels(config, contract.frontend.port),
     }),
@@ -126,7 +133,7 @@ export function appTier(base: Base): AppTier {
             replicas: config.services.worker.replicas,
             placement: { constraints: plan.placement["medianest-worker"], spread: [] },
             // The worker runs the backend's code: the same settings and secrets, its own command.
-            ...contractWiring(config, contract.backend, config.app.extraEnv.backend, workerCommand),
+            ...contractWiring(config, contract.backend, extrasOf(config, "backend"), workerCommand),
             mounts: [{ source: config.storage.mediaPath, target: "/media", readOnly: false }],
           }),
         }

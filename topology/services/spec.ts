@@ -28,7 +28,15 @@ export const SECRET_NAMES = [
   "alert-smtp-password",
   "alert-slack-webhook-url",
 ] as const;
-export type SecretName = (typeof SECRET_NAMES)[number];
+/**
+ * A fork's extra secret file (app.extraSecrets): the Docker secret is named
+ * app-extra-<file> and mounted as /run/secrets/<file>.
+ */
+export type ExtraSecretName = `app-extra-${string}`;
+const EXTRA_SECRET_PREFIX = "app-extra-";
+export const extraSecretName = (file: string): ExtraSecretName => `app-extra-${file}`;
+export const isExtraSecret = (name: SecretName): name is ExtraSecretName => name.startsWith(EXTRA_SECRET_PREFIX);
+export type SecretName = (typeof SECRET_NAMES)[number] | ExtraSecretName;
 
 /**
  * Scripts delivered to containers as Swarm configs (files under scripts/), each with
@@ -64,7 +72,7 @@ export type ServiceFile = GeneratedFile | EnvFile;
 
 export const SECRETS_DIR = "/run/secrets";
 export const SCRIPTS_MOUNT_DIR = "/run/medianest";
-export const secretPath = (name: SecretName): string => `${SECRETS_DIR}/${name}`;
+export const secretPath = (name: SecretName): string => `${SECRETS_DIR}/${isExtraSecret(name) ? name.slice(EXTRA_SECRET_PREFIX.length) : name}`;
 /** Where a service's environment file is mounted (deliverEnvironment). */
 export const ENV_FILE_PATH = `${SCRIPTS_MOUNT_DIR}/env`;
 export const scriptPath = (name: ContainerScript): string => `${SCRIPTS_MOUNT_DIR}/${name}.sh`;
