@@ -3,10 +3,10 @@
 import { OVERLAY_NETWORKS, type OVERLAY_NETWORK_KEYS } from "../domain/networks";
 import type { PlacementOptions } from "../domain/catalogue";
 import { parseIpv4Cidr } from "../domain/cidr";
-import { SECRET_CONFIG_KEYS, type HostConfig, type ParsedStackConfig, type SecretConfigKey } from "./shape";
+import { APP_SECRETS_KEY, SECRET_CONFIG_KEYS, type HostConfig, type ParsedStackConfig, type SecretConfigKey } from "./shape";
 
 /** A validated stack configuration with every default resolved. The SSH key is not here: it stays a Pulumi secret. */
-export interface StackConfig extends Omit<ParsedStackConfig, SecretConfigKey | "appSecrets" | "swarm" | "network" | "hosts" | "images"> {
+export interface StackConfig extends Omit<ParsedStackConfig, SecretConfigKey | typeof APP_SECRETS_KEY | "swarm" | "network" | "hosts" | "images"> {
   readonly images: ParsedStackConfig["images"] & { worker: string };
   readonly hosts: readonly (HostConfig & { sudo: boolean })[];
   readonly swarm: ParsedStackConfig["swarm"] & { leader: string; autolock: boolean };
@@ -32,9 +32,9 @@ export function resolveDefaults(config: ParsedStackConfig, context: ValidationCo
   const firstManager = config.hosts.find((h) => h.role === "manager");
   if (!firstManager) throw new Error("unreachable: validated config has a manager");
   // Secret values stay out of the plan: they reach resources as Pulumi secrets only (config/load.ts).
-  const rest = Object.fromEntries(Object.entries(config).filter(([key]) => !(SECRET_CONFIG_KEYS as readonly string[]).includes(key) && key !== "appSecrets")) as Omit<
+  const rest = Object.fromEntries(Object.entries(config).filter(([key]) => !(SECRET_CONFIG_KEYS as readonly string[]).includes(key) && key !== APP_SECRETS_KEY)) as Omit<
     ParsedStackConfig,
-    SecretConfigKey | "appSecrets"
+    SecretConfigKey | typeof APP_SECRETS_KEY
   >;
   return {
     ...rest,

@@ -13,7 +13,7 @@ import { placementOptions, type ValidationContext } from "./defaults";
 
 export type { ValidationContext };
 import { configKey, type ConfigIssue } from "./errors";
-import { SECRET_CONFIG_KEYS, type HostConfig, type ParsedStackConfig } from "./shape";
+import { APP_SECRETS_KEY, SECRET_CONFIG_KEYS, type HostConfig, type ParsedStackConfig } from "./shape";
 
 export interface ConfigRule {
   readonly name: string;
@@ -303,7 +303,7 @@ const appExtraSecrets = rule("app-extra-secrets", function* (config, context) {
   for (const file of Object.keys(values)) {
     if (!used.has(file)) yield { key: configKey(["appSecrets", file]), message: `is not used by any app.extraSecrets entry: add { file: ${file} } to app.extraSecrets.backend or .frontend, or remove it` };
   }
-  if (config.appSecrets !== undefined && !context.secretKeys.has("appSecrets")) {
+  if (config.appSecrets !== undefined && !context.secretKeys.has(APP_SECRETS_KEY)) {
     yield { key: configKey(["appSecrets"]), message: "must be a secret: set each value again with pulumi config set --secret --path 'medianest:appSecrets.<file>' <value>" };
   }
 });

@@ -36,6 +36,8 @@ export const SECRET_CONFIG_KEYS = [
   "alertSlackWebhookUrl",
 ] as const;
 export type SecretConfigKey = (typeof SECRET_CONFIG_KEYS)[number];
+/** The one secret key holding a map (file name → value) rather than one value: app.extraSecrets' values. */
+export const APP_SECRETS_KEY = "appSecrets";
 
 const SECRET_DESCRIPTIONS: Readonly<Record<SecretConfigKey, string>> = {
   sshPrivateKey: "Private key the program logs in with (PEM/OpenSSH); required for the ssh connection",
@@ -69,7 +71,7 @@ const secretFileName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "secret file n
 const extraSecrets = z
   .array(
     z.strictObject({
-      file: secretFileName.describe("File name under /run/secrets; its value is medianest:appSecrets.<file>"),
+      file: secretFileName.describe("A secret file the tier gets besides its contract's (a fork's SMTP password, an API key): its name under /run/secrets; the value is medianest:appSecrets.<file>"),
       env: z
         .string()
         .regex(/^[A-Z_][A-Z0-9_]*$/, "variable names are A-Z, 0-9 and _")
@@ -141,8 +143,8 @@ export const stackConfigSchema = z.strictObject({
       .prefault({}),
     extraSecrets: z
       .strictObject({
-        backend: extraSecrets.describe("Secret files the backend gets besides its contract's (a fork's SMTP password, an API key), each from medianest:appSecrets"),
-        frontend: extraSecrets.describe("Secret files the frontend gets besides its contract's, each from medianest:appSecrets"),
+        backend: extraSecrets,
+        frontend: extraSecrets,
       })
       .prefault({}),
   }),
