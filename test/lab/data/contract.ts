@@ -7,7 +7,7 @@
 import { expect, it } from "vitest";
 import { MEDIANEST_CONTRACT } from "../../../domain/app-contract";
 import { scrapeTargets } from "../../../topology/generated-files";
-import { secretPath, servicesOf } from "../../../topology/services";
+import { publicOrigin, secretPath, servicesOf } from "../../../topology/services";
 import { planStack } from "../../../topology/stack-plan";
 import { validatedStackConfig } from "../../support/stack-config";
 import { demuxLogs } from "../engine";
@@ -94,11 +94,12 @@ export function contractScenario(s: DataLabSession): void {
     requireStep("deployed");
     await check("contract: websocket upgrade to the backend over frontend-net -> 101 with the right accept key and the Engine.IO open packet; a foreign Origin -> 403", async () => {
       // The origin a browser on the portal sends: the one the program gives the backend.
-      const plan = planStack(validatedStackConfig("lab"));
-      const backend = servicesOf(plan.services).find((spec) => spec.name === BACKEND);
-      const origin = backend?.env.FRONTEND_URL;
-      expect(origin, "the plan gives the backend FRONTEND_URL").toBeDefined();
-      expect(backend?.env.ALLOWED_ORIGINS).toBe(origin);
+      const config = validatedStackConfig("lab");
+      const backend = servicesOf(planStack(config).services).find((spec) => spec.name === BACKEND);
+      const origin = publicOrigin(config);
+      // Its settings travel in the env file (at most one variable reaches the spec's Env).
+      const settings = `${JSON.stringify(backend?.env ?? {})}\n${backend?.envFile?.content ?? ""}`;
+      for (const name of ["FRONTEND_URL", "ALLOWED_ORIGINS"]) expect(settings, `the backend gets ${name}=${origin}`).toMatch(new RegExp(`${name}[^\\n]*${origin.replace(/[.]/g, "\\.")}`));
       const host = `tasks.${BACKEND}`;
       const port = String(MEDIANEST_CONTRACT.backend.port);
       const target = `${MEDIANEST_CONTRACT.backend.socketIoPath}/${handshakeQuery("websocket")}`;

@@ -46,6 +46,15 @@ export function redisScenario(s: DataLabSession): void {
     const info = async (host: string) => Object.fromEntries((await cli(host, "INFO", "replication")).split(/\r?\n/).filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1)]));
     const sentinelIps = async () => (await sh("getent ahostsv4 tasks.redis-sentinel | awk '{print $1}' | sort -u")).split("\n").filter((l) => l !== "");
     const mastersNamed = async () => Promise.all((await sentinelIps()).map(async (ip) => (await sentinelCli(ip, "SENTINEL", "get-master-addr-by-name", masterName)).split("\n")[0]));
+    /** The proxy tasks' last log lines, for failure messages. */
+    const proxyLogs = async (): Promise<string> => {
+      const parts: string[] = [];
+      for (const t of await running("redis-proxy").catch(() => [] as TaskRef[])) {
+        const log = demuxLogs((await t.host.engine.request("GET", `/containers/${t.containerId}/logs?stdout=1&stderr=1`)).body);
+        parts.push(`${t.host.name}: ${log.trim().split("\n").slice(-6).join(" / ")}`);
+      }
+      return parts.join(" | ").slice(0, 1500);
+    };
     /** What the sentinels and Redis tasks say, for failure messages. */
     const diagnose = async (): Promise<string> => {
       const parts: string[] = [];
@@ -108,7 +117,13 @@ export function redisScenario(s: DataLabSession): void {
         // The app's redis_url names the proxy, which forwards to this master.
         expect(appUrl).toMatch(/@tasks\.redis-proxy:/);
         const appToken = randomBytes(4).toString("hex");
-        await until("a write through the app's redis_url", 30_000, 500, async () => ((await viaAppUrl("SET", "lab:app-url", appToken)) === "OK" ? true : undefined));
+        let answer = "";
+        await until("a write through the app's redis_url", 30_000, 500, async () => {
+          answer = await viaAppUrl("SET", "lab:app-url", appToken);
+          return answer === "OK" ? true : undefined;
+        }).catch(async (error: Error) => {
+          throw new Error(`${error.message}; last answer: ${answer.slice(0, 160)}; redis-proxy: ${await proxyLogs()}`);
+        });
         expect(await cli(oldIp, "GET", "lab:app-url")).toBe(appToken);
         return `master ${oldIp} (${oldMaster.host.name}), replicas on ${replicas.map((r) => r.host.name).join("/")}; the app's redis_url (redis-proxy) writes to it`;
       });
@@ -142,7 +157,7 @@ export function redisScenario(s: DataLabSession): void {
           last = await viaAppUrl("SET", "lab:app-after-failover", token);
           return last === "OK" ? true : undefined;
         }).catch(async (error: Error) => {
-          throw new Error(`${error.message}; last answer: ${last.slice(0, 120)}; ${await diagnose()}`);
+          throw new Error(`${error.message}; last answer: ${last.slice(0, 120)}; redis-proxy: ${await proxyLogs()}; ${await diagnose()}`);
         });
         expect(await cli(newIp, "GET", "lab:app-after-failover")).toBe(token);
         return `SET via redis_url OK ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill (${seconds.toFixed(1)} s after the election); the key is on the new master ${newIp}`;

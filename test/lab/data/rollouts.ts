@@ -4,7 +4,7 @@ import { expect, it } from "vitest";
 import { MEDIANEST_CONTRACT } from "../../../domain/app-contract";
 import { SPEC_ROLLING_TIMELINE } from "../../../domain/rollout-timeline";
 import { parseScriptCommand } from "../../../scripts/interfaces";
-import { mockedRun } from "../../support/mocked-run";
+import { mockedRun, type MockedRun } from "../../support/mocked-run";
 import { runOverSsh } from "../commands";
 import { replayInEngineOrder, type ReplayedStep } from "../engine-order";
 import type { LabHost } from "../lab-hosts";
@@ -27,19 +27,20 @@ export function rolloutScenarios(s: DataLabSession): void {
   const sshTarget = (host: LabHost) => ({ address: host.address, user: "root", port: 22, keyFile: s.lab.keyFile });
 
   it("an image change rolls out in the engine's order under a request loop: pre-deploy backup, migration, backend ×3, frontend ×3, no failed request", async () => {
-    const { lab, objects, mgr, requireStep, check, service, tasks, converge, loopHost, done } = s;
+    const { lab, objects, mgr, requireStep, check, tasks, converge, loopHost, done } = s;
     requireStep("deployed");
     const { replicas } = SPEC_ROLLING_TIMELINE;
     // The spec's replica counts for its timeline; the later scenarios keep them.
     s.config = withReplicas(s.config, replicas);
+    let scaledRun: MockedRun | undefined;
     await check(`scale to the spec's timeline: backend ×${replicas.backend}, frontend ×${replicas.frontend} (replicas only, no task restarted)`, async () => {
       const v1run = await mockedRun("lab", { config: s.config });
       for (const name of [BACKEND, FRONTEND]) {
         const translation = recordedSpec(v1run, name, objects.refs);
-        const before = await service(name);
-        expect(diffPaths(before.Spec, translation.spec), name).toEqual(["Mode.Replicated.Replicas"]);
+        expect(diffPaths(recordedSpec(s.run, name, objects.refs).spec, translation.spec), name).toEqual(["Mode.Replicated.Replicas"]);
         await updateServiceLikeProvider(mgr(), name, translation);
       }
+      scaledRun = v1run;
       const seconds = await converge([BACKEND, FRONTEND], 180_000);
       return `converged in ${seconds.toFixed(0)} s`;
     });
@@ -50,7 +51,7 @@ export function rolloutScenarios(s: DataLabSession): void {
       const v2backend = recordedSpec(v2run, BACKEND, objects.refs);
       const v2frontend = recordedSpec(v2run, FRONTEND, objects.refs);
       for (const [name, translation] of [[BACKEND, v2backend], [FRONTEND, v2frontend]] as const) {
-        expect(diffPaths((await service(name)).Spec, translation.spec), name).toEqual(["TaskTemplate.ContainerSpec.Image"]);
+        expect(diffPaths(recordedSpec(scaledRun ?? s.run, name, objects.refs).spec, translation.spec), name).toEqual(["TaskTemplate.ContainerSpec.Image"]);
         const policy = translation.spec.UpdateConfig as NonNullable<EngineServiceSpec["UpdateConfig"]>;
         expect([policy.Parallelism, policy.Order, policy.FailureAction], name).toEqual([1, "start-first", "rollback"]);
       }
