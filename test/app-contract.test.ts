@@ -84,7 +84,7 @@ describe.each(STACKS)("stack %s wires the app as its contract says", (stack) => 
     expect(secretData(run, "database_url")).toBe(`postgresql://${user}:${pgPassword}@tasks.postgres-primary:5432/${database}`);
     // With Sentinel the app's Sentinel-unaware client is given the master endpoint (redis-proxy).
     const redisHost = config.services.redis.sentinels > 0 ? "tasks.redis-proxy" : "tasks.redis-master";
-    expect(secretData(run, "redis_url")).toBe(`redis://:${secretData(run, "redis-password")}@${redisHost}:6379`);
+    expect(secretData(run, "redis_url")).toBe(`redis://default:${secretData(run, "redis-password")}@${redisHost}:6379`);
     expect(forbiddenWordIn(secretData(run, "database_url").replace(pgPassword, ""))).toBeUndefined();
   });
 

@@ -73,7 +73,10 @@ export function appConnectionTemplates(config: StackConfig): { database_url: str
   const { user, database } = config.services.postgres;
   return {
     database_url: `postgresql://${user}:${DERIVED_VALUE}@${tasksHost("postgres-primary")}:${PORTS.postgres}/${database}`,
-    redis_url: `redis://:${DERIVED_VALUE}@${appRedisHost(config)}:${PORTS.redis}`,
+    // The user is named: with an empty one (redis://:pw@) ioredis sends AUTH pw but other
+    // clients (redis-cli 7) send AUTH "" pw, which Redis refuses. "default" is requirepass's
+    // user on Redis 6+, and BullMQ, which keeps only the password, still authenticates.
+    redis_url: `redis://default:${DERIVED_VALUE}@${appRedisHost(config)}:${PORTS.redis}`,
   };
 }
 
