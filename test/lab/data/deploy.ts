@@ -9,9 +9,9 @@ import { DEPLOYED, type DataLabSession } from "./session";
 
 /** The program's data tier and backend, deployed in the engine's order, on their labelled hosts. */
 export function deployScenario(s: DataLabSession): void {
-  it("runs the program's Postgres, Redis/Sentinel and backend services on their labelled hosts", async () => {
+  it("runs the program's Postgres, Redis/Sentinel/proxy, backup and app services on their labelled hosts", async () => {
     const { run, objects, hostEntries, mgr, check, service, running, one, converge, done } = s;
-    await check("deploy: postgres ×3, redis ×3, sentinel ×3, redis-proxy ×2, backend ×2 converge on labelled hosts", async () => {
+    await check("deploy: postgres ×3, redis ×3, sentinel ×3, redis-proxy ×2, postgres-backup, backend ×2, frontend ×2 converge on labelled hosts", async () => {
       // In the engine's order (replicas after their primary/master, the backend after the data
       // tier), each created the provider's way: it waits for its tasks and fails otherwise.
       const deployStarted = Date.now();
