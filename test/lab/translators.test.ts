@@ -73,7 +73,7 @@ describe("lab translators", () => {
     // The image's user owns its secret files (domain/app-contract.ts uid 1001), read-only to it.
     expect(spec.TaskTemplate.ContainerSpec.Secrets?.[0].File).toEqual({ Name: "/run/secrets/database_url", UID: "1001", GID: "1001", Mode: 0o400 });
     expect(spec.TaskTemplate.RestartPolicy).toEqual({ Condition: "any", Delay: 5e9, MaxAttempts: 0, Window: 120e9 });
-    expect(spec.UpdateConfig).toEqual({ Parallelism: 1, Delay: 10e9, FailureAction: "rollback", Monitor: 30e9, MaxFailureRatio: 0, Order: "start-first" });
+    expect(spec.UpdateConfig).toEqual({ Parallelism: 1, Delay: 5e9, FailureAction: "rollback", Monitor: 30e9, MaxFailureRatio: 0, Order: "start-first" });
     expect(spec.Labels["com.medianest.role"]).toBe("backend");
     expect(converge).toEqual({ delayNs: 7e9, timeoutNs: 300e9 });
   });
