@@ -22,6 +22,7 @@ import { Edge } from "./edge";
 import { Monitoring } from "./monitoring";
 import { PreDeployBackup } from "./predeploy-backup";
 import { SchemaMigration } from "./schema-migration";
+import { LocalAppImages } from "./local-images";
 import { SwarmSecrets, type SecretValue } from "./swarm-secrets";
 import type { SwarmServiceRefs } from "./swarm-service";
 
@@ -118,7 +119,8 @@ export class MediaNestStack extends pulumi.ComponentResource {
     const { values, deferred } = secretValues(plan.secrets, fromConfig);
     const secrets = new SwarmSecrets("secrets", { provider, secrets: values }, { parent: this, dependsOn: swarm.ready });
     const configs = new ServiceConfigs("configs", { provider, ...plan.configFiles }, { parent: this, dependsOn: swarm.ready });
-    const refs: SwarmServiceRefs = { networkIds: this.networks.ids, secrets: secrets.refs, configs: configs.refs };
+    const builtImages = plan.localImages.length > 0 ? new LocalAppImages("local-images", { images: plan.localImages, provider }, { parent: this, dependsOn: swarm.ready }).ids : new Map<string, pulumi.Output<string>>();
+    const refs: SwarmServiceRefs = { networkIds: this.networks.ids, secrets: secrets.refs, configs: configs.refs, builtImages };
     const afterNetworks = { parent: this, dependsOn: [this.networks] };
 
     const edge = new Edge(
@@ -144,13 +146,13 @@ export class MediaNestStack extends pulumi.ComponentResource {
     }
     const data = new DataServices("data", { data: services.data, backup: services.backup, provider, refs, storageReady: storage.ready }, afterNetworks);
     const backup = plan.predeployBackup
-      ? new PreDeployBackup("predeploy-backup", { plan: plan.predeployBackup, targets, dependsOn: [data] }, { parent: this }).done
+      ? new PreDeployBackup("predeploy-backup", { plan: plan.predeployBackup, targets, builtImages, dependsOn: [data] }, { parent: this }).done
       : [];
     const migrationSecret = secrets.refs.get(plan.migration.secret);
     if (!migrationSecret) throw new pulumi.ResourceError(`the migration needs secret ${plan.migration.secret}, which the plan does not declare`, this);
     const migration = new SchemaMigration(
       "schema-migration",
-      { plan: plan.migration, target: targetOf(plan.migration.host), secret: migrationSecret, dependsOn: [secrets, this.networks, ...data.ready, ...backup] },
+      { plan: plan.migration, target: targetOf(plan.migration.host), secret: migrationSecret, builtImages, dependsOn: [secrets, this.networks, ...data.ready, ...backup] },
       { parent: this },
     );
     const app = new MediaNestApp("app", { tier: services.app, provider, refs, dependsOn: [...data.ready, ...storage.ready, ...backup], backendsAfter: [migration.done] }, afterNetworks);

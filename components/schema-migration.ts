@@ -15,6 +15,8 @@ export interface SchemaMigrationArgs {
   readonly target: ScriptTarget;
   /** The database URL secret the job mounts. */
   readonly secret: SwarmObjectRef;
+  /** Locally built images' IDs by their plan names (images.build); empty otherwise. */
+  readonly builtImages: ReadonlyMap<string, pulumi.Output<string>>;
   readonly dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -23,7 +25,8 @@ export class SchemaMigration extends pulumi.ComponentResource {
 
   constructor(name: string, args: SchemaMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("medianest:deploy:SchemaMigration", name, {}, opts);
-    const call = scriptCall<"swarm/migrate.sh", pulumi.Input<string>>("swarm/migrate.sh", { ...args.plan.args, secret: args.secret.name });
+    const images = args.plan.args.images.map((image) => args.builtImages.get(image) ?? image);
+    const call = scriptCall<"swarm/migrate.sh", pulumi.Input<string>>("swarm/migrate.sh", { ...args.plan.args, images, secret: args.secret.name });
     // One name whatever the leader: a leader change is an update of the connection, not a new resource.
     this.done = runScript(`${name}-run`, { target: args.target, call }, { parent: this, dependsOn: args.dependsOn }).resource;
     this.registerOutputs({ host: args.plan.host, images: [...args.plan.args.images] });

@@ -20,6 +20,8 @@ export interface SwarmServiceRefs {
   readonly secrets: ReadonlyMap<SecretName, SwarmObjectRef>;
   /** Swarm configs by name: container scripts, generated files and env files. */
   readonly configs: ReadonlyMap<ContainerScript | ServiceFile, SwarmObjectRef>;
+  /** Locally built images' IDs by the names the plan uses for them (images.build). */
+  readonly builtImages?: ReadonlyMap<string, pulumi.Output<string>>;
 }
 
 /** Docker's own default grace period, declared for services that set none. */
@@ -88,7 +90,7 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
       .map(([label, value]) => ({ label, value })),
     taskSpec: {
       containerSpec: {
-        image: familiarImage(spec.image),
+        image: refs.builtImages?.get(spec.image) ?? familiarImage(spec.image),
         ...(spec.command ? { commands: [...spec.command] } : {}),
         ...(spec.args ? { args: [...spec.args] } : {}),
         ...(Object.keys(spec.env).length > 0 ? { env: envOfAtMostOne(spec) } : {}),

@@ -3,11 +3,13 @@
 import { OVERLAY_NETWORKS, type OVERLAY_NETWORK_KEYS } from "../domain/networks";
 import type { PlacementOptions } from "../domain/catalogue";
 import { parseIpv4Cidr } from "../domain/cidr";
+import { LOCAL_BUILD_IMAGES } from "../domain/images";
 import { APP_SECRETS_KEY, SECRET_CONFIG_KEYS, type HostConfig, type ParsedStackConfig, type SecretConfigKey } from "./shape";
 
 /** A validated stack configuration with every default resolved. The SSH key is not here: it stays a Pulumi secret. */
 export interface StackConfig extends Omit<ParsedStackConfig, SecretConfigKey | typeof APP_SECRETS_KEY | "swarm" | "network" | "hosts" | "images"> {
-  readonly images: ParsedStackConfig["images"] & { worker: string };
+  /** With images.build, backend and frontend are LOCAL_BUILD_IMAGES: the stack puts the built IDs in. */
+  readonly images: ParsedStackConfig["images"] & { backend: string; frontend: string; worker: string };
   readonly hosts: readonly (HostConfig & { sudo: boolean })[];
   readonly swarm: ParsedStackConfig["swarm"] & { leader: string; autolock: boolean };
   readonly network: Omit<ParsedStackConfig["network"], "subnets"> & {
@@ -38,7 +40,10 @@ export function resolveDefaults(config: ParsedStackConfig, context: ValidationCo
   >;
   return {
     ...rest,
-    images: { ...config.images, worker: config.images.worker ?? config.images.backend },
+    images: (() => {
+      const backend = config.images.backend ?? LOCAL_BUILD_IMAGES.backend;
+      return { ...config.images, backend, frontend: config.images.frontend ?? LOCAL_BUILD_IMAGES.frontend, worker: config.images.worker ?? backend };
+    })(),
     hosts: config.hosts.map((host) => ({
       ...host,
       sudo: host.sudo ?? (config.connection === "local" ? !context.runningAsRoot : host.sshUser !== "root"),

@@ -1,7 +1,9 @@
 // The rules across config keys, each small and named (like policies/rules/): every rule
 // yields the issues it finds, each naming the key to fix. validateStackConfig runs them
 // all and reports every issue at once, before any resource exists.
+import { existsSync, statSync } from "node:fs";
 import { isIP } from "node:net";
+import * as path from "node:path";
 import { APP_SECRET_FILES, MEDIANEST_CONTRACT, SECRET_VALUE_RULES, forbiddenWordIn, type AppSecretFile } from "../domain/app-contract";
 import { EDGE_LABEL, REDIS_LABEL, edgeHosts, placementRequirements, redisHosts } from "../domain/catalogue";
 import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../domain/cidr";
@@ -248,7 +250,7 @@ const managementCidrs = rule("management-cidrs", function* (config) {
 const imageDigests = rule("image-digests", function* (config) {
   if (config.environment === "lab") return;
   const images: [(string | number)[], string | undefined][] = [
-    ...Object.entries(config.images).map(([key, ref]): [(string | number)[], string | undefined] => [["images", key], ref]),
+    ...Object.entries(config.images).flatMap(([key, ref]): [(string | number)[], string | undefined][] => (typeof ref === "string" ? [[["images", key], ref]] : [])),
     [["deployment", "images", "blue"], config.deployment.images.blue],
     [["deployment", "images", "green"], config.deployment.images.green],
   ];
@@ -260,6 +262,38 @@ const imageDigests = rule("image-digests", function* (config) {
         `"${ref}" has no digest: pin it as ${ref.replace(/@.*$/, "")}@sha256:<digest> (\`docker buildx imagetools inspect ${ref}\` prints it). ` +
         "The docker provider resolves a bare tag only when it creates a service, so the next `pulumi up` would restart every task of it",
     };
+  }
+});
+
+/**
+ * Building the app images (images.build): only where the image exists on every node, a
+ * single-node stack (Swarm pulls nothing for an image ID: it must be on the node already),
+ * from a checkout and Dockerfiles that exist, and instead of images.backend/frontend.
+ */
+const appImagesSource = rule("app-images-source", function* (config) {
+  const build = config.images.build;
+  if (build === undefined) {
+    for (const tier of ["backend", "frontend"] as const) {
+      if (config.images[tier] === undefined) {
+        yield { key: configKey(["images", tier]), message: "is required: the image to run (repo:tag@sha256:…), or images.build to build it from a checkout on a single-node stack" };
+      }
+    }
+    return;
+  }
+  if (config.hosts.length !== 1) {
+    yield { key: configKey(["images", "build"]), message: `builds on one node, but the stack has ${config.hosts.length} hosts, which would not have the image: push the images to a registry and set images.backend and images.frontend instead` };
+  }
+  for (const tier of ["backend", "frontend"] as const) {
+    if (config.images[tier] !== undefined) yield { key: configKey(["images", tier]), message: "is set and images.build builds it too: unset one of them" };
+  }
+  if (!existsSync(build.context) || !statSync(build.context).isDirectory()) {
+    yield { key: configKey(["images", "build", "context"]), message: `"${build.context}" is not a directory on this machine: clone MediaNest there (git clone https://github.com/KingInYellow18/medianest)` };
+    return;
+  }
+  for (const tier of ["backend", "frontend"] as const) {
+    const dockerfile = path.resolve(build.context, build[tier].dockerfile);
+    if (!dockerfile.startsWith(`${path.resolve(build.context)}${path.sep}`)) yield { key: configKey(["images", "build", tier, "dockerfile"]), message: "must be inside images.build.context" };
+    else if (!existsSync(dockerfile)) yield { key: configKey(["images", "build", tier, "dockerfile"]), message: `${dockerfile} does not exist in the checkout` };
   }
 });
 
@@ -410,6 +444,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   appImagesBuilt,
   appExtraEnv,
   appExtraSecrets,
+  appImagesSource,
 ];
 
 export function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext): Generator<ConfigIssue> {

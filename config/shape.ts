@@ -155,8 +155,34 @@ export const stackConfigSchema = z.strictObject({
   // Every default is pinned by digest (the multi-arch index digest), with its tag kept for
   // people: config/rules.ts imageDigestIssues says why a tag alone is not enough.
   images: z.strictObject({
-    frontend: image("MediaNest frontend image, pinned as repo:tag@sha256:… (`docker buildx imagetools inspect` prints the digest); a bare tag is refused except on the lab stack"),
-    backend: image("MediaNest backend image, pinned by digest like images.frontend"),
+    frontend: image(
+      "MediaNest frontend image, pinned as repo:tag@sha256:… (`docker buildx imagetools inspect` prints the digest); a bare tag is refused except on the lab stack; unset with images.build",
+    ).optional(),
+    backend: image("MediaNest backend image, pinned by digest like images.frontend; unset with images.build").optional(),
+    build: z
+      .strictObject({
+        context: absolutePath.describe(
+          "Single-node stacks: build the app images on the node itself, no registry (images.backend and images.frontend stay unset), from this checkout of MediaNest or your fork on the machine running pulumi",
+        ),
+        backend: z
+          .strictObject({
+            dockerfile: z.string().min(1).default("backend/Dockerfile.prod").describe("The backend's Dockerfile, relative to images.build.context"),
+            target: z.string().min(1).optional().describe("Its build stage (docker build --target)"),
+            args: z.record(z.string(), z.string()).default({}).describe("Build arguments (docker build --build-arg); only ARGs the Dockerfile declares take effect"),
+          })
+          .prefault({}),
+        frontend: z
+          .strictObject({
+            dockerfile: z.string().min(1).default("frontend/Dockerfile.prod").describe("The frontend's Dockerfile, relative to images.build.context"),
+            target: z.string().min(1).optional().describe("Its build stage (docker build --target)"),
+            args: z
+              .record(z.string(), z.string())
+              .default({})
+              .describe("Build arguments; only ARGs the Dockerfile declares take effect (a NEXT_PUBLIC_* value must be an ARG there: Next.js bakes them in at build time)"),
+          })
+          .prefault({}),
+      })
+      .optional(),
     worker: pinnedImage.optional().describe("Worker image (with services.worker.command); by default the backend image"),
     postgres: image("PostgreSQL 15 (the official image)").default(
       "postgres:15.10-bookworm@sha256:06dd85a64e950719a3ee8435ce1bdc32b5f8acf406185d7ff875bcced5817165",

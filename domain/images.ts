@@ -20,6 +20,20 @@ export function familiarImage(ref: string): string {
 
 export const DIGEST = /@sha256:[a-f0-9]{64}$/;
 
+/**
+ * A locally built image's ID (what @pulumi/docker 5.2.0's Image gives as repoDigest for an
+ * image it did not push): content-addressed like a digest, and known to no registry.
+ */
+export const IMAGE_ID = /^sha256:[a-f0-9]{64}$/;
+export const isImageId = (ref: string): boolean => IMAGE_ID.test(ref);
+
+/**
+ * The names the app images carry in config and plan when the stack builds them
+ * (images.build): the stack replaces them with the built image's ID.
+ */
+export const LOCAL_BUILD_IMAGES = { backend: "medianest-local/backend:build", frontend: "medianest-local/frontend:build" } as const;
+export const isLocalBuild = (ref: string): boolean => (Object.values(LOCAL_BUILD_IMAGES) as string[]).includes(ref);
+
 export function hasDigest(ref: string): boolean {
   return DIGEST.test(ref);
 }
@@ -32,6 +46,7 @@ export const IMAGE_REFERENCE = /^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za
  * the moving "latest", or a digest. The one rule, for config validation and the policies.
  */
 export function unpinnedReason(ref: string): "no-tag" | "latest" | undefined {
+  if (isImageId(ref)) return undefined;
   if (/:latest(@|$)/.test(ref)) return "latest";
   if (hasDigest(ref)) return undefined;
   // A registry port ("host:5000/x") is not a tag.

@@ -104,7 +104,10 @@ type FlagValue<F, V> = F extends Flag<"value">
       ? boolean
       : F extends Flag<"int">
         ? number
-        : readonly string[];
+        : F extends Flag<"list">
+          ? // A list may also come joined, as one value that is known only later.
+            readonly string[] | V
+          : readonly (string | V)[];
 
 type OptionalKind = Flag<"optional"> | Flag<"switch">;
 type RequiredKeys<T> = { [K in keyof T]: T[K] extends OptionalKind ? never : K }[keyof T];
@@ -156,13 +159,17 @@ export function scriptArgv<V = never>(call: ScriptCall<V>): (string | V)[] {
         argv.push(at, String(given));
         break;
       case "list": {
+        if (given !== undefined && !Array.isArray(given)) {
+          argv.push(at, given as V);
+          break;
+        }
         const items = (given ?? []) as readonly string[];
         for (const item of items) if (item.includes(",") || item === "") throw new Error(`${call.script}: ${at} item ${JSON.stringify(item)} is empty or holds a comma`);
         argv.push(at, word(call.script, flag, items.join(",")));
         break;
       }
       case "repeat":
-        for (const item of (given ?? []) as readonly string[]) argv.push(at, word(call.script, flag, item));
+        for (const item of (given ?? []) as readonly (string | V)[]) argv.push(at, typeof item === "string" ? word(call.script, flag, item) : item);
         break;
       case "switch":
         if (given === true) argv.push(at);

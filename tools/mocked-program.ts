@@ -2,6 +2,7 @@
 // the resource graph: type, name, parent, dependencies, inputs (plain and with
 // secret markers). The mocks are strict: an unexpected resource type or any
 // provider function call fails the run.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isPlaceholderImage } from "../domain/images";
 import * as path from "node:path";
@@ -144,6 +145,7 @@ const ALLOWED_TYPES = new Set([
   "docker:index/secret:Secret",
   "docker:index/serviceConfig:ServiceConfig",
   "docker:index/service:Service",
+  "docker:index/image:Image",
   "random:index/randomPassword:RandomPassword",
   "pulumi:providers:minio",
   "minio:index/s3Bucket:S3Bucket",
@@ -212,6 +214,8 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
         if (!ALLOWED_TYPES.has(args.type)) throw new Error(`strict mock: unexpected resource type ${args.type} (${args.name})`);
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = mockedPassword(args.name, args.inputs);
+        // A local build's ID (repoDigest of an unpushed Image): content-addressed, so it follows the build inputs.
+        if (args.type === "docker:index/image:Image") state.repoDigest = `sha256:${createHash("sha256").update(JSON.stringify(args.inputs)).digest("hex")}`;
         // Engine-side autonaming does not run under mocks: mimic it.
         if (args.type.startsWith("docker:") && state.name === undefined) state.name = `${args.name}-mock`;
         if (args.type.startsWith("command:")) {

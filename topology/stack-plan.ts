@@ -4,13 +4,15 @@
 // migration. `index.ts`
 // builds it once; the components only turn their section into resources, so what
 // the stack contains is decided (and tested) here, without Pulumi.
+import * as path from "node:path";
 import type { StackConfig } from "../config/schema";
 import { placementOptions } from "../config/schema";
 import { placementRequirementOf, edgeHosts, EDGE_LABEL } from "../domain/catalogue";
 import { hostsMatching } from "../domain/labels";
 import { MEDIANEST_CONTRACT } from "../domain/app-contract";
+import { LOCAL_BUILD_IMAGES } from "../domain/images";
 import { overlayNetworkName } from "../domain/networks";
-import { scriptCall, type ScriptArgs, type ScriptCall } from "../scripts/interfaces";
+import type { ScriptArgs } from "../scripts/interfaces";
 import { PlanError } from "./plan-error";
 import type { CloudflareEdgeInput } from "./cloudflare-plan";
 import { TRAEFIK_PORTS, edgeClusterAddresses } from "./edge";
@@ -78,8 +80,22 @@ export interface EdgePlan {
 /** One backup run per host that may run the database, re-run exactly when an app image changes. */
 export interface PreDeployBackupPlan {
   readonly hosts: readonly string[];
-  /** predeploy-backup.sh with the dump service, the app images, and the dump's own arguments. */
-  readonly call: ScriptCall;
+  /**
+   * predeploy-backup.sh's arguments: the dump service, the app images (locally built ones
+   * are replaced by their IDs, so a new build re-runs it), and the dump's own arguments.
+   */
+  readonly args: ScriptArgs<"swarm/predeploy-backup.sh">;
+}
+
+/** One app image the stack builds from a local checkout (images.build), on the single node. */
+export interface LocalImagePlan {
+  /** The name config and plan use for it (LOCAL_BUILD_IMAGES); services get the built ID. */
+  readonly name: string;
+  readonly context: string;
+  /** Absolute, inside the context. */
+  readonly dockerfile: string;
+  readonly target?: string;
+  readonly args: Readonly<Record<string, string>>;
 }
 
 /**
@@ -107,6 +123,8 @@ export interface StackPlan {
   readonly edge: EdgePlan;
   readonly predeployBackup?: PreDeployBackupPlan;
   readonly migration: MigrationPlan;
+  /** images.build: the app images the stack builds on its one node (empty otherwise). */
+  readonly localImages: readonly LocalImagePlan[];
 }
 
 /** The app images whose change re-runs the backup, in a stable order. */
@@ -163,7 +181,22 @@ function predeployBackupPlan(config: StackConfig, services: ServiceTiers): PreDe
   if (!config.deployment.preDeployBackup) return undefined;
   const dump = services.backup.dump;
   if (!dump.args) throw new PlanError("the pre-deploy backup runs the dump service's own arguments; postgres-backup has none");
-  return { hosts: databaseHosts(config), call: scriptCall("swarm/predeploy-backup.sh", { service: dump.name, images: appImages(config), dumpArgs: dump.args }) };
+  return { hosts: databaseHosts(config), args: { service: dump.name, images: appImages(config), dumpArgs: dump.args } };
+}
+
+function localImagesPlan(config: StackConfig): LocalImagePlan[] {
+  const build = config.images.build;
+  if (!build) return [];
+  return (["backend", "frontend"] as const).map((tier) => {
+    const spec = build[tier];
+    return {
+      name: LOCAL_BUILD_IMAGES[tier],
+      context: build.context,
+      dockerfile: path.resolve(build.context, spec.dockerfile),
+      ...(spec.target ? { target: spec.target } : {}),
+      args: spec.args,
+    };
+  });
 }
 
 function migrationPlan(config: StackConfig, topology: TopologyPlan, services: ServiceTiers): MigrationPlan {
@@ -208,6 +241,7 @@ export function planStack(config: StackConfig): StackPlan {
     edge: cloudflare ? { cloudflare } : {},
     ...(predeployBackup ? { predeployBackup } : {}),
     migration: migrationPlan(config, topology, services),
+    localImages: localImagesPlan(config),
   };
 }
 

@@ -2,7 +2,7 @@
 // images, secrets, privileges, exposure.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { EDGE_PORTS, SERVICE_BUDGETS, statefulLabels, type ServiceRole } from "../../domain/catalogue";
-import { hasDigest, unpinnedReason } from "../../domain/images";
+import { hasDigest, isImageId, unpinnedReason } from "../../domain/images";
 import { looksLikeSecretName, looksLikeSecretValue } from "../../domain/secret-patterns";
 import { parseEnvFile } from "../../topology/services";
 import { TYPES } from "../support/stack-facts";
@@ -76,7 +76,8 @@ export const imageDigests: ResourceValidationPolicy = {
   validateResource: (args, reportViolation) => {
     if (args.type !== TYPES.service) return;
     const s = serviceView(args.props);
-    if (s.image && !hasDigest(s.image)) reportViolation(`service ${s.name} image "${s.image}" has no @sha256 digest: add one for reproducible deployments`);
+    // A locally built image runs by its ID (images.build), which is content-addressed too.
+    if (s.image && !hasDigest(s.image) && !isImageId(s.image)) reportViolation(`service ${s.name} image "${s.image}" has no @sha256 digest: add one for reproducible deployments`);
   },
 };
 

@@ -29,6 +29,7 @@ import { parseScriptCommand } from "../../scripts/interfaces";
 import { Engine, sshDial } from "./engine";
 import { replayInEngineOrder, span, type ReplayedStep } from "./engine-order";
 import { BRIDGE_ADDRESS, Lab, labLeftovers, labUnavailableReason, type LabHost } from "./lab-hosts";
+import { IMAGE_ID, LOCAL_BUILD_IMAGES } from "../../domain/images";
 import { satisfiesConstraint } from "../../domain/scheduling";
 import { CommandRunner, labStackConfig, nodeSubject, type SwarmNode, type SwarmTask } from "./lab-swarm";
 import { networkCreateBody } from "./network-spec";
@@ -695,6 +696,54 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
     expect(await placed("medianest-frontend")).toEqual(labelled("compute").filter((h) => h.role === "worker").map((h) => h.name));
     expect(await placed("medianest-backend")).toEqual(labelled("compute").filter((h) => h.role === "worker").map((h) => h.name));
     expect(await placed("medianest-worker")).toEqual(labelled("processing").map((h) => h.name));
+  });
+
+  it("images.build: an image built by a node's daemon from a tar context runs as a service by its image ID, read back as declared", async () => {
+    requireStep("services");
+    // What @pulumi/docker's Image does on the node (ImageBuild with the context as a tar, the
+    // Dockerfile inside it, tagged, not pushed), then what the program declares: the image ID.
+    const builder = lab.host(hostEntries.find((h) => h.role === "worker")?.name ?? "lab-4");
+    const { spawnSync } = await import("node:child_process");
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import("node:fs");
+    const context = mkdtempSync(path.join(lab.runDir, "build-context-"));
+    mkdirSync(path.join(context, "backend"));
+    writeFileSync(path.join(context, "backend", "Dockerfile.prod"), `FROM ${STANDIN_IMAGE}\nLABEL com.medianest.lab=local-build\n`);
+    const tar = spawnSync("tar", ["--owner=0", "--group=0", "-C", context, "-cf", "-", "."], { maxBuffer: 16 * 1024 * 1024 });
+    expect(tar.status).toBe(0);
+    const built = await builder.engine.request("POST", `/build?${new URLSearchParams({ t: LOCAL_BUILD_IMAGES.backend, dockerfile: "backend/Dockerfile.prod", pull: "0" })}`, tar.stdout, {
+      timeoutMs: 120_000,
+      headers: { "Content-Type": "application/x-tar" },
+    });
+    expect(built.status, built.body.toString("utf8")).toBe(200);
+    expect(built.body.toString("utf8")).not.toMatch(/"error"/);
+    const id = (await builder.engine.get<{ Id: string }>(`/images/${encodeURIComponent(LOCAL_BUILD_IMAGES.backend)}/json`)).Id;
+    expect(id).toMatch(IMAGE_ID);
+
+    const backend = run.ofType("docker:index/service:Service").find((s) => s.name === "medianest-backend") as RecordedResource;
+    const translation = serviceSpec(backend.inputs, refs, backend.name);
+    const nodeId = runner.nodeIdOf.get(builder.name) as string;
+    const spec: EngineServiceSpec = {
+      ...translation.spec,
+      Name: "lab-local-build",
+      Labels: { ...translation.spec.Labels, "traefik.enable": "false" },
+      Mode: { Replicated: { Replicas: 1 } },
+      TaskTemplate: {
+        ...translation.spec.TaskTemplate,
+        ContainerSpec: { ...translation.spec.TaskTemplate.ContainerSpec, Image: id },
+        // One node has the image: a single-node stack's only node (config rule app-images-source).
+        Placement: { ...translation.spec.TaskTemplate.Placement, Constraints: [`node.id == ${nodeId}`] },
+      },
+    };
+    const created = await createServiceLikeProvider(providerEngine, { ...translation, spec }, 120_000);
+    try {
+      const stored = await leader().engine.get<{ Spec: EngineServiceSpec }>("/services/lab-local-build");
+      expect(stored.Spec.TaskTemplate.ContainerSpec.Image, "the engine stores the ID as declared: no diff on the next run").toBe(id);
+      const tasks = await leader().engine.get<SwarmTask[]>(`/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ["lab-local-build"], "desired-state": ["running"] }))}`);
+      expect(tasks.map((t) => t.Status.State)).toEqual(["running"]);
+      summary.push(`  images.build: built ${id.slice(0, 19)}… on ${builder.name}; a service on that ID ran in ${created.seconds.toFixed(1)} s, stored image = declared`);
+    } finally {
+      await leader().engine.request("DELETE", "/services/lab-local-build");
+    }
   });
 
   it("a service that cannot converge at create is deleted again and fails the run, as the provider does", async () => {
