@@ -1,10 +1,13 @@
 // images.build: the app images built from a local checkout by the stack's own Docker
 // daemon (the single node, over the docker provider's connection), never pushed. A
 // service then runs the image by its ID: content-addressed, so a new build is a new ID
-// and a rollout, the same build is no change. @pulumi/docker 5.2.0's Image gives a local
-// image's ID as repoDigest ("For local images, this field is the image ID of the built
-// local image", its SDK's image.d.ts). Swarm pulls nothing for an image ID, which is why
-// config allows this on one node only (config rule app-images-source).
+// and a rollout, the same build is no change. pulumi-docker's Image (provider/image.go
+// dockerBuild, read at v5.1.0; the 5.2.0 SDK documents the same) tars the context here,
+// builds on the provider's daemon and, with skipPush, sets repoDigest to the local image's
+// ID (ImageInspect(...).ID); its Check adds build.contextDigest (hashContext over the
+// context and Dockerfile), so it rebuilds only when the checkout changes. Swarm pulls
+// nothing for an image ID, which is why config allows this on one node only (config rule
+// app-images-source).
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { LocalImagePlan } from "../topology/stack-plan";
