@@ -354,7 +354,9 @@ const appImagesBuilt = rule("app-images-built", function* (config) {
     if (ref !== undefined && isPlaceholderImage(ref)) {
       yield {
         key: configKey([...path]),
-        message: `is the sample's placeholder: no MediaNest image is published. Build it (README "Building the MediaNest images"), push it to your registry, then pulumi config set --path medianest:${path.join(".")} <repo>:<tag>@sha256:<digest>`,
+        message:
+          `is the sample's placeholder: no MediaNest image is published. Build it (README "Building the MediaNest images"), push it to your registry, then pulumi config set --path medianest:${path.join(".")} <repo>:<tag>@sha256:<digest>` +
+          (config.hosts.length === 1 && path[0] === "images" ? "; or, on this single-node stack, remove it and let the program build it: pulumi config set --path medianest:images.build.context <checkout>" : ""),
       };
     }
   }
