@@ -343,6 +343,14 @@ export const stackConfigSchema = z.strictObject({
             .max(10_000)
             .default(200)
             .describe("Postgres max_connections on the primary and every replica; must fit every app process's Prisma pool (checked)"),
+          maxSlotWalKeepSizeMb: z
+            .number()
+            .int()
+            .min(256)
+            .default(8192)
+            .describe(
+              "WAL (MB) the primary keeps for a replica that is away (max_slot_wal_keep_size); past it the replica's slot is invalidated instead of the primary's disk filling up, and that replica needs a fresh clone (empty its data directory). Slots of replicas no longer configured are dropped",
+            ),
         })
         .prefault({}),
       redis: z

@@ -410,6 +410,21 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       expect(psql(PRIMARY_PORT, "SELECT slot_name FROM pg_replication_slots", file("rotated.pgpass")).stdout.trim()).toBe("replica_1");
       for (const secret of [APP_PASSWORD, ROTATED_APP_PASSWORD, REPLICATION_PASSWORD]) expect(allOutput()).not.toContain(secret);
     }, 60_000);
+
+    it("primary: a slot no configured replica uses is dropped at start; WAL kept for an absent replica is bounded", async () => {
+      // What a replica removed from config leaves behind: a slot that would hold WAL forever.
+      const created = superuserSql("SELECT pg_create_physical_replication_slot('replica_9') IS NOT NULL");
+      expect(created.status, created.stderr).toBe(0);
+      const running = services.find((s) => s.name === "postgres-primary-restarted");
+      expect(running).toBeDefined();
+      if (running) expect(await stop(running, "SIGINT", 20_000)).toBe(true);
+      const again = start("postgres-primary-bounded", "postgres/entrypoint.sh", [...primaryArgs(), "--max-slot-wal-keep-size", "512"]);
+      const rotated = file("rotated.pgpass");
+      await waitFor("the primary to come back", () => psql(PRIMARY_PORT, "SELECT 1", rotated).stdout.trim() === "1", 40_000, [again]);
+      expect(again.output).toContain("postgres-entrypoint: dropped replication slots no replica is configured for: replica_9");
+      expect(psql(PRIMARY_PORT, "SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots", rotated).stdout.trim()).toBe("replica_1");
+      expect(psql(PRIMARY_PORT, "SHOW max_slot_wal_keep_size", rotated).stdout.trim()).toBe("512MB");
+    }, 60_000);
   });
 
   describe("redis/entrypoint.sh and redis/sentinel-entrypoint.sh", () => {

@@ -265,6 +265,14 @@ describe("Postgres", () => {
   });
 });
 
+describe("Postgres", () => {
+  it("the primary bounds the WAL an absent replica's slot may hold", async () => {
+    const args = serviceNamed(await runOf("production"), "postgres-primary").taskSpec.containerSpec.args ?? [];
+    expect(args.slice(args.indexOf("--max-slot-wal-keep-size"), args.indexOf("--max-slot-wal-keep-size") + 2)).toEqual(["--max-slot-wal-keep-size", "8192"]);
+    expect(args.slice(args.indexOf("--slots"), args.indexOf("--slots") + 2)).toEqual(["--slots", "replica_1,replica_2"]);
+  });
+});
+
 describe("Redis", () => {
   it("replicas point at the master and the Sentinels monitor it with quorum 2", async () => {
     const run = await runOf("production");

@@ -5,6 +5,7 @@
 #   entrypoint.sh primary --data DIR --port N --hba-cidr CIDR --db NAME --user NAME
 #       --password-file FILE --replication-user NAME --replication-password-file FILE
 #       --slots NAME[,NAME...]|"" [--run-as USER] [--max-connections N]
+#       [--max-slot-wal-keep-size MB]
 #   entrypoint.sh replica --data DIR --port N --primary-host HOST --primary-port N --slot NAME
 #       --replication-user NAME --replication-password-file FILE [--run-as USER] [--max-connections N]
 #
@@ -47,6 +48,7 @@ usage() {
 usage: entrypoint.sh primary --data DIR --port N --hba-cidr CIDR --db NAME --user NAME
            --password-file FILE --replication-user NAME --replication-password-file FILE
            --slots NAME[,NAME...]|"" [--run-as USER] [--max-connections N]
+           [--max-slot-wal-keep-size MB]
        entrypoint.sh replica --data DIR --port N --primary-host HOST --primary-port N
            --slot NAME --replication-user NAME --replication-password-file FILE [--run-as USER] [--max-connections N]
 EOF
@@ -303,6 +305,17 @@ ALTER ROLE :"repl_user" WITH REPLICATION LOGIN NOSUPERUSER NOCREATEDB NOCREATERO
 \unset app_pw
 \unset repl_pw
 SQL
+  # Slots of replicas no longer configured hold WAL forever: drop them (never an active one).
+  printf "\\\\set keep '%s'\n" "$(IFS=,; printf '%s' "${SLOTS[*]}")"
+  cat <<'SQL'
+SELECT string_agg(slot_name, ', ') AS stale FROM pg_replication_slots
+ WHERE slot_type = 'physical' AND NOT active AND slot_name <> ALL (string_to_array(:'keep', ',')) \gset
+\if :{?stale}
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+ WHERE slot_type = 'physical' AND NOT active AND slot_name <> ALL (string_to_array(:'keep', ','));
+\echo postgres-entrypoint: dropped replication slots no replica is configured for: :stale
+\endif
+SQL
   for slot in "${SLOTS[@]}"; do
     printf "\\\\set slot '%s'\n" "$slot"
     cat <<'SQL'
@@ -337,7 +350,7 @@ open_data_dir() {
 }
 
 primary_main() {
-  parse_flags "data port hba-cidr db user password-file replication-user replication-password-file slots run-as max-connections" "$@"
+  parse_flags "data port hba-cidr db user password-file replication-user replication-password-file slots run-as max-connections max-slot-wal-keep-size" "$@"
   require_flags data port hba-cidr db user password-file replication-user replication-password-file slots
   check_path data
   check_port port
@@ -390,6 +403,12 @@ server_settings() {
   if [ -n "${OPT[max-connections]:-}" ]; then
     [[ "${OPT[max-connections]}" =~ ^[1-9][0-9]*$ ]] || bad_arg "--max-connections '${OPT[max-connections]}' is not a positive number"
     SERVER_SETTINGS+=(-c "max_connections=${OPT[max-connections]}")
+  fi
+  # A slot whose replica is away may hold at most this much WAL; past it the slot is
+  # invalidated (the replica then needs a fresh base backup) instead of filling the disk.
+  if [ -n "${OPT[max-slot-wal-keep-size]:-}" ]; then
+    [[ "${OPT[max-slot-wal-keep-size]}" =~ ^[1-9][0-9]*$ ]] || bad_arg "--max-slot-wal-keep-size '${OPT[max-slot-wal-keep-size]}' is not a positive number of MB"
+    SERVER_SETTINGS+=(-c "max_slot_wal_keep_size=${OPT[max-slot-wal-keep-size]}MB")
   fi
 }
 

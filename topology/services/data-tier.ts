@@ -63,6 +63,7 @@ function postgresServices(base: Base): Pick<DataTier, "postgresPrimary" | "postg
       "--slots", replicaSlots.join(","),
       "--run-as", "postgres",
       "--max-connections", String(pg.maxConnections),
+      "--max-slot-wal-keep-size", String(pg.maxSlotWalKeepSizeMb),
     ],
   });
   const replicas = replicaSlots.map((slot, i) =>
