@@ -2,7 +2,7 @@
 // type, default and description (each field's `.describe()`). The README's table is this
 // output between its markers; a test fails when they differ or a key has no description.
 import { z } from "zod";
-import { APP_SECRETS_KEY, CONFIG_NAMESPACE, SECRET_CONFIG_KEYS, stackConfigSchema } from "./shape";
+import { CONFIG_NAMESPACE, SECRET_KEYS, stackConfigSchema } from "./shape";
 
 interface JsonSchema {
   readonly type?: string | string[];
@@ -73,7 +73,7 @@ function walk(schema: JsonSchema, key: string, required: boolean, optionalParent
   }
   const requirement = optionalParent ? `required with \`${optionalParent}\`` : "required";
   const fallback = schema.default !== undefined ? shown(schema.default) : required ? requirement : "optional";
-  out.push({ key, type: typeOf(schema), default: fallback, description: schema.description, secret: (SECRET_CONFIG_KEYS as readonly string[]).includes(key) || key === APP_SECRETS_KEY });
+  out.push({ key, type: typeOf(schema), default: fallback, description: schema.description, secret: SECRET_KEYS.includes(key) });
 }
 
 /** Every documented key of the stack config, in the schema's order. */

@@ -6,7 +6,7 @@ import { ConfigError, configKey } from "./errors";
 import { crossFieldIssues, type ValidationContext } from "./rules";
 import { stackConfigSchema } from "./shape";
 
-export { APP_SECRETS_KEY, CONFIG_NAMESPACE, SECRET_CONFIG_KEYS, stackConfigSchema, type HostConfig, type RawStackConfig, type SecretConfigKey } from "./shape";
+export { APP_SECRETS_KEY, CONFIG_NAMESPACE, SECRET_CONFIG_KEYS, SECRET_KEYS, stackConfigSchema, type HostConfig, type RawStackConfig, type SecretConfigKey } from "./shape";
 export { pinnedImage } from "./fields";
 export { ConfigError, configKey, type ConfigIssue } from "./errors";
 export { CONFIG_RULES, type ConfigRule, type ValidationContext } from "./rules";

@@ -38,6 +38,8 @@ export const SECRET_CONFIG_KEYS = [
 export type SecretConfigKey = (typeof SECRET_CONFIG_KEYS)[number];
 /** The one secret key holding a map (file name → value) rather than one value: app.extraSecrets' values. */
 export const APP_SECRETS_KEY = "appSecrets";
+/** Every key that must be given as a secret (pulumi config set --secret). */
+export const SECRET_KEYS: readonly string[] = [...SECRET_CONFIG_KEYS, APP_SECRETS_KEY];
 
 const SECRET_DESCRIPTIONS: Readonly<Record<SecretConfigKey, string>> = {
   sshPrivateKey: "Private key the program logs in with (PEM/OpenSSH); required for the ssh connection",

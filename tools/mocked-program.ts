@@ -274,8 +274,8 @@ export async function mockedRun(stack: StackName, options: MockedRunOptions = {}
   };
 
   const config = options.config ?? testConfig(stack);
-  const { APP_SECRETS_KEY, SECRET_CONFIG_KEYS } = await import("../config/schema");
-  const secretKeys = options.secretKeys ?? Object.keys(config).filter((k) => [...SECRET_CONFIG_KEYS, APP_SECRETS_KEY].includes(k.replace(/^medianest:/, "")));
+  const { SECRET_KEYS } = await import("../config/schema");
+  const secretKeys = options.secretKeys ?? Object.keys(config).filter((k) => SECRET_KEYS.includes(k.replace(/^medianest:/, "")));
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
     [...secretKeys],

@@ -73,9 +73,11 @@ export function appConnectionTemplates(config: StackConfig): { database_url: str
   const { user, database } = config.services.postgres;
   return {
     database_url: `postgresql://${user}:${DERIVED_VALUE}@${tasksHost("postgres-primary")}:${PORTS.postgres}/${database}`,
-    // The user is named: with an empty one (redis://:pw@) ioredis sends AUTH pw but other
-    // clients (redis-cli 7) send AUTH "" pw, which Redis refuses. "default" is requirepass's
-    // user on Redis 6+, and BullMQ, which keeps only the password, still authenticates.
+    // The user is named: redis-cli 7 sends AUTH "" pw for redis://:pw@, which Redis refuses
+    // (seen in the data lab). ioredis 5 (the app's ^5.4.1) takes the user and the password
+    // from the URL (lib/utils parseURL: auth split at the first ":"), and "default" is
+    // requirepass's user on Redis 6+; BullMQ, which keeps only the password
+    // (upstream config/queues.ts), still authenticates.
     redis_url: `redis://default:${DERIVED_VALUE}@${appRedisHost(config)}:${PORTS.redis}`,
   };
 }

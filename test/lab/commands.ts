@@ -218,3 +218,23 @@ function runOverSshOnce(target: SshTarget, commandLine: string, stdin: string, t
     child.stdin.end(stdin);
   });
 }
+
+/**
+ * The recorded schema migration (swarm/migrate.sh) run over SSH on a manager, as the
+ * command resource runs it, with the database URL secret's real name in place of the
+ * mocked one. Returns its stdout and when it finished; fails like the resource would.
+ */
+export async function runRecordedMigration(
+  target: SshTarget,
+  inputs: Readonly<Record<string, unknown>>,
+  secretNames: ReadonlyMap<string, string>,
+  timeoutMs: number,
+): Promise<{ output: string; finishedAt: number }> {
+  const create = String(inputs.create);
+  const { secret } = parseScriptCommand("swarm/migrate.sh", create);
+  const real = secretNames.get(secret);
+  if (!real) throw new Error(`the migration names secret ${secret}, which the lab did not create`);
+  const result = await runOverSsh(target, create.split(secret).join(real), String(inputs.stdin), timeoutMs);
+  if (result.code !== 0) throw new Error(`the migration exited ${String(result.code)}: ${result.stderr.trim()} | ${result.stdout.trim()}`);
+  return { output: result.stdout, finishedAt: Date.now() };
+}

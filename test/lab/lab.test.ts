@@ -24,7 +24,7 @@ import { loadScript, parseStdin } from "../../scripts/loader";
 import type { PlannedNode } from "../../topology/plan";
 import { NETWORK_SCHEMA, SERVICE_SCHEMA, planCommandDiff, planDiff, readNetwork, readService, resolveServiceInputs, summarise } from "../support/docker-provider-model";
 import { mockedRun, testConfig, type MockedRun, type RecordedResource } from "../support/mocked-run";
-import { hostAndSwarmCommands, realInvocation, runOverSsh, sshArgs, type RecordedCommand, type SshResult } from "./commands";
+import { hostAndSwarmCommands, realInvocation, runOverSsh, runRecordedMigration, sshArgs, type RecordedCommand, type SshResult } from "./commands";
 import { parseScriptCommand } from "../../scripts/interfaces";
 import { Engine, sshDial } from "./engine";
 import { replayInEngineOrder, span, type ReplayedStep } from "./engine-order";
@@ -125,14 +125,8 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
    * URL it gets the way the app does and prints when it ran.
    */
   async function runMigration(r: RecordedResource): Promise<{ outcome: "done"; note: string }> {
-    const create = String(r.inputs.create);
-    const { secret } = parseScriptCommand("swarm/migrate.sh", create);
-    const real = refs.secretNames.get(secret);
-    if (!real) throw new Error(`the migration names secret ${secret}, which the lab did not create`);
-    const result = await runOverSsh(target(leader()), create.split(secret).join(real), String(r.inputs.stdin), 300_000);
-    if (result.code !== 0) throw new Error(`${r.name} exited ${String(result.code)}: ${result.stderr.trim()} | ${result.stdout.trim()}`);
-    migration = { finishedAt: Date.now(), output: result.stdout };
-    const ran = result.stdout.split("\n").find((l) => l.startsWith("medianest-standin: migrations applied")) ?? "";
+    migration = await runRecordedMigration(target(leader()), r.inputs, refs.secretNames, 300_000);
+    const ran = migration.output.split("\n").find((l) => l.startsWith("medianest-standin: migrations applied")) ?? "";
     return { outcome: "done", note: `job ran the contract's migration (${ran || "no output"})` };
   }
 

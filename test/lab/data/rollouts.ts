@@ -3,9 +3,8 @@
 import { expect, it } from "vitest";
 import { MEDIANEST_CONTRACT } from "../../../domain/app-contract";
 import { SPEC_ROLLING_TIMELINE } from "../../../domain/rollout-timeline";
-import { parseScriptCommand } from "../../../scripts/interfaces";
 import { mockedRun, type MockedRun } from "../../support/mocked-run";
-import { runOverSsh } from "../commands";
+import { runOverSsh, runRecordedMigration } from "../commands";
 import { replayInEngineOrder, type ReplayedStep } from "../engine-order";
 import type { LabHost } from "../lab-hosts";
 import { applyNewConfigs, diffPaths, recordedSpec, taskFilter, type SwarmTask } from "../lab-swarm";
@@ -78,14 +77,7 @@ export function rolloutScenarios(s: DataLabSession): void {
             return { outcome: "done", note: out.stdout.trim().split("\n").pop() ?? "" };
           }
           if (r.type === "command:remote:Command" && r.parent.includes("$medianest:deploy:SchemaMigration::")) {
-            const create = String(r.inputs.create);
-            const { secret } = parseScriptCommand("swarm/migrate.sh", create);
-            const real = objects.refs.secretNames.get(secret);
-            if (!real) throw new Error(`the migration names secret ${secret}, which the lab did not create`);
-            const leader = lab.host(s.managerName);
-            const out = await runOverSsh(sshTarget(leader), create.split(secret).join(real), String(r.inputs.stdin), 600_000);
-            if (out.code !== 0) throw new Error(`${r.name} exited ${String(out.code)}: ${out.stderr.trim()} | ${out.stdout.trim()}`);
-            migration = { output: out.stdout, finishedAt: Date.now() };
+            migration = await runRecordedMigration(sshTarget(lab.host(s.managerName)), r.inputs, objects.refs.secretNames, 600_000);
             return "done";
           }
           if (r.type === "docker:index/service:Service" && (r.name === BACKEND || r.name === FRONTEND)) {
