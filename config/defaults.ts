@@ -7,7 +7,10 @@ import { LOCAL_BUILD_IMAGES } from "../domain/images";
 import { APP_SECRETS_KEY, SECRET_CONFIG_KEYS, type HostConfig, type ParsedStackConfig, type SecretConfigKey } from "./shape";
 
 /** A validated stack configuration with every default resolved. The SSH key is not here: it stays a Pulumi secret. */
-export interface StackConfig extends Omit<ParsedStackConfig, SecretConfigKey | typeof APP_SECRETS_KEY | "swarm" | "network" | "hosts" | "images"> {
+export interface StackConfig extends Omit<ParsedStackConfig, SecretConfigKey | typeof APP_SECRETS_KEY | "swarm" | "network" | "hosts" | "images" | "services"> {
+  readonly services: Omit<ParsedStackConfig["services"], "postgres"> & {
+    postgres: ParsedStackConfig["services"]["postgres"] & { synchronousCommit: boolean };
+  };
   /** With images.build, backend and frontend are LOCAL_BUILD_IMAGES: the stack puts the built IDs in. */
   readonly images: ParsedStackConfig["images"] & { backend: string; frontend: string; worker: string };
   readonly hosts: readonly (HostConfig & { sudo: boolean })[];
@@ -48,6 +51,13 @@ export function resolveDefaults(config: ParsedStackConfig, context: ValidationCo
       ...host,
       sudo: host.sudo ?? (config.connection === "local" ? !context.runningAsRoot : host.sshUser !== "root"),
     })),
+    services: {
+      ...config.services,
+      postgres: {
+        ...config.services.postgres,
+        synchronousCommit: config.services.postgres.synchronousCommit ?? (production && config.services.postgres.replicas > 0),
+      },
+    },
     swarm: { ...config.swarm, leader: config.swarm.leader ?? firstManager.name, autolock: config.swarm.autolock ?? production },
     network: {
       ...config.network,

@@ -353,6 +353,12 @@ export const stackConfigSchema = z.strictObject({
             .describe(
               "WAL (MB) the primary keeps for a replica that is away (max_slot_wal_keep_size); past it the replica's slot is invalidated instead of the primary's disk filling up, and that replica needs a fresh clone (empty its data directory). Slots of replicas no longer configured are dropped",
             ),
+          synchronousCommit: z
+            .boolean()
+            .optional()
+            .describe(
+              "A commit returns only once at least one replica has it on disk (synchronous_standby_names = ANY 1 over the replicas), so losing the primary loses no acknowledged write; with every replica gone, writes wait until one is back. By default on in production when there are replicas",
+            ),
         })
         .prefault({}),
       redis: z

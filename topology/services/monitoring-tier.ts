@@ -82,6 +82,7 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
       files: [
         { file: "prometheus.yml", target: "/etc/prometheus/prometheus.yml" },
         { file: "prometheus-rules.yml", target: "/etc/prometheus/rules/medianest.yml" },
+        { file: "prometheus-data-rules.yml", target: "/etc/prometheus/rules/medianest-data.yml" },
       ],
       mounts: [{ source: `${app}/prometheus`, target: "/prometheus", readOnly: false }],
       args: [

@@ -59,6 +59,7 @@ export const GENERATED_FILES = [
   "traefik-dynamic.yml",
   "prometheus.yml",
   "prometheus-rules.yml",
+  "prometheus-data-rules.yml",
   "alertmanager.yml",
   "grafana-datasources.yml",
   "grafana-dashboards.yml",

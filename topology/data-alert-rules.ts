@@ -1,0 +1,33 @@
+// Alerts on the data tier's safety nets: the things that, left alone, lose data or stop
+// writes (replication slots holding WAL, no synchronous standby, stale backups). They are
+// a rule group of their own, next to the benchmark-derived performance rules.
+import { stringify } from "yaml";
+import type { StackConfig } from "../config/schema";
+import type { AlertSeverity } from "./alert-rules";
+import { postgresAlertRules } from "./postgres-alert-rules";
+
+export interface DataAlertRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: string;
+  readonly labels: { readonly severity: AlertSeverity; readonly component: string };
+  readonly annotations: { readonly summary: string; readonly description: string; readonly runbook: string };
+}
+
+export const DATA_ALERT_GROUP = "medianest-data";
+
+/** Every data-tier rule of a stack; which ones exist follows the config (replicas, synchronous commit, backups). */
+export function dataAlertRules(config: StackConfig): DataAlertRule[] {
+  const rules = [...postgresAlertRules(config)];
+  const names = new Set<string>();
+  for (const { alert } of rules) {
+    if (names.has(alert)) throw new Error(`duplicate data alert "${alert}"`);
+    names.add(alert);
+  }
+  return rules;
+}
+
+export function dataAlertRulesYaml(config: StackConfig): string {
+  const file = { groups: [{ name: DATA_ALERT_GROUP, rules: dataAlertRules(config) }] };
+  return `# Generated from the stack config by topology/data-alert-rules.ts; do not edit.\n${stringify(file, { lineWidth: 0, aliasDuplicateObjects: false })}`;
+}
