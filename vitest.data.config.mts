@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 // slower than the unit suite and needs root, so it has its own npm script.
 export default defineConfig({
   test: {
-    include: ["test/data-scripts.test.ts"],
+    include: ["test/data-scripts.test.ts", "test/data-postgres-members.test.ts"],
     pool: "forks",
     testTimeout: 120_000,
     hookTimeout: 120_000,

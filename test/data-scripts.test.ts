@@ -211,6 +211,7 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
     "host all all 127.0.0.1/32 scram-sha-256",
     "host medianest app 127.0.0.0/8 scram-sha-256",
     "host replication replicator 127.0.0.0/8 scram-sha-256",
+    "host postgres replicator 127.0.0.0/8 scram-sha-256",
   ];
   const postgresUid = () => Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim());
   const redisUid = () => Number(spawnSync("id", ["-u", "redis"], { encoding: "utf8" }).stdout.trim());
