@@ -1,9 +1,10 @@
-// The data tier's Swarm services: Postgres (primary, then streaming replicas
-// that bootstrap from it), Redis (master, replicas following it, Sentinels
+// The data tier's Swarm services: Postgres (the member configured as primary, then the
+// others, which bootstrap from it), Redis (master, replicas following it, Sentinels
 // monitoring it) and the scheduled backups. Order matters at creation: replicas
 // need a running primary or master to copy from.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { POSTGRES_WRITER } from "../domain/postgres-members";
 import type { BackupTier, DataTier, ServiceSpec } from "../topology/services";
 import { SwarmService, createdServiceNames, type CreatedServices, type SwarmServiceRefs } from "./swarm-service";
 
@@ -28,19 +29,26 @@ export class DataServices extends pulumi.ComponentResource {
       new SwarmService(spec.name, { ...args.refs, spec, provider: args.provider }, { parent: this, dependsOn });
     const { data, backup } = args;
 
-    const postgresPrimary = create(data.postgresPrimary, []);
-    const postgresReplicas = data.postgresReplicas.map((replica) => create(replica, [postgresPrimary]));
+    // The member configured as primary (the one carrying the writer alias) first; the
+    // others clone from it on their first start.
+    const members = [data.postgresPrimary, ...data.postgresReplicas];
+    const writerSpec = members.find((m) => m.aliases?.database?.includes(POSTGRES_WRITER));
+    if (!writerSpec) throw new Error("no Postgres member carries the writer alias");
+    const writer = create(writerSpec, []);
+    const member = (spec: ServiceSpec) => (spec === writerSpec ? writer : create(spec, [writer]));
+    const postgresPrimary = member(data.postgresPrimary);
+    const postgresReplicas = data.postgresReplicas.map(member);
     const redisMaster = create(data.redisMaster, []);
     const redisReplica = data.redisReplica ? create(data.redisReplica, [redisMaster]) : null;
     const redisSentinel = data.redisSentinel ? create(data.redisSentinel, [redisMaster, ...(redisReplica ? [redisReplica] : [])]) : null;
     const redisProxy = data.redisProxy ? create(data.redisProxy, [redisMaster, ...(redisReplica ? [redisReplica] : [])]) : null;
     this.data = { postgresPrimary, postgresReplicas, redisMaster, redisReplica, redisSentinel, redisProxy };
 
-    const dump = create(backup.dump, [postgresPrimary]);
+    const dump = create(backup.dump, [writer]);
     const upload = create(backup.upload, [dump, ...args.storageReady]);
     this.backup = { dump, upload };
 
-    this.ready = [postgresPrimary, redisProxy ?? redisMaster];
+    this.ready = [writer, redisProxy ?? redisMaster];
     this.registerOutputs({ services: [...createdServiceNames(this.data), ...createdServiceNames(this.backup)] });
   }
 }

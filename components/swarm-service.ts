@@ -151,7 +151,8 @@ export function swarmServiceArgs(spec: ServiceSpec, refs: SwarmServiceRefs): doc
         spec.networks.map((key) => {
           const id = ids[key];
           if (!id) throw new Error(`service ${spec.name}: network ${key} does not exist`);
-          return { id };
+          const aliases = spec.aliases?.[key];
+          return aliases && aliases.length > 0 ? { id, aliases: [...aliases] } : { id };
         }),
       ),
     },

@@ -1,6 +1,7 @@
 // The rules across config keys, each small and named (like policies/rules/): every rule
 // yields the issues it finds, each naming the key to fix. validateStackConfig runs them
 // all and reports every issue at once, before any resource exists.
+import { postgresMembers, writerMember } from "../domain/postgres-members";
 import { existsSync, statSync } from "node:fs";
 import { isIP } from "node:net";
 import * as path from "node:path";
@@ -424,6 +425,20 @@ const connectionBudgetFits = rule("connection-budget", function* (config) {
   }
 });
 
+/** The primary is a member that exists; synchronous commit needs a standby to wait for. */
+const postgresMembership = rule("postgres-members", function* (config) {
+  const pg = config.services.postgres;
+  if (!writerMember(pg.replicas, pg.primary)) {
+    yield {
+      key: configKey(["services", "postgres", "primary"]),
+      message: `names ${pg.primary}, but services.postgres.replicas is ${pg.replicas}: name "primary" or one of ${postgresMembers(pg.replicas).filter((m) => m.name !== "primary").map((m) => `"${m.name}"`).join(", ") || "no replica (there is none)"}`,
+    };
+  }
+  if (pg.synchronousCommit === true && pg.replicas === 0) {
+    yield { key: configKey(["services", "postgres", "synchronousCommit"]), message: "needs a replica to wait for, but services.postgres.replicas is 0: add replicas or set it to false" };
+  }
+});
+
 export const CONFIG_RULES: readonly ConfigRule[] = [
   uniqueHosts,
   managerQuorum,
@@ -447,6 +462,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   appExtraEnv,
   appExtraSecrets,
   appImagesSource,
+  postgresMembership,
 ];
 
 export function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext): Generator<ConfigIssue> {

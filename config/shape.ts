@@ -353,6 +353,13 @@ export const stackConfigSchema = z.strictObject({
             .describe(
               "WAL (MB) the primary keeps for a replica that is away (max_slot_wal_keep_size); past it the replica's slot is invalidated instead of the primary's disk filling up, and that replica needs a fresh clone (empty its data directory). Slots of replicas no longer configured are dropped",
             ),
+          primary: z
+            .string()
+            .regex(/^(primary|replica-[1-9])$/, 'must be "primary" or "replica-N"')
+            .default("primary")
+            .describe(
+              "Which member is the primary: \"primary\" (the service on the database host) or \"replica-N\" (promoted in place; the others follow it, the app's address follows it). README: \"The database host died\"",
+            ),
           synchronousCommit: z
             .boolean()
             .optional()

@@ -81,7 +81,7 @@ describe.each(STACKS)("stack %s wires the app as its contract says", (stack) => 
     const config = validatedStackConfig(stack);
     const { user, database } = config.services.postgres;
     const pgPassword = secretData(run, "postgres-password");
-    expect(secretData(run, "database_url")).toBe(`postgresql://${user}:${pgPassword}@tasks.postgres-primary:5432/${database}`);
+    expect(secretData(run, "database_url")).toBe(`postgresql://${user}:${pgPassword}@tasks.postgres-rw:5432/${database}`);
     // With Sentinel the app's Sentinel-unaware client is given the master endpoint (redis-proxy).
     const redisHost = config.services.redis.sentinels > 0 ? "tasks.redis-proxy" : "tasks.redis-master";
     expect(secretData(run, "redis_url")).toBe(`redis://default:${secretData(run, "redis-password")}@${redisHost}:6379`);

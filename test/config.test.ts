@@ -235,3 +235,14 @@ describe("invalid config", () => {
     expect(error.message).toMatch(/^Invalid stack configuration:\n {2}- medianest:hosts\[0\]\.address: /);
   });
 });
+
+describe("Postgres members", () => {
+  it("services.postgres.primary names an existing member", () => {
+    expectIssue(base({ services: { postgres: { replicas: 1, primary: "replica-2" }, redis: { replicas: 0, sentinels: 0 } } }), "medianest:services.postgres.primary", /names replica-2, but services.postgres.replicas is 1: name "primary" or one of "replica-1"/);
+    expectIssue(base({ services: { postgres: { replicas: 0, primary: "standby" }, redis: { replicas: 0, sentinels: 0 } } }), "medianest:services.postgres.primary", /must be "primary" or "replica-N"/);
+  });
+
+  it("synchronous commit needs a replica", () => {
+    expectIssue(base({ services: { postgres: { replicas: 0, synchronousCommit: true }, redis: { replicas: 0, sentinels: 0 } } }), "medianest:services.postgres.synchronousCommit", /needs a replica to wait for/);
+  });
+});

@@ -5,6 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { alertRules, alertRulesYaml } from "../topology/alert-rules";
+import { dataAlertRulesYaml } from "../topology/data-alert-rules";
+import { validatedStackConfig } from "./support/stack-config";
 import { alertmanagerConfigYaml, type AlertingInput } from "../topology/alertmanager-config";
 import { PERFORMANCE_BENCHMARKS, type PerformanceBenchmark } from "../domain/benchmarks";
 import { grafanaDashboardProvidersYaml, grafanaDatasourcesYaml, medianestDashboardJson } from "../topology/grafana-provisioning";
@@ -418,5 +420,16 @@ describe("Grafana provisioning", () => {
           : [{ color: "red", value: null }, { color: "yellow", value: row.actionRequired }, { color: "green", value: row.acceptable }],
       );
     }
+  });
+});
+
+describe("data alert rules", () => {
+  it("production alerts on slot lag, a lost slot, an idle slot and no synchronous standby; a stack without replicas has none of them", () => {
+    const rules = (stack: "production" | "homelab") => (parse(dataAlertRulesYaml(validatedStackConfig(stack))) as RuleFile).groups.flatMap((g) => g.rules);
+    const production = rules("production");
+    expect(production.map((r) => r.alert)).toEqual(expect.arrayContaining(["PostgresReplicationSlotLagging", "PostgresReplicationSlotLost", "PostgresReplicaNotStreaming", "PostgresNoSynchronousStandby"]));
+    // Half of the configured bound (8192 MB) left is the warning.
+    expect(production.find((r) => r.alert === "PostgresReplicationSlotLagging")?.expr).toBe(`pg_replication_slot_safe_wal_size_bytes{slot_type="physical"} < ${4096 * 1024 * 1024}`);
+    expect(rules("homelab").filter((r) => r.alert.startsWith("Postgres"))).toEqual([]);
   });
 });

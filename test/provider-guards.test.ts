@@ -73,7 +73,8 @@ describe.each([...STACKS])("the %s stack's declared resources", (stack) => {
     for (const s of services) {
       const task = o(s.inputs.taskSpec);
       const container = o(task.containerSpec);
-      for (const n of a(task.networksAdvanceds)) expect(Object.keys(o(n)), `${s.name} attaches by id only`).toEqual(["id"]);
+      // By id (never the deprecated name); aliases only where a DNS name must move with a role.
+      for (const n of a(task.networksAdvanceds)) expect(Object.keys(o(n)).filter((k) => k !== "aliases"), `${s.name} attaches by id`).toEqual(["id"]);
       for (const [path, value] of durations(s.inputs)) expect(value, `${s.name} ${path}`).toBe(providerDuration(String(value)));
       for (const m of a(container.mounts).map(o).filter((m) => m.type === "tmpfs")) expect(o(m.tmpfsOptions).mode, `${s.name} tmpfs ${String(m.target)}`).toBeUndefined();
       expect(Object.keys(o(container.env)).length, `${s.name} Env entries`).toBeLessThanOrEqual(1);

@@ -35,7 +35,7 @@ interface ServiceInputs {
     };
     resources: { limits: { nanoCpus: number; memoryBytes: number }; reservation: { nanoCpus: number; memoryBytes: number } };
     placement: { constraints: string[]; prefs: string[]; maxReplicas?: number };
-    networksAdvanceds: { id: string }[];
+    networksAdvanceds: { id: string; aliases?: string[] }[];
   };
   updateConfig: { order: string; failureAction: string; parallelism: number };
   endpointSpec: { mode: string; ports: { publishMode: string; publishedPort: number }[] };
@@ -196,7 +196,10 @@ describe.each(STACKS)("stack %s services", (stack) => {
       if (/^(postgres|redis)/.test(s.name) && !s.name.endsWith("-exporter")) expect(networks, s.name).toEqual(["database"]);
       if (networks.includes("database")) onDatabase.push(s.name);
       // By id, never the deprecated name (the provider reads attachments back into id).
-      for (const n of s.taskSpec.networksAdvanceds) expect(n).toEqual({ id: expect.stringMatching(/-net-id$/) });
+      for (const n of s.taskSpec.networksAdvanceds) expect({ ...n, aliases: undefined }).toEqual({ id: expect.stringMatching(/-net-id$/), aliases: undefined });
+      // Only the member configured as primary carries the writer address, on database-net only.
+      const aliased = s.taskSpec.networksAdvanceds.filter((n) => n.aliases !== undefined);
+      expect(aliased.map((n) => n.aliases), s.name).toEqual(s.name === "postgres-primary" ? [["postgres-rw"]] : []);
     }
     // Data services, their clients (backend, frontend, workers, backups) and their exporters: nothing else.
     expect(onDatabase.filter((n) => !/^(postgres-|redis-|medianest-(backend(-blue|-green)?|frontend|worker)$)/.test(n))).toEqual([]);
@@ -250,7 +253,7 @@ describe("Postgres", () => {
     const dockerService = (name: string) => services(run).find((r) => inputsOf(r).name === name) as RecordedResource;
     const primary = serviceNamed(run, "postgres-primary");
     expect(primary.taskSpec.containerSpec.args?.slice(0, 1)).toEqual(["primary"]);
-    expect(primary.taskSpec.containerSpec.args).toEqual(expect.arrayContaining(["--hba-cidr", "10.0.3.0/24", "--slots", "replica_1,replica_2"]));
+    expect(primary.taskSpec.containerSpec.args).toEqual(expect.arrayContaining(["--hba-cidr", "10.0.3.0/24", "--slots", "replica_1,replica_2", "--synchronous-standbys", "replica_1,replica_2"]));
     const replicationSecret = (s: ServiceInputs) => s.taskSpec.containerSpec.secrets?.find((x) => x.fileName === "/run/secrets/postgres-replication-password")?.secretName;
     for (const index of [1, 2]) {
       const replica = serviceNamed(run, `postgres-replica-${index}`);
@@ -259,7 +262,7 @@ describe("Postgres", () => {
       expect(replicationSecret(replica)).toBe(replicationSecret(primary));
       expect(replica.taskSpec.containerSpec.commands).toEqual(["bash", "/run/medianest/postgres-entrypoint.sh"]);
       expect(replica.taskSpec.containerSpec.args).toEqual(
-        expect.arrayContaining(["replica", "--primary-host", "tasks.postgres-primary", "--slot", `replica_${index}`]),
+        expect.arrayContaining(["replica", "--primary-host", "tasks.postgres-rw", "--slot", `replica_${index}`]),
       );
     }
   });
@@ -270,6 +273,52 @@ describe("Postgres", () => {
     const args = serviceNamed(await runOf("production"), "postgres-primary").taskSpec.containerSpec.args ?? [];
     expect(args.slice(args.indexOf("--max-slot-wal-keep-size"), args.indexOf("--max-slot-wal-keep-size") + 2)).toEqual(["--max-slot-wal-keep-size", "8192"]);
     expect(args.slice(args.indexOf("--slots"), args.indexOf("--slots") + 2)).toEqual(["--slots", "replica_1,replica_2"]);
+  });
+});
+
+describe("Postgres members: promotion by config", () => {
+  async function promoted(): Promise<MockedRun> {
+    const key = "production+replica-1";
+    if (!runs.has(key)) {
+      const config = testConfig("production");
+      const svc = (config["medianest:services"] ?? {}) as Record<string, Record<string, unknown> | undefined>;
+      runs.set(key, await mockedRun("production", { config: { ...config, "medianest:services": { ...svc, postgres: { ...(svc.postgres ?? {}), primary: "replica-1" } } } }));
+    }
+    return runs.get(key) as MockedRun;
+  }
+  const flag = (args: readonly string[], name: string) => args[args.indexOf(name) + 1];
+
+  it("every member names the others as peers and keeps its identity record next to its data", async () => {
+    const run = await runOf("production");
+    for (const name of ["postgres-primary", "postgres-replica-1", "postgres-replica-2"]) {
+      const args = serviceNamed(run, name).taskSpec.containerSpec.args ?? [];
+      const peers = args.flatMap((a, i) => (args[i - 1] === "--peer" ? [a] : []));
+      expect(peers, name).toEqual(["postgres-primary", "postgres-replica-1", "postgres-replica-2"].filter((n) => n !== name).map((n) => `tasks.${n}:5432`));
+      expect(flag(args, "--cluster-record")).toBe("/var/lib/medianest/postgres/cluster-id");
+      // A long recovery, clone or rewind is not a failed health check.
+      expect(serviceNamed(run, name).taskSpec.containerSpec.healthcheck?.tests.join(" ")).toContain("test -e /tmp/medianest-postgres-starting");
+    }
+  });
+
+  it("services.postgres.primary: replica-1 promotes it in place; the others follow it; the app's address and the backups follow", async () => {
+    const run = await promoted();
+    const newPrimary = serviceNamed(run, "postgres-replica-1");
+    const args = newPrimary.taskSpec.containerSpec.args ?? [];
+    expect(args[0]).toBe("primary");
+    expect(flag(args, "--data")).toBe("/var/lib/medianest/postgres/replica-1");
+    expect(flag(args, "--slots")).toBe("primary,replica_2");
+    expect(flag(args, "--synchronous-standbys")).toBe("primary,replica_2");
+    expect(newPrimary.taskSpec.networksAdvanceds.flatMap((n) => n.aliases ?? [])).toEqual(["postgres-rw"]);
+    const oldPrimary = serviceNamed(run, "postgres-primary").taskSpec.containerSpec.args ?? [];
+    expect([oldPrimary[0], flag(oldPrimary, "--data"), flag(oldPrimary, "--slot"), flag(oldPrimary, "--primary-host")]).toEqual(["replica", "/var/lib/medianest/postgres/primary", "primary", "tasks.postgres-rw"]);
+    expect(serviceNamed(run, "postgres-primary").taskSpec.networksAdvanceds.flatMap((n) => n.aliases ?? [])).toEqual([]);
+    expect(flag(serviceNamed(run, "postgres-replica-2").taskSpec.containerSpec.args ?? [], "--primary-host")).toBe("tasks.postgres-rw");
+    // Nothing on the app's side changes: database_url names the writer address, as before.
+    const databaseUrl = (r: MockedRun) => Buffer.from(String(r.ofType("docker:index/secret:Secret").find((x) => x.name === "database_url")?.inputs.data), "base64").toString("utf8");
+    expect(databaseUrl(run)).toMatch(/@tasks\.postgres-rw:5432\/medianest$/);
+    expect(databaseUrl(await runOf("production"))).toMatch(/@tasks\.postgres-rw:5432\/medianest$/);
+    // The dump runs next to the new primary.
+    expect(serviceNamed(run, "postgres-backup").taskSpec.placement?.constraints).toEqual(newPrimary.taskSpec.placement?.constraints);
   });
 });
 

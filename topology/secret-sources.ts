@@ -4,7 +4,7 @@
 // object-storage component (the MinIO root user and the users' keys it creates).
 // The stack declares every secret up front from this table; none is added later.
 import type { SecretConfigKey, StackConfig } from "../config/schema";
-import { PORTS, SECRETS_DIR, appRedisHost, isExtraSecret, secretPath, tasksHost, type SecretName } from "./services";
+import { PORTS, SECRETS_DIR, appRedisHost, isExtraSecret, postgresWriterHost, secretPath, type SecretName } from "./services";
 
 /** Where `{value}` stands in a derived secret's template (URL-encoded when filled in). */
 export const DERIVED_VALUE = "{value}";
@@ -72,7 +72,7 @@ const EXTERNAL_S3_KEYS: Partial<Record<SecretName, SecretSource>> = {
 export function appConnectionTemplates(config: StackConfig): { database_url: string; redis_url: string } {
   const { user, database } = config.services.postgres;
   return {
-    database_url: `postgresql://${user}:${DERIVED_VALUE}@${tasksHost("postgres-primary")}:${PORTS.postgres}/${database}`,
+    database_url: `postgresql://${user}:${DERIVED_VALUE}@${postgresWriterHost()}:${PORTS.postgres}/${database}`,
     // The user is named: redis-cli 7 sends AUTH "" pw for redis://:pw@, which Redis refuses
     // (seen in the data lab). ioredis 5 (the app's ^5.4.1) takes the user and the password
     // from the URL (lib/utils parseURL: auth split at the first ":"), and "default" is

@@ -21,7 +21,7 @@ import { hostSteps, type HostStep } from "./host-steps";
 import { planTopology, type PlannedNode, type TopologyPlan } from "./plan";
 import { APP_USER, BACKUP_USER, appPolicy, backupPolicy, type PolicyDocument } from "./s3-policies";
 import { secretSource, type SecretSource } from "./secret-sources";
-import { COLORS, environmentWrapper, planServiceTiers, secretPath, servicesOf, type ContainerScript, type SecretName, type ServiceFile, type ServiceSpec, type ServiceTiers } from "./services";
+import { COLORS, environmentWrapper, planServiceTiers, postgresWriter, secretPath, servicesOf, type ContainerScript, type SecretName, type ServiceFile, type ServiceSpec, type ServiceTiers } from "./services";
 
 export interface HostPlan {
   readonly node: PlannedNode;
@@ -133,9 +133,9 @@ export function appImages(config: StackConfig): string[] {
   return [...backendImages, config.images.frontend, config.images.worker];
 }
 
-/** Hosts that can run the Postgres primary (and so the backup task next to it). */
+/** Hosts that can run the member configured as primary (and so the backup task next to it). */
 export function databaseHosts(config: StackConfig): string[] {
-  return hostsMatching(config.hosts, placementRequirementOf("postgres-primary", placementOptions(config)).labels).map((h) => h.name);
+  return hostsMatching(config.hosts, placementRequirementOf(postgresWriter(config).service, placementOptions(config)).labels).map((h) => h.name);
 }
 
 export function minioAdminAddress(config: StackConfig): string {

@@ -1,14 +1,19 @@
 // The data tier on database-net: the Postgres primary and its streaming replicas, Redis
 // master, replicas and Sentinels, and the scheduled backups next to the primary.
 import type { StackConfig } from "../../config/schema";
-import { postgresReplicaName } from "../../domain/catalogue";
+import { POSTGRES_WRITER, postgresMembers, writerMember, type PostgresMember } from "../../domain/postgres-members";
 import { PORTS, REPLICATION_USER, SENTINEL_MASTER_NAME, s3Endpoint, scriptPath, secretPath, service, shellHealth, tasksHost, type Base, type ContainerScript, type SecretName, type ServiceSpec } from "./spec";
 
 const POSTGRES_MOUNT = "/var/lib/medianest/postgres";
+/** The cluster's system identifier, kept next to the members' data directories on each host. */
+const CLUSTER_RECORD = "cluster-id";
+/** Exists while postgres/entrypoint.sh is still starting the server (see its header). */
+const STARTING_MARKER = "/tmp/medianest-postgres-starting";
 
 export interface DataTier {
+  /** The member on the database host ("primary"); the primary unless services.postgres.primary names a replica. */
   readonly postgresPrimary: ServiceSpec;
-  /** Replica N is postgresReplicas[N-1]. */
+  /** Member replica-N is postgresReplicas[N-1]. */
   readonly postgresReplicas: readonly ServiceSpec[];
   readonly redisMaster: ServiceSpec;
   readonly redisReplica?: ServiceSpec;
@@ -28,65 +33,78 @@ export function dataTier(base: Base): DataTier {
   return { ...postgresServices(base), ...redisServices(base) };
 }
 
+/**
+ * The address of the current primary: the alias only the member configured as primary
+ * carries on database-net (libnetwork's addServiceBinding registers tasks.<alias> for a
+ * service alias as it does tasks.<service>).
+ */
+export const postgresWriterHost = (): string => tasksHost(POSTGRES_WRITER);
+
+/** The member configured as primary (the config rule postgres-members guarantees one). */
+export function postgresWriter(config: StackConfig): PostgresMember {
+  const pg = config.services.postgres;
+  const member = writerMember(pg.replicas, pg.primary);
+  if (!member) throw new Error(`services.postgres.primary "${pg.primary}" is no member (config rule postgres-members)`);
+  return member;
+}
+
 function postgresServices(base: Base): Pick<DataTier, "postgresPrimary" | "postgresReplicas"> {
   const { config, plan } = base;
   const pg = config.services.postgres;
-  const replicaSlots = Array.from({ length: pg.replicas }, (_, i) => `replica_${i + 1}`);
-  const common = {
-    image: config.images.postgres,
-    replicas: 1,
-    env: {},
-    scripts: ["postgres-entrypoint"] as ContainerScript[],
-    mounts: [{ source: `${config.storage.appDataPath}/postgres`, target: POSTGRES_MOUNT, readOnly: false }],
-    command: ["bash", scriptPath("postgres-entrypoint")],
-    tmpfs: ["/tmp"],
-    healthcheck: shellHealth(`pg_isready -q -h 127.0.0.1 -p ${PORTS.postgres}`, "120s"),
-    // SIGINT is PostgreSQL's fast shutdown: clients are disconnected, nothing is lost.
-    stopSignal: "SIGINT",
-    stopGracePeriod: "60s",
-  };
-  const primary = service(base, "postgres-primary", {
-    ...common,
-    name: "postgres-primary",
-    placement: { constraints: plan.placement["postgres-primary"], spread: [] },
-    secrets: ["postgres-password", "postgres-replication-password"],
-    args: [
-      "primary",
-      "--data", `${POSTGRES_MOUNT}/primary`,
+  const members = postgresMembers(pg.replicas);
+  const writer = postgresWriter(config);
+  const spec = (member: PostgresMember): ServiceSpec => {
+    const others = members.filter((m) => m.name !== member.name);
+    const common = [
+      "--data", `${POSTGRES_MOUNT}/${member.dataDir}`,
       "--port", String(PORTS.postgres),
-      "--hba-cidr", config.network.subnets.database,
-      "--db", pg.database,
-      "--user", pg.user,
-      "--password-file", secretPath("postgres-password"),
       "--replication-user", REPLICATION_USER,
       "--replication-password-file", secretPath("postgres-replication-password"),
-      "--slots", replicaSlots.join(","),
+      "--cluster-record", `${POSTGRES_MOUNT}/${CLUSTER_RECORD}`,
+      ...others.flatMap((m) => ["--peer", `${tasksHost(m.service)}:${PORTS.postgres}`]),
       "--run-as", "postgres",
       "--max-connections", String(pg.maxConnections),
-      "--max-slot-wal-keep-size", String(pg.maxSlotWalKeepSizeMb),
-    ],
-  });
-  const replicas = replicaSlots.map((slot, i) =>
-    service(base, "postgres-replica", {
-      ...common,
-      name: postgresReplicaName(i + 1),
-      placement: { constraints: plan.placement[postgresReplicaName(i + 1)], spread: [] },
-      secrets: ["postgres-replication-password"],
-      args: [
-        "replica",
-        "--data", `${POSTGRES_MOUNT}/replica-${i + 1}`,
-        "--port", String(PORTS.postgres),
-        "--primary-host", tasksHost("postgres-primary"),
-        "--primary-port", String(PORTS.postgres),
-        "--slot", slot,
-        "--replication-user", REPLICATION_USER,
-        "--replication-password-file", secretPath("postgres-replication-password"),
-        "--run-as", "postgres",
-        "--max-connections", String(pg.maxConnections),
-      ],
-    }),
-  );
-  return { postgresPrimary: primary, postgresReplicas: replicas };
+    ];
+    const isWriter = member.name === writer.name;
+    const slots = others.map((m) => m.slot).join(",");
+    const args = isWriter
+      ? [
+          "primary",
+          ...common,
+          "--hba-cidr", config.network.subnets.database,
+          "--db", pg.database,
+          "--user", pg.user,
+          "--password-file", secretPath("postgres-password"),
+          "--slots", slots,
+          "--synchronous-standbys", pg.synchronousCommit ? slots : "",
+          "--max-slot-wal-keep-size", String(pg.maxSlotWalKeepSizeMb),
+        ]
+      : ["replica", ...common, "--primary-host", postgresWriterHost(), "--primary-port", String(PORTS.postgres), "--slot", member.slot];
+    return service(base, member.name === "primary" ? "postgres-primary" : "postgres-replica", {
+      name: member.service,
+      image: config.images.postgres,
+      replicas: 1,
+      env: {},
+      scripts: ["postgres-entrypoint"],
+      mounts: [{ source: `${config.storage.appDataPath}/postgres`, target: POSTGRES_MOUNT, readOnly: false }],
+      command: ["bash", scriptPath("postgres-entrypoint")],
+      tmpfs: ["/tmp"],
+      // Ready, or alive but still recovering (pg_isready 1: rejecting connections), or the
+      // entrypoint still at work (recovery on its private server, a clone, a rewind): a
+      // long start-up is not a failure, so Swarm must not kill it.
+      healthcheck: shellHealth(`pg_isready -q -h 127.0.0.1 -p ${PORTS.postgres}; [ $? -le 1 ] || test -e ${STARTING_MARKER}`, "120s"),
+      // SIGINT is PostgreSQL's fast shutdown: clients are disconnected, nothing is lost.
+      stopSignal: "SIGINT",
+      stopGracePeriod: "60s",
+      placement: { constraints: plan.placement[member.service], spread: [] },
+      secrets: isWriter ? ["postgres-password", "postgres-replication-password"] : ["postgres-replication-password"],
+      ...(isWriter ? { aliases: { database: [POSTGRES_WRITER] } } : {}),
+      args,
+    });
+  };
+  const [home, ...replicas] = members;
+  if (!home) throw new Error("unreachable: the primary member always exists");
+  return { postgresPrimary: spec(home), postgresReplicas: replicas.map(spec) };
 }
 
 const REDIS_MOUNT = "/var/lib/medianest/redis";
@@ -209,7 +227,7 @@ export function backupTier(base: Base): BackupTier {
   const { config, plan } = base;
   const pg = config.services.postgres;
   // Both run where the primary runs: /mnt/backup is a host path.
-  const placement = { constraints: plan.placement["postgres-primary"], spread: [] };
+  const placement = { constraints: plan.placement[postgresWriter(config).service], spread: [] };
   const mount = (readOnly: boolean) => [{ source: config.storage.backupPath, target: "/backup", readOnly }];
   const interval = String(config.backup.intervalHours * 3600);
   const offsite = config.backup.offsite;
@@ -226,7 +244,7 @@ export function backupTier(base: Base): BackupTier {
       command: ["bash", scriptPath("pg-dump")],
       tmpfs: ["/tmp"],
       args: [
-        "--host", tasksHost("postgres-primary"),
+        "--host", postgresWriterHost(),
         "--port", String(PORTS.postgres),
         "--db", pg.database,
         "--user", pg.user,

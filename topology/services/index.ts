@@ -18,7 +18,7 @@ export { COLORS, backendServiceNames, publicOrigin, workerAbsence, type AppTier,
 export { SOCKET_PROXY_ENTRYPOINT, type EdgeTier } from "./edge-tier";
 export { GRAFANA_DASHBOARDS_DIR, GRAFANA_ENTRYPOINT, POSTGRES_EXPORTER_ENTRYPOINT, type MonitoringTier } from "./monitoring-tier";
 export type { BackupTier, DataTier } from "./data-tier";
-export { REDIS_PROXY, appRedisHost } from "./data-tier";
+export { REDIS_PROXY, appRedisHost, postgresWriter, postgresWriterHost } from "./data-tier";
 export type { StorageTier } from "./storage-tier";
 
 /** Every service of the stack by the tier that creates it; each spec with its environment delivered. */

@@ -1,6 +1,7 @@
 // The monitoring tier on monitor-net: Prometheus, Alertmanager, Grafana, node-exporter
 // and cAdvisor on every node, and the Postgres and Redis exporters.
 import { grafanaRoutingLabels } from "../edge";
+import { postgresWriterHost } from "./data-tier";
 import { PORTS, secretPath, service, tasksHost, type Base, type HealthcheckSpec, type SecretName, type ServiceSpec } from "./spec";
 
 /** grafana/grafana 12: ENTRYPOINT ["/run.sh"], no CMD. */
@@ -158,7 +159,7 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
       {
         entrypoint: POSTGRES_EXPORTER_ENTRYPOINT,
         env: {
-          DATA_SOURCE_URI: `${tasksHost("postgres-primary")}:${PORTS.postgres}/${config.services.postgres.database}?sslmode=disable`,
+          DATA_SOURCE_URI: `${postgresWriterHost()}:${PORTS.postgres}/${config.services.postgres.database}?sslmode=disable`,
           DATA_SOURCE_USER: config.services.postgres.user,
           DATA_SOURCE_PASS_FILE: secretPath("postgres-password"),
         },

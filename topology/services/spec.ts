@@ -116,6 +116,12 @@ export interface ServiceSpec {
     readonly maxReplicasPerNode?: number;
   };
   readonly networks: readonly OverlayNetworkKey[];
+  /**
+   * Extra DNS names of the service on one of its networks (the Postgres writer address).
+   * The provider replaces a service whose aliases change (networks_advanced.aliases is
+   * ForceNew in terraform-provider-docker v4.5.0 resource_docker_service.go).
+   */
+  readonly aliases?: Partial<Readonly<Record<OverlayNetworkKey, readonly string[]>>>;
   /** stateless: start-first + rollback; stateful: stop-first. */
   readonly update: "stateless" | "stateful";
   readonly healthcheck?: HealthcheckSpec;
