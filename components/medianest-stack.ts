@@ -104,7 +104,14 @@ export class MediaNestStack extends pulumi.ComponentResource {
     const hosts = new Map(plan.hosts.map((host) => [host.node.name, new Host(host.node.name, { plan: host, target: targetOf(host.node.name) }, { parent: this })]));
     const swarm = new Swarm(
       "swarm",
-      { plan: topology, autolock: plan.swarm.autolock, drainTimeoutSeconds: plan.swarm.drainTimeoutSeconds, targets, hosts },
+      {
+        plan: topology,
+        autolock: plan.swarm.autolock,
+        drainTimeoutSeconds: plan.swarm.drainTimeoutSeconds,
+        statefulServices: plan.swarm.statefulServices,
+        targets,
+        hosts,
+      },
       { parent: this },
     );
     this.provider = leaderDockerProvider(

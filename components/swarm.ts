@@ -20,6 +20,8 @@ export interface SwarmArgs {
   readonly plan: TopologyPlan;
   readonly autolock: boolean;
   readonly drainTimeoutSeconds: number;
+  /** Single-instance stateful services: node-remove.sh keeps a node that runs one, unless released. */
+  readonly statefulServices: readonly string[];
   readonly targets: ReadonlyMap<string, ScriptTarget>;
   readonly hosts: ReadonlyMap<string, Host>;
 }
@@ -50,13 +52,22 @@ export function lastJsonLine<T>(stdout: string, what: string, resource?: pulumi.
 export const memberResourceName = (swarm: string, host: string): string => `${swarm}-member-${host}`;
 export const nodeResourceName = (swarm: string, host: string): string => `${swarm}-node-${host}`;
 
+/**
+ * The node label that releases a node holding single-instance stateful tasks for removal
+ * (hosts[].releaseStateful). node-remove.sh reads it from the node when it runs: it runs as
+ * a delete, with the inputs stored in state (pulumi-command v1.2.1
+ * provider/pkg/provider/remote/commandController.go, Delete: `props := req.State`), so a
+ * flag in the config of the run that removes the host could never reach it.
+ */
+export const RELEASE_STATEFUL_LABEL = "com.medianest.release-stateful";
+
 export function nodeConfigCall(owner: string, node: PlannedNode, nodeId: pulumi.Input<string>): ScriptInvocation {
   return scriptCall<"swarm/node-config.sh", pulumi.Input<string>>("swarm/node-config.sh", {
     owner,
     nodeId,
     role: node.role,
     availability: node.availability,
-    labels: Object.entries(node.labels).map(([k, v]) => `${k}=${v}`),
+    labels: [...Object.entries(node.labels).map(([k, v]) => `${k}=${v}`), ...(node.releaseStateful ? [`${RELEASE_STATEFUL_LABEL}=true`] : [])],
   });
 }
 
@@ -160,7 +171,14 @@ export class Swarm extends pulumi.ComponentResource {
           // (before its membership's delete makes it leave). The leader is never removed this way.
           ...(node.isLeader
             ? {}
-            : { onDelete: scriptCall<"swarm/node-remove.sh", pulumi.Input<string>>("swarm/node-remove.sh", { owner, nodeId, drainTimeoutSeconds: args.drainTimeoutSeconds }) }),
+            : {
+                onDelete: scriptCall<"swarm/node-remove.sh", pulumi.Input<string>>("swarm/node-remove.sh", {
+                  owner,
+                  nodeId,
+                  drainTimeoutSeconds: args.drainTimeoutSeconds,
+                  stateful: args.statefulServices,
+                }),
+              }),
         },
         { parent: this, dependsOn: [joins.get(node.name) ?? init.resource] },
       );

@@ -5,9 +5,11 @@ import type { PlacementOptions } from "../domain/catalogue";
 import { parseIpv4Cidr } from "../domain/cidr";
 import { LOCAL_BUILD_IMAGES } from "../domain/images";
 import { APP_SECRETS_KEY, SECRET_CONFIG_KEYS, type HostConfig, type ParsedStackConfig, type SecretConfigKey } from "./shape";
+import { minioDataPathOf } from "./storage-paths";
 
 /** A validated stack configuration with every default resolved. The SSH key is not here: it stays a Pulumi secret. */
-export interface StackConfig extends Omit<ParsedStackConfig, SecretConfigKey | typeof APP_SECRETS_KEY | "swarm" | "network" | "hosts" | "images" | "services"> {
+export interface StackConfig extends Omit<ParsedStackConfig, SecretConfigKey | typeof APP_SECRETS_KEY | "swarm" | "network" | "hosts" | "images" | "services" | "storage"> {
+  readonly storage: ParsedStackConfig["storage"] & { minioDataPath: string };
   readonly services: Omit<ParsedStackConfig["services"], "postgres"> & {
     postgres: ParsedStackConfig["services"]["postgres"] & { synchronousCommit: boolean };
   };
@@ -58,6 +60,7 @@ export function resolveDefaults(config: ParsedStackConfig, context: ValidationCo
         synchronousCommit: config.services.postgres.synchronousCommit ?? (production && config.services.postgres.replicas > 0),
       },
     },
+    storage: { ...config.storage, minioDataPath: minioDataPathOf(config.storage) },
     swarm: { ...config.swarm, leader: config.swarm.leader ?? firstManager.name, autolock: config.swarm.autolock ?? production },
     network: {
       ...config.network,

@@ -6,13 +6,14 @@ import { existsSync, statSync } from "node:fs";
 import { isIP } from "node:net";
 import * as path from "node:path";
 import { APP_SECRET_FILES, MEDIANEST_CONTRACT, SECRET_VALUE_RULES, forbiddenWordIn, type AppSecretFile } from "../domain/app-contract";
-import { EDGE_LABEL, REDIS_LABEL, edgeHosts, placementRequirements, redisHosts } from "../domain/catalogue";
+import { EDGE_LABEL, MINIO_LABEL, REDIS_LABEL, edgeHosts, placementRequirements, redisHosts, singleInstanceDataPlacements } from "../domain/catalogue";
 import { cidrContains, cidrsOverlap, parseIpv4Cidr, type Ipv4Cidr } from "../domain/cidr";
 import { hasDigest, isPlaceholderImage } from "../domain/images";
 import { hostsMatching } from "../domain/labels";
 import { looksLikeSecretName, looksLikeSecretValue } from "../domain/secret-patterns";
 import { OVERLAY_NETWORKS, SWARM_INGRESS_SUBNET } from "../domain/networks";
 import { placementOptions, type ValidationContext } from "./defaults";
+import { minioDataPathOf, otherMountSources, pathRelation } from "./storage-paths";
 
 export type { ValidationContext };
 import { configKey, type ConfigIssue } from "./errors";
@@ -298,6 +299,66 @@ const appImagesSource = rule("app-images-source", function* (config) {
   }
 });
 
+/**
+ * The internal MinIO's data in a directory of its own. Inside a directory another service
+ * mounts, that service can write the buckets' files behind MinIO's back: the media worker
+ * mounts the media path read-write and handles untrusted files, so the backups bucket
+ * there is one bad file away from corruption. And never on the NFS share: MinIO's docs
+ * ("Deploy MinIO: Single-Node Single-Drive", admonition "Network File System Volumes Break
+ * Consistency Guarantees", minio/docs source/operations/install-deploy-manage/
+ * deploy-minio-single-node-single-drive.rst) say its read-after-write and list-after-write
+ * consistency needs a local filesystem and cannot be guaranteed on NFS.
+ */
+const minioDataPath = rule("minio-data-path", function* (config) {
+  if (config.s3.mode !== "internal") return;
+  const { storage } = config;
+  const minio = minioDataPathOf(storage);
+  const key = configKey(["storage", "minioDataPath"]);
+  const given = storage.minioDataPath === undefined ? `${minio} (unset: <storage.appDataPath>/minio)` : `"${minio}"`;
+  const onShare = storage.nfs !== undefined && pathRelation(minio, storage.mediaPath) !== undefined && pathRelation(minio, storage.mediaPath) !== "contains";
+  if (onShare) {
+    yield {
+      key,
+      message:
+        `${given} is on the NFS share mounted at storage.mediaPath (${storage.mediaPath}, storage.nfs), and MinIO does not support NFS: ` +
+        "its read-after-write and list-after-write consistency needs a local filesystem (MinIO docs, Deploy MinIO: Single-Node Single-Drive). " +
+        `Set storage.minioDataPath to a directory on a local disk of the host labelled ${MINIO_LABEL.key}: ${MINIO_LABEL.value}, outside storage.mediaPath`,
+    };
+  }
+  for (const other of otherMountSources(storage)) {
+    const relation = pathRelation(minio, other.path);
+    if (relation === undefined || (onShare && other.key === "storage.mediaPath")) continue;
+    const how = relation === "same" ? "is" : relation === "inside" ? "is inside" : "contains";
+    yield {
+      key,
+      message:
+        `${given} ${how} ${other.path} (${other.key}), which ${other.users} mount: that service could write MinIO's files behind its back. ` +
+        "Give MinIO a directory of its own that neither contains nor lies inside another service's directory (by default <storage.appDataPath>/minio)",
+    };
+  }
+});
+
+/**
+ * Draining or pausing a host that may run a single-instance stateful task moves the task,
+ * never its data (a host path on that node): it would start empty elsewhere, or not at all.
+ * Only with the host's explicit hosts[].releaseStateful. (Removing a host is guarded when it
+ * happens, by swarm/node-remove.sh: a host removed from config has no entry left to check.)
+ */
+const statefulHosts = rule("stateful-hosts", function* (config) {
+  const placements = singleInstanceDataPlacements(placementOptions(config));
+  for (const [index, host] of config.hosts.entries()) {
+    if (host.availability === "active" || host.releaseStateful) continue;
+    const held = placements.filter((p) => hostsMatching([host], p.requirement.labels).length > 0).map((p) => p.what);
+    if (held.length === 0) continue;
+    yield {
+      key: configKey(["hosts", index, "availability"]),
+      message:
+        `"${host.availability}" moves the tasks of ${held.join(", ")} away from ${host.name} (its labels place them there), but not their data, which stays on its disk: ` +
+        `they would start empty elsewhere or not at all. Move the data first (README: Removing a host), then set hosts[${index}].releaseStateful to true to go ahead`,
+    };
+  }
+});
+
 /** Every rule, in the order their issues are reported. */
 const appExtraEnv = rule("app-extra-env", function* (config) {
   for (const tier of ["backend", "frontend"] as const) {
@@ -445,6 +506,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   connection,
   secretsAreSecret,
   objectStorage,
+  minioDataPath,
   certificates,
   edgeNodes,
   cloudflare,
@@ -452,6 +514,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   deploymentImages,
   redisTopology,
   placementLabels,
+  statefulHosts,
   firewallIpv4,
   overlaySubnets,
   managementCidrs,

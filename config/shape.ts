@@ -108,7 +108,16 @@ const hostSchema = z.strictObject({
   sudo: z.boolean().optional().describe("Run the scripts through `sudo -n`; by default when the SSH user is not root"),
   dataPathAddress: ipAddress.optional().describe("Separate address for VXLAN data traffic (`--data-path-addr`)"),
   publicAddress: ipAddress.optional().describe("Public address of an edge host (the Cloudflare records point there), e.g. a homelab router's WAN address"),
-  availability: z.enum(["active", "pause", "drain"]).default("active").describe("Swarm availability of the node"),
+  availability: z
+    .enum(["active", "pause", "drain"])
+    .default("active")
+    .describe("Swarm availability of the node; pause or drain is refused on a host that may hold single-instance data (see hosts[].releaseStateful)"),
+  releaseStateful: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Let this host be drained, paused or removed although its labels place a single-instance stateful service on it (Postgres primary or a replica, MinIO, the Redis master, Prometheus/Alertmanager/Grafana), whose data stays on this host's disk when the task moves. Set it and apply before removing the host (README: Removing a host)",
+    ),
 });
 
 const subnetsSchema = z.strictObject(
@@ -433,9 +442,14 @@ export const stackConfigSchema = z.strictObject({
     .prefault({}),
   storage: z
     .strictObject({
-      mediaPath: absolutePath.default("/mnt/media").describe("Media directory on every host (MinIO's data with internal S3)"),
+      mediaPath: absolutePath.default("/mnt/media").describe("Media directory on every host, mounted read-write by the media worker; the NFS mountpoint with storage.nfs"),
       backupPath: absolutePath.default("/mnt/backup").describe("Directory of the database dumps"),
       appDataPath: absolutePath.default("/opt/medianest").describe("Service data (Postgres, Redis, MinIO, Traefik, Prometheus, Grafana) below this directory"),
+      minioDataPath: absolutePath
+        .optional()
+        .describe(
+          "The internal MinIO's data directory (by default <appDataPath>/minio): on a local disk of the host labelled s3: minio, never inside or around a directory another service mounts (the media path, the backups, another service's data), never on NFS",
+        ),
       nfs: z
         .strictObject({
           server: hostnameOrIp.describe("NAS serving the media share, mounted at storage.mediaPath on every host (a managed fstab line)"),

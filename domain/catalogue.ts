@@ -187,3 +187,32 @@ export function placementRequirements(options: PlacementOptions): PlacementRequi
       : []),
   ];
 }
+
+/**
+ * The placements whose service runs one task that keeps the only copy of its data on the
+ * node it runs on: the Postgres primary and each replica, MinIO, the Redis master and the
+ * monitoring stack. Draining, pausing or removing a host they may run on moves the task,
+ * not the data: it starts empty elsewhere (or not at all). `what` names it for people.
+ */
+export function singleInstanceDataPlacements(options: PlacementOptions): { readonly requirement: PlacementRequirement; readonly what: string }[] {
+  const what = (service: string): string | undefined => {
+    if (service === "postgres-primary" || /^postgres-replica-\d+$/.test(service) || service === "minio") return service;
+    if (service === "redis") return "redis-master";
+    if (service === "monitoring") return "prometheus/alertmanager/grafana";
+    return undefined;
+  };
+  return placementRequirements(options).flatMap((requirement) => {
+    const name = what(requirement.service);
+    return name === undefined ? [] : [{ requirement, what: name }];
+  });
+}
+
+/**
+ * The Swarm services of that kind by role and name (the Redis master is role "redis" like
+ * the replicas, which share their data): node-remove.sh refuses to remove a node that still
+ * runs one of them.
+ */
+export function holdsSingleInstanceData(service: { readonly role: ServiceRole; readonly name: string }): boolean {
+  const roles: readonly ServiceRole[] = ["postgres-primary", "postgres-replica", "minio", "prometheus", "alertmanager", "grafana"];
+  return roles.includes(service.role) || (service.role === "redis" && service.name === "redis-master");
+}

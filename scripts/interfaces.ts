@@ -37,7 +37,8 @@ export const SCRIPT_INTERFACES = {
   "host/docker-access.sh": { user: value("user") },
   "host/daemon-config.sh": { json: value("json") },
   /** PATH:MODE:OWNER:GROUP per directory. */
-  "host/data-dirs.sh": { dirs: repeat("dir") },
+  /** PATH:MODE:OWNER:GROUP per directory; KEY=PATH per directory that must not be on a network filesystem. */
+  "host/data-dirs.sh": { dirs: repeat("dir"), localOnly: repeat("local-only"), minioMove: optional("minio-move") },
   "host/nfs-mount.sh": {
     state: value("state"),
     server: optional("server"),
@@ -47,6 +48,13 @@ export const SCRIPT_INTERFACES = {
     owner,
     /** Tests only: the fstab to edit instead of /etc/fstab. */
     fstab: optional("fstab"),
+  },
+  "host/docker-mounts.sh": {
+    state: value("state"),
+    mountPoint: optional("mount-point"),
+    owner,
+    /** Tests only: the systemd unit directory instead of /etc/systemd/system. */
+    unitDir: optional("unit-dir"),
   },
   "host/firewall.sh": {
     self: value("self"),
@@ -78,7 +86,7 @@ export const SCRIPT_INTERFACES = {
   },
   "swarm/leave.sh": { owner },
   "swarm/node-config.sh": { owner, nodeId: value("node-id"), role, availability: value("availability"), labels: repeat("label") },
-  "swarm/node-remove.sh": { owner, nodeId: value("node-id"), drainTimeoutSeconds: int("drain-timeout") },
+  "swarm/node-remove.sh": { owner, nodeId: value("node-id"), drainTimeoutSeconds: int("drain-timeout"), stateful: repeat("stateful") },
   "swarm/predeploy-backup.sh": { service: value("service"), images: list("images"), dumpArgs: rest },
   "swarm/migrate.sh": {
     images: repeat("image"),

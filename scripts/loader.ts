@@ -12,6 +12,7 @@ export const SCRIPT_NAMES = [
   "host/daemon-config.sh",
   "host/data-dirs.sh",
   "host/nfs-mount.sh",
+  "host/docker-mounts.sh",
   "host/firewall.sh",
   "host/sshd-sessions.sh",
   "swarm/init.sh",

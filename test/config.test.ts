@@ -229,6 +229,52 @@ describe("invalid config", () => {
     expectIssue(base({ hosts: [host("one", "192.0.2.10", "manager", { ...allLabels, s3: "elsewhere" })] }), "medianest:hosts", "s3=minio that minio needs");
   });
 
+  it("MinIO data inside, equal to or around a directory another service mounts", () => {
+    const key = "medianest:storage.minioDataPath";
+    // The media worker mounts the media path read-write and handles untrusted files.
+    expectIssue(base({ storage: { minioDataPath: "/mnt/media/minio" } }), key, '"/mnt/media/minio" is inside /mnt/media (storage.mediaPath), which the media worker');
+    expectIssue(base({ storage: { minioDataPath: "/mnt/backup/" } }), key, "is /mnt/backup (storage.backupPath), which postgres-backup and backup-upload mount");
+    expectIssue(base({ storage: { minioDataPath: "/opt" } }), key, '"/opt" contains /opt/medianest/postgres (storage.appDataPath), which Postgres mount');
+    expectIssue(base({ storage: { minioDataPath: "/opt/medianest/grafana/minio" } }), key, "is inside /opt/medianest/grafana (storage.appDataPath)");
+    // Unset, it is <appDataPath>/minio: a media path around it is refused too, naming both keys.
+    expectIssue(base({ storage: { mediaPath: "/opt/medianest" } }), key, "/opt/medianest/minio (unset: <storage.appDataPath>/minio) is inside /opt/medianest (storage.mediaPath)");
+    expectIssue(base({ storage: { mediaPath: "/opt/medianest/minio/media" } }), key, "contains /opt/medianest/minio/media (storage.mediaPath)");
+    // Its own directory is fine; so is anything with external S3 (no MinIO runs).
+    expect(validateStackConfig(base(), context).storage.minioDataPath).toBe("/opt/medianest/minio");
+    expect(validateStackConfig(base({ storage: { minioDataPath: "/srv/minio" } }), context).storage.minioDataPath).toBe("/srv/minio");
+    expect(validateStackConfig(base({ storage: { appDataPath: "/srv/mn" } }), context).storage.minioDataPath).toBe("/srv/mn/minio");
+    const external = { s3: { mode: "external" as const, endpoint: "https://s3.example.com" }, s3AccessKey: "a".repeat(20), s3SecretKey: "b".repeat(40) };
+    const secretKeys = new Set(["sshPrivateKey", "s3AccessKey", "s3SecretKey"]);
+    expect(() => validateStackConfig(base({ ...external, storage: { minioDataPath: "/mnt/media/minio" } }), { ...context, secretKeys })).not.toThrow();
+  });
+
+  it("MinIO data on the NFS share: refused, saying MinIO does not support NFS", () => {
+    const nfs = { server: "192.0.2.50", export: "/volume1/media" };
+    const issues = errorOf(base({ storage: { nfs, minioDataPath: "/mnt/media/.minio" } })).issues.filter((i) => i.key === "medianest:storage.minioDataPath");
+    expect(issues).toHaveLength(1);
+    expect(issues[0].message).toMatch(/is on the NFS share mounted at storage\.mediaPath \(\/mnt\/media, storage\.nfs\), and MinIO does not support NFS/);
+    expect(issues[0].message).toContain("Set storage.minioDataPath to a directory on a local disk of the host labelled s3: minio");
+    expectIssue(base({ storage: { nfs, mediaPath: "/opt/medianest/minio" } }), "medianest:storage.minioDataPath", "does not support NFS");
+    // The default, below appDataPath, is off the share.
+    expect(() => validateStackConfig(base({ storage: { nfs } }), context)).not.toThrow();
+  });
+
+  it("draining or pausing a host that holds single-instance data, unless released", () => {
+    const hosts = (availability: "drain" | "pause", releaseStateful?: boolean) => [
+      { ...host("one", "192.0.2.10", "manager", allLabels) },
+      { ...host("two", "192.0.2.11", "worker", { type: "compute" }), availability },
+      { ...host("three", "192.0.2.12", "worker", { type: "compute", s3: "minio", redis: "data" }), availability, ...(releaseStateful === undefined ? {} : { releaseStateful }) },
+    ];
+    expectIssue(base({ hosts: hosts("drain") }), "medianest:hosts[2].availability", /^"drain" moves the tasks of minio, redis-master away from three .* set hosts\[2\]\.releaseStateful to true/);
+    expectIssue(base({ hosts: hosts("pause", false) }), "medianest:hosts[2].availability", '"pause" moves the tasks of minio, redis-master');
+    const issues = errorOf(base({ hosts: hosts("drain") })).issues.map((i) => i.key);
+    // A host whose labels place no stateful service on it drains freely.
+    expect(issues).not.toContain("medianest:hosts[1].availability");
+    expect(() => validateStackConfig(base({ hosts: hosts("drain", true) }), context)).not.toThrow();
+    const primary = [{ ...host("one", "192.0.2.10", "manager", allLabels), availability: "drain" as const }];
+    expectIssue(base({ hosts: primary }), "medianest:hosts[0].availability", "postgres-primary, minio, redis-master, prometheus/alertmanager/grafana");
+  });
+
   it("reports every problem at once, one line each", () => {
     const error = errorOf(base({ hosts: [host("one", "192.0.2.300", "worker")] }));
     expect(error.issues.length).toBeGreaterThanOrEqual(1);

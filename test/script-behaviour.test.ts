@@ -3,7 +3,7 @@
 // directories under a temp root, the fstab editing on a temp file. Each runs
 // twice with the program's own arguments: the second run must change nothing.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -20,10 +20,24 @@ const haveNetns = isRoot && spawnSync("ip", ["netns", "list"]).status === 0 && s
 const required = process.env.REQUIRE_HOST_TESTS === "1";
 
 /** A call as the program sends it: the bundled script on stdin, its --flags from the interface. */
-function run(call: ScriptCall, prefix: string[] = []): { status: number | null; stdout: string; stderr: string } {
+function run(call: ScriptCall, prefix: string[] = [], env?: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
   const [command, ...rest] = [...prefix, "bash", "-s", "--", ...scriptArgv(call)];
-  const result = spawnSync(command, rest, { input: loadScript(call.script).content, encoding: "utf8", timeout: 30_000 });
+  const result = spawnSync(command, rest, { input: loadScript(call.script).content, encoding: "utf8", timeout: 30_000, ...(env ? { env } : {}) });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** PATH with `name` replaced by `script`, ahead of the real one. */
+function pathWith(name: string, script: string): NodeJS.ProcessEnv {
+  const bin = tempDir("mn-bin-");
+  writeFileSync(path.join(bin, name), script);
+  chmodSync(path.join(bin, name), 0o755);
+  return { ...process.env, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` };
 }
 
 const productionConfig = (overrides: Partial<RawStackConfig> = {}) => validatedStackConfig("production", overrides);
@@ -140,5 +154,135 @@ describe("nfs-mount.sh fstab handling", () => {
     const owner = run(absent("new-name-nfs-mount", dir, fstab));
     expect(owner.stdout).toMatch(/^changed: .*fstab .* entry removed/m);
     expect(readFileSync(fstab, "utf8")).toBe("");
+  });
+});
+
+describe.runIf(isRoot || required)("data-dirs.sh: MinIO's directory", () => {
+  // The homelab stack runs the internal MinIO.
+  const layout = (root: string) =>
+    validatedStackConfig("homelab", { storage: { mediaPath: `${root}/mnt/media`, backupPath: `${root}/mnt/backup`, appDataPath: `${root}/opt/medianest` } });
+
+  it("refuses it on NFS, naming the key, before creating anything", () => {
+    const root = tempDir("mn-dirs-");
+    const args = dataDirectoryArgs(layout(root));
+    expect(args.localOnly).toEqual([`storage.minioDataPath=${root}/opt/medianest/minio`]);
+    // A stat that reports NFS below the temp root, as `stat -f -c %T` names it (coreutils: "nfs").
+    const env = pathWith("stat", `#!/bin/bash\nif [ "$1" = -f ]; then for a; do last="$a"; done; case "$last" in ${root}*) echo nfs; exit 0;; esac; fi\nexec /usr/bin/stat "$@"\n`);
+    const refused = run(scriptCall("host/data-dirs.sh", args), [], env);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`error: storage.minioDataPath: ${root}/opt/medianest/minio is on a network filesystem (nfs, at ${root})`);
+    expect(refused.stderr).toContain("MinIO does not support NFS");
+    expect(refused.stdout).toBe("");
+    expect(existsSync(`${root}/opt`)).toBe(false);
+    // On a local filesystem it is created root-only.
+    const local = run(scriptCall("host/data-dirs.sh", args));
+    expect(local.stderr).toBe("");
+    const minio = statSync(`${root}/opt/medianest/minio`);
+    expect([minio.mode & 0o7777, minio.uid, minio.gid]).toEqual([0o700, 0, 0]);
+  });
+
+  it("stops while MinIO's data from before is still in the media path, then goes on once it is moved", () => {
+    const root = tempDir("mn-dirs-");
+    const args = dataDirectoryArgs(layout(root));
+    mkdirSync(`${root}/mnt/media/.minio.sys`, { recursive: true });
+    mkdirSync(`${root}/mnt/media/backups`, { recursive: true });
+    const refused = run(scriptCall("host/data-dirs.sh", args));
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`MinIO's data is still in ${root}/mnt/media`);
+    expect(refused.stderr).toContain("docker service scale minio=0");
+    expect(existsSync(`${root}/opt`)).toBe(false);
+    mkdirSync(`${root}/opt/medianest/minio`, { recursive: true });
+    for (const entry of [".minio.sys", "backups"]) spawnSync("mv", [`${root}/mnt/media/${entry}`, `${root}/opt/medianest/minio/`]);
+    const moved = run(scriptCall("host/data-dirs.sh", args));
+    expect(moved.stderr).toBe("");
+    expect(moved.status).toBe(0);
+    expect(moved.stdout).toContain(`changed: dir ${root}/opt/medianest/minio (mode`);
+  });
+});
+
+describe("docker-mounts.sh: docker.service waits for the NFS share", () => {
+  const present = (unitDir: string, mountPoint = "/mnt/media", owner = "h1-docker-mounts") => scriptCall("host/docker-mounts.sh", { state: "present", mountPoint, owner, unitDir });
+  const absent = (unitDir: string, owner = "h1-docker-mounts") => scriptCall("host/docker-mounts.sh", { state: "absent", owner, unitDir });
+
+  it("writes the drop-in once, rewrites it only when it differs, and removes only its own", () => {
+    const unitDir = tempDir("mn-units-");
+    const file = `${unitDir}/docker.service.d/medianest-mounts.conf`;
+    const first = run(present(unitDir));
+    expect(first.stderr).toBe("");
+    expect(first.stdout).toMatch(/^changed: docker.service waits for \/mnt\/media/m);
+    expect(readFileSync(file, "utf8")).toBe(
+      "# managed-by=medianest owner=h1-docker-mounts\n# Docker starts only once the media share (storage.nfs) is mounted at /mnt/media.\n[Unit]\nRequiresMountsFor=/mnt/media\nAfter=remote-fs.target\n",
+    );
+    const again = run(present(unitDir));
+    expect(again.status).toBe(0);
+    expect(again.stdout).not.toMatch(/^changed:/m);
+    expect(run(present(unitDir, "/srv/media/")).stdout).toMatch(/^changed: docker.service waits for \/srv\/media /m);
+    expect(readFileSync(file, "utf8")).toContain("RequiresMountsFor=/srv/media\n");
+    // A host renamed in config: the old resource's delete leaves the new owner's drop-in.
+    const other = run(absent(unitDir, "old-docker-mounts"));
+    expect(other.stdout).toContain("now managed by h1-docker-mounts, not old-docker-mounts; left as it is");
+    expect(existsSync(file)).toBe(true);
+    const removed = run(absent(unitDir));
+    expect(removed.stdout).toMatch(/^changed: docker.service mount drop-in removed/m);
+    expect(existsSync(`${unitDir}/docker.service.d`)).toBe(false);
+    expect(run(absent(unitDir)).stdout).toMatch(/^ok: no docker.service mount drop-in/m);
+  });
+
+  it("leaves a drop-in of the same name it did not write alone", () => {
+    const unitDir = tempDir("mn-units-");
+    mkdirSync(`${unitDir}/docker.service.d`);
+    writeFileSync(`${unitDir}/docker.service.d/medianest-mounts.conf`, "[Unit]\nAfter=network.target\n");
+    const refused = run(present(unitDir));
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/is not managed by medianest; move it away/);
+    expect(run(absent(unitDir)).stdout).toMatch(/is not managed by medianest; left as it is/);
+    expect(readFileSync(`${unitDir}/docker.service.d/medianest-mounts.conf`, "utf8")).toBe("[Unit]\nAfter=network.target\n");
+  });
+
+  it.runIf(!existsSync("/run/systemd/system"))("on a host without systemd (a hand-started dockerd) succeeds and writes nothing", () => {
+    const result = run(scriptCall("host/docker-mounts.sh", { state: "present", mountPoint: "/mnt/media", owner: "h1-docker-mounts" }));
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^ok: no systemd on this host/m);
+    expect(existsSync("/etc/systemd/system/docker.service.d/medianest-mounts.conf")).toBe(false);
+  });
+});
+
+describe("node-remove.sh: a node holding single-instance data", () => {
+  const fakeDocker = readFileSync(path.join(__dirname, "support", "fake-docker.sh"), "utf8");
+  const stateful = ["postgres-primary", "minio", "redis-master"];
+  const swarm = (tasks: string, release = "") => {
+    const state = tempDir("mn-swarm-");
+    writeFileSync(`${state}/manager-id`, "self1\n");
+    writeFileSync(`${state}/nodes`, "self1\nn2\n");
+    writeFileSync(`${state}/n2.owner`, "swarm-node-h2");
+    writeFileSync(`${state}/n2.tasks`, tasks);
+    if (release) writeFileSync(`${state}/n2.release`, release);
+    return { state, env: { ...pathWith("docker", fakeDocker), FAKE_DOCKER_STATE: state } };
+  };
+  const remove = scriptCall("swarm/node-remove.sh", { owner: "swarm-node-h2", nodeId: "n2", drainTimeoutSeconds: 5, stateful });
+
+  it("is neither drained nor removed while it runs one, naming the flag that releases it", () => {
+    const { state, env } = swarm("medianest-frontend.2\nminio.1\npostgres-primary.1\n");
+    const result = run(remove, [], env);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("error: node n2 still runs minio postgres-primary, whose data is on that host's disk");
+    expect(result.stderr).toContain("releaseStateful: true");
+    expect(result.stderr).toContain("docker node update --label-add com.medianest.release-stateful=true n2");
+    expect(readFileSync(`${state}/calls`, "utf8")).not.toMatch(/^node (update|rm)/m);
+    expect(existsSync(`${state}/removed`)).toBe(false);
+  });
+
+  it("is removed once released by its label, or when it runs none", () => {
+    const released = swarm("minio.1\n", "true");
+    const result = run(remove, [], released.env);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toContain("ok: node n2 released (com.medianest.release-stateful=true): removing it although it runs minio");
+    expect(result.stdout).toContain("changed: node n2 removed");
+    expect(readFileSync(`${released.state}/removed`, "utf8")).toBe("n2\n");
+    const plain = swarm("medianest-frontend.1\nnode-exporter.n2\n");
+    const stateless = run(remove, [], plain.env);
+    expect(stateless.stderr).toBe("");
+    expect(stateless.stdout).toContain("changed: node n2 drained");
+    expect(readFileSync(`${plain.state}/removed`, "utf8")).toBe("n2\n");
   });
 });

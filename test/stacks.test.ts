@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { mockedRun, isSecretValue, stackFileConfig, STACKS, FAKE_SSH_KEY, REPO_ROOT, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
+import { mockedRun, isSecretValue, stackFileConfig, testConfig, STACKS, FAKE_SSH_KEY, REPO_ROOT, type MockedRun, type RecordedResource, type StackName } from "./support/mocked-run";
 import { parseStdin } from "../scripts/loader";
 import { parseScriptCommand } from "../scripts/interfaces";
 
@@ -239,5 +239,24 @@ describe("bad input", () => {
   it("refuses an SSH key that is not a secret", async () => {
     const config = { ...stackFileConfig("homelab"), "medianest:sshPrivateKey": FAKE_SSH_KEY };
     await expect(mockedRun("homelab", { config, secretKeys: [] })).rejects.toThrow("medianest:sshPrivateKey: must be a secret");
+  });
+});
+
+describe("hosts holding single-instance data", () => {
+  it("a node's delete knows the stateful services; a released host's node carries the release label", async () => {
+    const config = testConfig("cluster");
+    const hosts = (config["medianest:hosts"] as (HostEntry & { releaseStateful?: boolean })[]).map((h, i) => (i === 1 ? { ...h, releaseStateful: true } : h));
+    config["medianest:hosts"] = hosts;
+    const run = await mockedRun("cluster", { config });
+    for (const [index, host] of hosts.entries()) {
+      const nodeConfig = run.named(`swarm-node-${host.name}`);
+      const labels = parseScriptCommand("swarm/node-config.sh", String(nodeConfig.inputs.create)).labels;
+      if (index === 1) expect(labels).toContain("com.medianest.release-stateful=true");
+      else expect(labels.some((l) => l.startsWith("com.medianest.release-stateful"))).toBe(false);
+      if (nodeConfig.inputs.delete === undefined) continue;
+      // The delete embeds its script: `printf … | base64 -d | [sudo -n] bash -s -- …`.
+      const removal = parseScriptCommand("swarm/node-remove.sh", String(nodeConfig.inputs.delete).replace(/^.*\| /, ""));
+      expect(removal.stateful).toEqual(["postgres-primary", "redis-master", "minio", "prometheus", "alertmanager", "grafana"]);
+    }
   });
 });

@@ -3,7 +3,11 @@ import { cidrsOverlap, intToIpv4, ipv4ToInt, parseIpv4Cidr } from "../domain/cid
 import { encodeNodeLabels, labelConstraint, labelEncodingFor, type ConfiguredLabels } from "../domain/labels";
 import { planTopology } from "../topology/plan";
 import { scriptArgv, scriptCall } from "../scripts/interfaces";
-import { daemonJson, dataDirectoryArgs, firewallArgs, nfsMountArgs } from "../topology/host-setup";
+import { daemonJson, dataDirectoryArgs, dockerMountsArgs, firewallArgs, nfsMountArgs } from "../topology/host-setup";
+import { hostSteps } from "../topology/host-steps";
+import { planServices } from "../topology/services";
+import { planStack } from "../topology/stack-plan";
+import { otherMountSources, pathRelation } from "../config/storage-paths";
 import { validatedStackConfig as configOf } from "./support/stack-config";
 import { syntheticClusterConfig } from "../bench/synthetic-cluster";
 import { SECRET_CONFIG_KEYS, validateStackConfig } from "../config/schema";
@@ -94,5 +98,69 @@ describe("plan", () => {
       "--self", "192.0.2.32", "--role", "worker", "--peers", "192.0.2.31,192.0.2.32,192.0.2.33",
       "--managers", "192.0.2.31", "--encrypted", "false", "--public-ports", "80,443", "--trusted", "192.0.2.0/24",
     ]);
+  });
+});
+
+describe("storage layout", () => {
+  // The stacks with the internal MinIO.
+  const stacks = ["homelab", "cluster", "local"] as const;
+
+  it.each(stacks)("%s: MinIO mounts its own directory, apart from every other service's writable mounts, which the rule knows", (stack) => {
+    for (const config of [configOf(stack), configOf(stack, { storage: { minioDataPath: "/srv/minio", mediaPath: "/srv/media" } })]) {
+      const specs = planServices(config, planTopology(config));
+      const minio = specs.find((s) => s.name === "minio");
+      expect(minio?.mounts).toEqual([{ source: config.storage.minioDataPath, target: "/data", readOnly: false }]);
+      const known = new Set(otherMountSources(config.storage).map((m) => m.path));
+      for (const spec of specs.filter((s) => s.name !== "minio")) {
+        for (const mount of spec.mounts.filter((m) => !m.readOnly)) {
+          // One list: the config rule checks MinIO against exactly the directories the services mount.
+          expect(known, `${spec.name} mounts ${mount.source}`).toContain(mount.source);
+          expect(pathRelation(config.storage.minioDataPath, mount.source), `${spec.name} mounts ${mount.source}`).toBeUndefined();
+        }
+      }
+    }
+  });
+
+  it("the data-dirs step creates MinIO's directory root-only, refuses it on a network filesystem and waits for data left in the media path", () => {
+    const config = configOf("cluster");
+    const args = dataDirectoryArgs(config);
+    expect(config.storage.minioDataPath).toBe("/opt/medianest/minio");
+    expect(args.dirs).toContain("/opt/medianest/minio:0700:0:0");
+    expect(args.localOnly).toEqual(["storage.minioDataPath=/opt/medianest/minio"]);
+    expect(args.minioMove).toBe("/mnt/media=/opt/medianest/minio");
+    const external = configOf("lab");
+    expect(dataDirectoryArgs(external).localOnly).toEqual([]);
+    expect(dataDirectoryArgs(external).minioMove).toBeUndefined();
+  });
+
+  it("with NFS, every host installs the docker.service drop-in, removed with the share; without, none", () => {
+    const config = configOf("cluster");
+    const plan = planTopology(config);
+    for (const node of plan.nodes) {
+      const steps = hostSteps(config, plan, node);
+      const ids = steps.map((s) => s.id);
+      expect(ids.indexOf("docker-mounts")).toBe(ids.indexOf("nfs-mount") + 1);
+      const step = steps.find((s) => s.id === "docker-mounts");
+      expect(step?.call).toEqual({ script: "host/docker-mounts.sh", args: { state: "present", mountPoint: "/mnt/media", owner: `${node.name}-docker-mounts` } });
+      expect(step?.onDelete).toEqual({ script: "host/docker-mounts.sh", args: { state: "absent", owner: `${node.name}-docker-mounts` } });
+    }
+    const homelab = configOf("homelab");
+    expect(dockerMountsArgs(homelab, "x")).toBeUndefined();
+    const homePlan = planTopology(homelab);
+    expect(hostSteps(homelab, homePlan, homePlan.nodes[0]).map((s) => s.id)).not.toContain("docker-mounts");
+  });
+
+  it("node removal knows the single-instance stateful services", () => {
+    expect(planStack(configOf("production")).swarm.statefulServices).toEqual([
+      "postgres-primary",
+      "postgres-replica-1",
+      "postgres-replica-2",
+      "redis-master",
+      "prometheus",
+      "alertmanager",
+      "grafana",
+    ]);
+    expect(planStack(configOf("homelab")).swarm.statefulServices).toContain("minio");
+    expect(planStack(configOf("lab")).swarm.statefulServices).toEqual(["postgres-primary", "postgres-replica-1", "postgres-replica-2", "redis-master"]);
   });
 });

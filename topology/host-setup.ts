@@ -31,7 +31,8 @@ export function dataDirectories(config: StackConfig): DataDirectory[] {
     // (0700) as the image's postgres/redis user, whatever uid that image gives it.
     { path: `${app}/postgres`, mode: "0711", owner: 0, group: 0 },
     { path: `${app}/redis`, mode: "0711", owner: 0, group: 0 },
-    { path: `${app}/minio`, mode: "0750", owner: 0, group: 0 },
+    // The MinIO image runs as root (minio/minio Dockerfile.release sets no USER): its data is root's alone.
+    { path: config.storage.minioDataPath, mode: "0700", owner: 0, group: 0 },
     { path: `${app}/traefik`, mode: "0700", owner: 0, group: 0 },
     { path: `${app}/prometheus`, mode: "0755", owner: 65534, group: 65534 },
     { path: `${app}/alertmanager`, mode: "0755", owner: 65534, group: 65534 },
@@ -42,14 +43,34 @@ export function dataDirectories(config: StackConfig): DataDirectory[] {
   return dirs;
 }
 
+/**
+ * Directories that must be on a local filesystem, each with the config key that places it
+ * (data-dirs.sh refuses a network filesystem there): MinIO's data, which it does not
+ * support on NFS (config rule minio-data-path says why).
+ */
+export function localOnlyDirectories(config: StackConfig): { readonly key: string; readonly path: string }[] {
+  return config.s3.mode === "internal" ? [{ key: "storage.minioDataPath", path: config.storage.minioDataPath }] : [];
+}
+
 export function dataDirectoryArgs(config: StackConfig): ScriptArgs<"host/data-dirs.sh"> {
-  return { dirs: dataDirectories(config).map((d) => `${d.path}:${d.mode}:${d.owner}:${d.group}`) };
+  return {
+    dirs: dataDirectories(config).map((d) => `${d.path}:${d.mode}:${d.owner}:${d.group}`),
+    localOnly: localOnlyDirectories(config).map((d) => `${d.key}=${d.path}`),
+    // MinIO kept its data in the media path before it had a directory of its own: an upgraded
+    // host stops here until that data is moved, instead of MinIO starting empty.
+    ...(config.s3.mode === "internal" ? { minioMove: `${config.storage.mediaPath}=${config.storage.minioDataPath}` } : {}),
+  };
 }
 
 /** nfs-mount.sh arguments, or undefined when the stack mounts no share; `owner` is the step's resource name. */
 export function nfsMountArgs(config: StackConfig, owner: string): ScriptArgs<"host/nfs-mount.sh"> | undefined {
   const nfs = config.storage.nfs;
   return nfs ? { state: "present", server: nfs.server, exportPath: nfs.export, mountPoint: config.storage.mediaPath, options: nfs.options, owner } : undefined;
+}
+
+/** docker-mounts.sh arguments with an NFS share (Docker waits for it at boot), or undefined; `owner` is the step's resource name. */
+export function dockerMountsArgs(config: StackConfig, owner: string): ScriptArgs<"host/docker-mounts.sh"> | undefined {
+  return config.storage.nfs ? { state: "present", mountPoint: config.storage.mediaPath, owner } : undefined;
 }
 
 export function firewallArgs(config: StackConfig, plan: TopologyPlan, node: PlannedNode): ScriptArgs<"host/firewall.sh"> {

@@ -3,7 +3,7 @@
 // them in this order; tests and the lab replay the same list.
 import type { StackConfig } from "../config/schema";
 import { scriptCall, type ScriptCall } from "../scripts/interfaces";
-import { daemonJson, dataDirectoryArgs, firewallArgs, nfsMountArgs } from "./host-setup";
+import { daemonJson, dataDirectoryArgs, dockerMountsArgs, firewallArgs, nfsMountArgs } from "./host-setup";
 import type { PlannedNode, TopologyPlan } from "./plan";
 
 export interface HostStep {
@@ -37,6 +37,17 @@ export function hostSteps(config: StackConfig, plan: TopologyPlan, node: Planned
       id: "nfs-mount",
       call: scriptCall("host/nfs-mount.sh", nfs),
       onDelete: scriptCall("host/nfs-mount.sh", { state: "absent", mountPoint: config.storage.mediaPath, owner: nfsOwner }),
+    });
+  }
+  // Docker waits for the share at boot; the drop-in goes with the share (its delete, which
+  // runs with the arguments stored when it was created: state absent and this owner).
+  const mountsOwner = hostStepResourceName(node.name, "docker-mounts");
+  const mounts = dockerMountsArgs(config, mountsOwner);
+  if (mounts) {
+    steps.push({
+      id: "docker-mounts",
+      call: scriptCall("host/docker-mounts.sh", mounts),
+      onDelete: scriptCall("host/docker-mounts.sh", { state: "absent", owner: mountsOwner }),
     });
   }
   // The docker provider multiplexes its API calls over one SSH connection to the leader (a manager).

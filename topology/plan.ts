@@ -20,6 +20,8 @@ export interface PlannedNode {
   /** Node labels exactly as they are applied to the Swarm node. */
   readonly labels: Readonly<Record<string, string>>;
   readonly availability: "active" | "pause" | "drain";
+  /** hosts[].releaseStateful: it may be drained, paused or removed although it holds single-instance data. */
+  readonly releaseStateful: boolean;
   readonly advertiseAddress: string;
   /** Bound to the node's own address, never 0.0.0.0. */
   readonly listenAddress: string;
@@ -63,6 +65,7 @@ export function planTopology(config: StackConfig): TopologyPlan {
     memoryGb: host.memoryGb,
     labels: encodeNodeLabels(host.labels, labelEncoding),
     availability: host.availability,
+    releaseStateful: host.releaseStateful,
     advertiseAddress: host.address,
     listenAddress: host.address,
     dataPathAddress: host.dataPathAddress ?? "",

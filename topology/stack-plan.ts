@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import type { StackConfig } from "../config/schema";
 import { placementOptions } from "../config/schema";
-import { placementRequirementOf, edgeHosts, EDGE_LABEL } from "../domain/catalogue";
+import { placementRequirementOf, edgeHosts, holdsSingleInstanceData, EDGE_LABEL } from "../domain/catalogue";
 import { hostsMatching } from "../domain/labels";
 import { MEDIANEST_CONTRACT } from "../domain/app-contract";
 import { LOCAL_BUILD_IMAGES } from "../domain/images";
@@ -31,6 +31,8 @@ export interface HostPlan {
 export interface SwarmPlan {
   readonly autolock: boolean;
   readonly drainTimeoutSeconds: number;
+  /** Services whose one task keeps its data on its node: a node running one is not removed unless released (swarm/node-remove.sh). */
+  readonly statefulServices: readonly string[];
 }
 
 export interface ConfigFilesPlan {
@@ -233,7 +235,11 @@ export function planStack(config: StackConfig): StackPlan {
     config,
     topology,
     hosts: topology.nodes.map((node) => ({ node, steps: hostSteps(config, topology, node) })),
-    swarm: { autolock: config.swarm.autolock, drainTimeoutSeconds: config.swarm.drainTimeoutSeconds },
+    swarm: {
+      autolock: config.swarm.autolock,
+      drainTimeoutSeconds: config.swarm.drainTimeoutSeconds,
+      statefulServices: specs.filter(holdsSingleInstanceData).map((s) => s.name),
+    },
     services,
     configFiles: { scripts: [...new Set(specs.flatMap((s) => s.scripts))].sort(), files: generatedFiles(config, topology, specs) },
     secrets: secretNames.map((name) => ({ name, source: secretSource(name, config) })),

@@ -1,15 +1,37 @@
 #!/usr/bin/env bash
 # data-dirs.sh — ensure data directories exist with the exact mode and ownership.
-# Usage: bash -s -- --dir SPEC [--dir SPEC ...] < data-dirs.sh
+# Usage: bash -s -- --dir SPEC [--dir SPEC ...] [--local-only KEY=PATH ...] < data-dirs.sh
 #   SPEC  PATH:MODE:OWNER:GROUP, e.g. /mnt/media:0755:root:root or /opt/medianest/postgres:0700:999:999
 #         MODE is 3-4 octal digits; OWNER/GROUP are names or numeric ids.
+#   --local-only KEY=PATH  PATH (set by config key KEY) must be on a local filesystem: the run
+#         stops, before creating anything, when it (or, not there yet, its nearest existing
+#         parent) is on NFS or another network filesystem (MinIO's data: MinIO does not support NFS).
+#   --minio-move FROM=TO  MinIO's data used to be in FROM (the media path, before it got a
+#         directory of its own) and belongs in TO: the run stops while FROM still holds a MinIO
+#         backend (FROM/.minio.sys) and TO none, since MinIO would start empty in TO.
 # Output: one "ok:"/"changed:" line per directory on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-usage() { printf 'usage: data-dirs.sh --dir PATH:MODE:OWNER:GROUP [--dir ...]\n' >&2; exit 2; }
+usage() { printf 'usage: data-dirs.sh --dir PATH:MODE:OWNER:GROUP [--dir ...] [--local-only KEY=PATH ...] [--minio-move FROM=TO]\n' >&2; exit 2; }
+
+# Filesystem types (as `stat -f -c %T` names them, coreutils stat.c human_fstype) that live
+# on another machine.
+NETWORK_FS_TYPES=" nfs cifs smb smb2 afs ceph coda v9fs lustre gpfs "
+
+# check_local KEY PATH: refuse PATH on a network filesystem, naming the config key.
+check_local() {
+  local key="$1" path="$2" probe fstype
+  probe="$path"
+  # Not created yet: it will be created on the filesystem of its nearest existing parent.
+  while [ ! -e "$probe" ] && [ "$probe" != / ]; do probe="$(dirname -- "$probe")"; done
+  fstype="$(stat -f -L -c %T -- "$probe")" || die "cannot read the filesystem type of $probe (for $key)"
+  if [[ "$NETWORK_FS_TYPES" == *" $fstype "* ]]; then
+    die "$key: $path is on a network filesystem ($fstype, at $probe), and its data needs a local disk (MinIO does not support NFS); set $key to a directory on a local disk of this host"
+  fi
+}
 
 resolve_uid() {
   local name="$1" uid
@@ -28,10 +50,19 @@ resolve_gid() {
 }
 
 main() {
-  parse_flags "dir*" "$@"
+  parse_flags "dir* local-only* minio-move" "$@"
   require_flags dir
-  local -a specs
+  local -a specs locals
   mapfile -t specs < <(flag_values dir)
+  mapfile -t locals < <(flag_values local-only)
+  local entry
+  for entry in "${locals[@]}"; do
+    [[ "$entry" =~ ^[A-Za-z][A-Za-z0-9.]*=/[^[:space:]]*$ ]] || bad_arg "--local-only '$entry' must be KEY=/absolute/path"
+  done
+  local move="${OPT[minio-move]:-}"
+  if [ -n "$move" ]; then
+    [[ "$move" =~ ^/[^[:space:]=]*=/[^[:space:]=]*$ ]] || bad_arg "--minio-move '$move' must be FROM=TO, two absolute paths"
+  fi
   exec </dev/null
 
   local -a paths=() modes=() uids=() gids=()
@@ -66,6 +97,12 @@ main() {
     seen[$path]="$want"
     paths+=("$path"); modes+=("$((8#$mode))"); uids+=("$uid"); gids+=("$gid")
   done
+
+  # Before anything is created: a directory that must be local is not on a network share.
+  for entry in "${locals[@]}"; do check_local "${entry%%=*}" "${entry#*=}"; done
+  if [ -n "$move" ] && [ -e "${move%%=*}/.minio.sys" ] && [ ! -e "${move#*=}/.minio.sys" ]; then
+    die "MinIO's data is still in ${move%%=*} (its .minio.sys and bucket directories), but MinIO now keeps it in ${move#*=} (storage.minioDataPath) and would start empty there: stop MinIO ('docker service scale minio=0' on a manager), move .minio.sys and the bucket directories from ${move%%=*} to ${move#*=} on the host labelled s3: minio, then run pulumi up again (README: Moving MinIO's data out of the media path)"
+  fi
 
   local i cur_mode cur_uid cur_gid want_mode
   local -a notes

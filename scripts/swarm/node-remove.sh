@@ -1,18 +1,44 @@
 #!/usr/bin/env bash
 # node-remove.sh — drain, demote and remove a node that left the config (run on a manager).
-# Usage: bash -s -- --owner NAME --node-id ID --drain-timeout SECONDS < node-remove.sh
+# Usage: bash -s -- --owner NAME --node-id ID --drain-timeout SECONDS [--stateful SERVICE ...] < node-remove.sh
 #   --owner          the node resource being deleted: the node is removed only while its
 #                    com.medianest.owner label (node-config.sh) names it or is unset, so
 #                    the delete left behind by a host renamed in config does nothing
 #   --node-id        swarm node ID to remove
 #   --drain-timeout  max seconds to wait for its tasks to move away (0-86400)
+#   --stateful       once per single-instance stateful service (Postgres, MinIO, redis-master,
+#                    monitoring): while the node runs a task of one, it is not drained nor
+#                    removed (the task would move, its data would not) unless the node carries
+#                    the label com.medianest.release-stateful=true (hosts[].releaseStateful).
+#                    This runs as the resource's delete, with the arguments stored at its last
+#                    update: it reads the release label from the node, never from its arguments.
 # Output: "ok:"/"changed:" lines on stdout; "error: ..." on stderr + non-zero exit.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=../lib/host-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/host-lib.sh"
 
-usage() { printf 'usage: node-remove.sh --owner NAME --node-id ID --drain-timeout SECONDS\n' >&2; exit 2; }
+usage() { printf 'usage: node-remove.sh --owner NAME --node-id ID --drain-timeout SECONDS [--stateful SERVICE ...]\n' >&2; exit 2; }
+
+RELEASE_LABEL=com.medianest.release-stateful
+
+# stateful_tasks NODE SERVICE...: the listed services with a task meant to run on NODE, space-separated.
+# Task names are SERVICE.SLOT or SERVICE.NODEID, unindented outside table formats
+# (docker/cli cli/command/task/print.go, Print).
+stateful_tasks() {
+  local node="$1" names name held=""
+  shift
+  names="$(docker node ps "$node" --filter desired-state=running --format '{{.Name}}')" \
+    || die "could not list the tasks of node $node (see above); not removing it"
+  local -A wanted=() found=()
+  for name in "$@"; do wanted[$name]=1; done
+  while IFS= read -r name; do
+    [ -n "$name" ] || continue
+    name="${name%.*}"
+    if [ -n "${wanted[$name]+set}" ] && [ -z "${found[$name]+set}" ]; then found[$name]=1; held+="${held:+ }$name"; fi
+  done <<<"$names"
+  printf '%s' "$held"
+}
 
 # Count tasks still meant to run on the node; a failed query counts as "not yet drained".
 running_tasks() {
@@ -22,9 +48,15 @@ running_tasks() {
 }
 
 main() {
-  parse_flags "owner node-id drain-timeout" "$@"
+  parse_flags "owner node-id drain-timeout stateful*" "$@"
   require_flags owner node-id drain-timeout
   check_name owner
+  local -a stateful
+  mapfile -t stateful < <(flag_values stateful)
+  local service
+  for service in "${stateful[@]}"; do
+    [[ "$service" =~ ^[A-Za-z0-9][A-Za-z0-9_-]*$ ]] || bad_arg "--stateful '$service' is not a service name"
+  done
   local owner="${OPT[owner]}" node="${OPT[node-id]}" timeout_s="${OPT[drain-timeout]}"
   [[ "$node" =~ ^[A-Za-z0-9]+$ ]] || bad_arg "--node-id '$node' is not a swarm node ID"
   if ! [[ "$timeout_s" =~ ^[0-9]{1,5}$ ]] || (( 10#$timeout_s > 86400 )); then
@@ -50,6 +82,18 @@ main() {
   fi
   [ "$node" != "$(docker info --format '{{.Swarm.NodeID}}')" ] \
     || die "node $node is the manager running this script; run node-remove.sh on another manager"
+
+  # Before anything changes: a node still holding a single-instance stateful task stays.
+  if [ "${#stateful[@]}" -gt 0 ]; then
+    local release held
+    release="$(docker node inspect -f "{{index .Spec.Labels \"$RELEASE_LABEL\"}}" "$node")" \
+      || die "'docker node inspect $node' failed (see above)"
+    held="$(stateful_tasks "$node" "${stateful[@]}")"
+    if [ -n "$held" ] && [ "$release" != true ]; then
+      die "node $node still runs $held, whose data is on that host's disk and would not move with the task; not draining or removing it. Move the data first, then release the node: put the host back into config with releaseStateful: true and apply (or, on a manager, 'docker node update --label-add $RELEASE_LABEL=true $node'), then remove it again (README: Removing a host)"
+    fi
+    if [ -n "$held" ]; then printf 'ok: node %s released (%s=true): removing it although it runs %s\n' "$node" "$RELEASE_LABEL" "$held"; fi
+  fi
 
   if [ "$(docker node inspect -f '{{.Spec.Availability}}' "$node")" != drain ]; then
     docker node update --availability drain "$node" >/dev/null \

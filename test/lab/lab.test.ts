@@ -780,7 +780,22 @@ describe.runIf(!unavailable || required)("test lab: the program on real sshd + d
     expect((await lab.host(host.name).engine.get<{ Swarm: { LocalNodeState: string } }>("/info")).Swarm.LocalNodeState).toBe("active");
 
     // The host removed from config: its own deletes drain, demote and remove it, then it leaves.
-    const removed = await runner.run(nodeConfig, nodeConfig.delete as string, "");
+    // Unless it still runs a single-instance stateful task (this host's redis=data label may
+    // have drawn redis-master): then the delete refuses until the node is released.
+    const attempt = await runner.run(nodeConfig, nodeConfig.delete as string, "").then(
+      (result) => ({ result, refusal: undefined }),
+      (error: unknown) => ({ result: undefined, refusal: String(error) }),
+    );
+    let removed = attempt.result;
+    if (attempt.refusal !== undefined) {
+      expect(attempt.refusal).toMatch(new RegExp(`error: node ${nodeId} still runs [a-z0-9 -]+, whose data is on that host's disk`));
+      expect(attempt.refusal).toContain("releaseStateful: true");
+      expect((await nodes()).find((n) => n.ID === nodeId)?.Spec.Availability).toBe("active");
+      await mustSsh(leader(), `docker node update --label-add com.medianest.release-stateful=true ${nodeId}`);
+      removed = await runner.run(nodeConfig, nodeConfig.delete as string, "");
+      expect(removed.stdout).toContain(`ok: node ${nodeId} released (com.medianest.release-stateful=true)`);
+    }
+    if (!removed) throw new Error("unreachable: the removal ran");
     expect(removed.stdout).toContain(`changed: node ${nodeId} drained`);
     if (host.role === "manager") expect(removed.stdout).toContain(`changed: node ${nodeId} demoted`);
     expect(removed.stdout).toContain(`changed: node ${nodeId} removed`);

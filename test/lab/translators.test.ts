@@ -159,7 +159,7 @@ describe("lab translators", () => {
     expect(invocation.line).toBe("bash -s -- --owner swarm-member-lab-4 --role worker --leader-addr 198.18.0.11 --advertise-addr 198.18.0.14 --listen-addr 198.18.0.14 --cluster-id abc123");
     expect(invocation.stdin.startsWith("MEDIANEST_JOIN_TOKEN='SWMTKN-1-realworker'\n#!/usr/bin/env bash\n")).toBe(true);
     const remove = commands.find((c) => c.name === "swarm-node-lab-2")?.delete ?? "";
-    expect(substitutePlaceholders(remove, placeholders, real)).toMatch(/ \| base64 -d \| bash -s -- --owner swarm-node-lab-2 --node-id n2 --drain-timeout 300$/);
+    expect(substitutePlaceholders(remove, placeholders, real)).toMatch(/ \| base64 -d \| bash -s -- --owner swarm-node-lab-2 --node-id n2 --drain-timeout 300 --stateful postgres-primary --stateful postgres-replica-1 --stateful postgres-replica-2 --stateful redis-master$/);
     // Whole tokens only; a placeholder without a real value, or one left behind, fails.
     expect(substitutePlaceholders("x n-2x n-2", new Map([["a", "n-2"]]), new Map([["a", "real"]]))).toBe("x n-2x real");
     expect(() => substitutePlaceholders("bash -s -- cluster-0001", placeholders, new Map())).toThrow(/no real value for placeholder clusterId/);

@@ -26,7 +26,9 @@ export function storageTier(base: Base): StorageTier {
       },
       secrets: ["minio-root-user", "minio-root-password"],
       scripts: [],
-      mounts: [{ source: config.storage.mediaPath, target: "/data", readOnly: false }],
+      // Its own directory, apart from every other service's mounts and off NFS (config rule
+      // minio-data-path): never the media path the worker writes untrusted files into.
+      mounts: [{ source: config.storage.minioDataPath, target: "/data", readOnly: false }],
       command: ["minio", "server", "/data", "--address", `:${PORTS.minio}`],
       // The MinIO image ships mc with a "local" alias; `mc ready` probes the health endpoint.
       healthcheck: { test: ["CMD", "mc", "ready", "local"], interval: "10s", timeout: "5s", retries: 5, startPeriod: "30s" },
