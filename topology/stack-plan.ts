@@ -177,11 +177,23 @@ function storagePlan(config: StackConfig, services: ServiceTiers): StoragePlan {
   };
 }
 
+/** The primary's data directory on its host: its --data argument, inside the mount it lies in. */
+export function primaryDataDirOnHost(primary: ServiceSpec): string {
+  const args = primary.args ?? [];
+  const data = args[args.indexOf("--data") + 1];
+  const mount = data === undefined || !args.includes("--data") ? undefined : primary.mounts.find((m) => data === m.target || data.startsWith(`${m.target}/`));
+  if (data === undefined || !mount) throw new PlanError(`${primary.name}'s --data lies in none of its mounts`);
+  return `${mount.source}${data.slice(mount.target.length)}`;
+}
+
 function predeployBackupPlan(config: StackConfig, services: ServiceTiers): PreDeployBackupPlan | undefined {
   if (!config.deployment.preDeployBackup) return undefined;
   const dump = services.backup.dump;
   if (!dump.args) throw new PlanError("the pre-deploy backup runs the dump service's own arguments; postgres-backup has none");
-  return { hosts: databaseHosts(config), args: { service: dump.name, images: appImages(config), dumpArgs: dump.args } };
+  return {
+    hosts: databaseHosts(config),
+    args: { service: dump.name, images: appImages(config), databaseDir: primaryDataDirOnHost(services.data.postgresPrimary), dumpArgs: dump.args },
+  };
 }
 
 function localImagesPlan(config: StackConfig): LocalImagePlan[] {

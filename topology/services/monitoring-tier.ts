@@ -1,6 +1,7 @@
 // The monitoring tier on monitor-net: Prometheus, Alertmanager, Grafana, node-exporter
 // and cAdvisor on every node, and the Postgres and Redis exporters.
 import { grafanaRoutingLabels } from "../edge";
+import { backupMetricsPath } from "../host-setup";
 import { PORTS, secretPath, service, tasksHost, type Base, type HealthcheckSpec, type SecretName, type ServiceSpec } from "./spec";
 
 /** grafana/grafana 12: ENTRYPOINT ["/run.sh"], no CMD. */
@@ -27,6 +28,7 @@ const PER_NODE_AGENT = {
 } as const;
 
 export const GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards";
+const NODE_EXPORTER_TEXTFILE_DIR = "/host/backup-metrics";
 
 export interface MonitoringTier {
   readonly prometheus: ServiceSpec;
@@ -136,8 +138,10 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
         { source: "/proc", target: "/host/proc", readOnly: true },
         { source: "/sys", target: "/host/sys", readOnly: true },
         { source: "/", target: "/rootfs", readOnly: true },
+        { source: backupMetricsPath(config), target: NODE_EXPORTER_TEXTFILE_DIR, readOnly: true },
       ],
-      args: ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/rootfs"],
+      // The textfile collector reads the backups' *.prom files (topology/backup-alert-rules.ts).
+      args: ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/rootfs", `--collector.textfile.directory=${NODE_EXPORTER_TEXTFILE_DIR}`],
     }),
     cadvisor: service(base, "cadvisor", {
       name: "cadvisor",
