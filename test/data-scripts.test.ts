@@ -391,8 +391,23 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       const restored = runScript("backup/restore.sh", args(dump, true));
       expect(restored.stderr).toBe("");
       expect(restored.status).toBe(0);
-      expect(restored.stdout).toMatch(new RegExp(`^restored: ${dump.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} into restored$`, "m"));
+      expect(restored.stdout).toMatch(new RegExp(`^restored: ${dump.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} into restored in \\d+ s$`, "m"));
       expect(psql(PRIMARY_PORT, "SELECT v FROM t ORDER BY id", file("app.pgpass"), "restored").stdout.trim()).toBe("hello\nstreamed");
+
+      // The restore drill: a fresh throwaway server, nothing live touched, the same table hashes.
+      const live = runScript("backup/restore.sh", [...args(dump, true), "--hashes"]);
+      // Below a directory the server's postgres user can enter (the test's root is 0700).
+      const scratch = mkdtempSync(path.join(os.tmpdir(), "mn-drill-"));
+      chmodSync(scratch, 0o755);
+      const drill = runScript("backup/restore.sh", ["--file", dump, "--scratch", "--scratch-dir", scratch, "--hashes"]);
+      expect(drill.stderr).toBe("");
+      expect(drill.status).toBe(0);
+      expect(drill.stdout).toMatch(/^restored: .* into a fresh database medianest in \d+ s$/m);
+      const hashes = (out: string) => out.split("\n").filter((l) => l.startsWith("hash: "));
+      expect(hashes(drill.stdout)).toContain(`hash: public.t 2 ${createHash("md5").update("(1,hello)\n(2,streamed)").digest("hex")}`);
+      expect(hashes(drill.stdout)).toEqual(hashes(live.stdout));
+      expect(readdirSync(scratch)).toEqual([]);
+      rmSync(scratch, { recursive: true, force: true });
     }, 60_000);
 
     it("primary: a restart on the existing directory changes nothing but re-applies a rotated password", async () => {
