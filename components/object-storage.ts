@@ -72,15 +72,17 @@ export class ObjectStorage extends pulumi.ComponentResource {
       "backups-retention",
       {
         bucket: buckets.backups.bucket,
+        // No age-based expiry of current objects: a backup outage would age out every good
+        // copy. The uploader prunes by retention_victims (newest backup.keepLast kept),
+        // which in this versioned bucket hides a dump behind a delete marker; these rules
+        // then expire the hidden version after backup.retentionDays and drop delete markers
+        // left with no version behind them. terraform-provider-minio v1.20.1
+        // (resource_minio_ilm_policy.go) has no NewerNoncurrentVersions, so a count cannot
+        // be a lifecycle rule. No `status`: it is computed-only there (always "Enabled");
+        // setting it is rejected by the bridge as an unconfigurable attribute.
         rules: [
-          {
-            // No `status`: it is computed-only in terraform-provider-minio v1.20.1
-            // (resource_minio_ilm_policy.go), which always writes rules as "Enabled";
-            // setting it is rejected by the bridge as an unconfigurable attribute.
-            id: "expire-backups",
-            expiration: `${plan.retentionDays}d`,
-            noncurrentVersionExpirationDays: plan.retentionDays,
-          },
+          { id: "expire-pruned-backups", noncurrentVersionExpirationDays: plan.retentionDays },
+          { id: "drop-expired-delete-markers", expiration: "DeleteMarker" },
         ],
       },
       { ...inMinio, dependsOn: [versioning] },

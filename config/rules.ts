@@ -85,6 +85,9 @@ const objectStorage = rule("object-storage", function* (config) {
   } else if (config.s3.endpoint !== undefined) {
     yield { key: configKey(["s3", "endpoint"]), message: "only applies when s3.mode is external; the internal MinIO has its own endpoint" };
   }
+  if (config.backup.fromReplica && config.services.postgres.replicas === 0) {
+    yield { key: configKey(["backup", "fromReplica"]), message: "needs a replica to dump from: set services.postgres.replicas to at least 1, or backup.fromReplica to false" };
+  }
   if (config.backup.offsite) {
     for (const key of ["offsiteAccessKey", "offsiteSecretKey"] as const) {
       if (config[key] === undefined) yield { key: configKey([key]), message: "is required when backup.offsite is set (set it with --secret)" };

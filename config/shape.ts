@@ -403,15 +403,17 @@ export const stackConfigSchema = z.strictObject({
         .strictObject({
           media: bucketName.default("media").describe("Bucket of the media files"),
           thumbnails: bucketName.default("thumbnails").describe("Bucket of the thumbnails"),
-          backups: bucketName.default("backups").describe("Bucket of the database dumps (versioned, expired after backup.retentionDays)"),
+          backups: bucketName.default("backups").describe("Bucket of the database dumps (versioned; the uploader prunes it like the disk, a hidden version expires after backup.retentionDays)"),
         })
         .prefault({}),
     })
     .prefault({}),
   backup: z
     .strictObject({
-      intervalHours: z.number().int().min(1).max(168).default(24).describe("pg_dump schedule"),
-      retentionDays: z.number().int().min(1).max(3650).default(14).describe("Dumps kept on disk and (a lifecycle rule) in the bucket"),
+      intervalHours: z.number().int().min(1).max(168).default(24).describe("pg_dump schedule; each dump is uploaded as soon as it is complete, and the backup-age alerts follow it"),
+      retentionDays: z.number().int().min(1).max(3650).default(14).describe("Dumps older than this are pruned on disk and in the buckets, except the newest backup.keepLast"),
+      keepLast: z.number().int().min(1).max(1000).default(7).describe("The newest N complete dumps (with their checksums) are never pruned, on disk or in a bucket, whatever their age"),
+      fromReplica: z.boolean().default(false).describe("Take the dumps from replica 1 (services.postgres.replicas > 0) to spare the primary"),
       offsite: z
         .strictObject({
           endpoint: z.url({ error: "must be a URL such as https://s3.backup.example.net" }).describe("Off-site S3-compatible endpoint every dump is copied to (offsiteAccessKey/offsiteSecretKey)"),

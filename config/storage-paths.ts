@@ -34,6 +34,7 @@ export function otherMountSources(storage: Storage): HostMountSource[] {
     below("prometheus", "Prometheus"),
     below("alertmanager", "Alertmanager"),
     below("grafana", "Grafana"),
+    below("backup-metrics", "postgres-backup and backup-upload (node-exporter's textfile directory)"),
   ];
 }
 

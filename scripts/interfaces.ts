@@ -87,7 +87,15 @@ export const SCRIPT_INTERFACES = {
   "swarm/leave.sh": { owner },
   "swarm/node-config.sh": { owner, nodeId: value("node-id"), role, availability: value("availability"), labels: repeat("label") },
   "swarm/node-remove.sh": { owner, nodeId: value("node-id"), drainTimeoutSeconds: int("drain-timeout"), stateful: repeat("stateful") },
-  "swarm/predeploy-backup.sh": { service: value("service"), images: list("images"), dumpArgs: rest },
+  "swarm/predeploy-backup.sh": {
+    service: value("service"),
+    images: list("images"),
+    /** The primary's data directory on the host: a worker without the task passes only while it holds no database. */
+    databaseDir: value("database-dir"),
+    /** How long a (re)starting task is waited for before the rollout is refused; the script's default is 20. */
+    waitSeconds: optional("wait-seconds"),
+    dumpArgs: rest,
+  },
   "swarm/migrate.sh": {
     images: repeat("image"),
     network: value("network"),

@@ -324,23 +324,26 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       expect(auto).not.toContain(REPLICATION_PASSWORD);
     }, 60_000);
 
-    it("pg-dump.sh --once writes a dump with a valid .sha256 and prunes only expired files of its database", () => {
+    it("pg-dump.sh --once writes a dump with a valid .sha256 and prunes only expired files of its database, never the newest --keep-last", () => {
       const backups = file("backups");
       mkdirSync(backups, { mode: 0o700 });
       const old = new Date(Date.now() - 30 * 86_400_000);
-      const stale = ["medianest-20200101T000000Z.dump", "medianest-20200101T000000Z.dump.sha256", "medianest-20200101T000000Z.dump.partial"];
+      const stale = ["medianest-20200101T000000Z.dump", "medianest-20200101T000000Z.dump.sha256", "medianest-20200101T000000Z.dump.partial", "medianest-20200102T000000Z.dump.sha256"];
+      // After an outage: the newest good dump before this one is years old, and stays (--keep-last 2).
+      const kept = ["medianest-20200103T000000Z.dump", "medianest-20200103T000000Z.dump.sha256"];
       const foreign = "otherdb-20200101T000000Z.dump";
-      for (const name of [...stale, foreign]) {
+      for (const name of [...stale, ...kept, foreign]) {
         writeFileSync(path.join(backups, name), "old\n");
         utimesSync(path.join(backups, name), old, old);
       }
 
       const args = ["--host", "127.0.0.1", "--port", String(PRIMARY_PORT), "--db", "medianest", "--user", "app"];
-      args.push("--password-file", file("app.pw"), "--dir", backups, "--interval-seconds", "3600", "--retention-days", "7", "--once");
+      mkdirSync(file("metrics"));
+      args.push("--password-file", file("app.pw"), "--dir", backups, "--interval-seconds", "3600", "--retention-days", "7", "--keep-last", "2", "--metrics-dir", file("metrics"), "--once");
       const result = runScript("backup/pg-dump.sh", args);
       expect(result.stderr).toBe("");
       expect(result.status).toBe(0);
-      const match = /^backup: (\S+) (\d+) bytes$/m.exec(result.stdout);
+      const match = /^backup: (\S+) (\d+) bytes in \d+ s$/m.exec(result.stdout);
       expect(match).not.toBeNull();
       const dump = match?.[1] ?? "";
       expect(path.dirname(dump)).toBe(backups);
@@ -352,14 +355,18 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       expect(readFileSync(dump).subarray(0, 5).toString("latin1")).toBe("PGDMP");
 
       const left = readdirSync(backups).sort();
-      expect(left).toEqual([foreign, path.basename(dump), `${path.basename(dump)}.sha256`].sort());
+      expect(left).toEqual([foreign, ...kept, path.basename(dump), `${path.basename(dump)}.sha256`].sort());
+      const prom = readFileSync(file("metrics/medianest_backup_medianest.prom"), "utf8");
+      expect(prom).toMatch(/^medianest_backup_last_success_timestamp_seconds\{database="medianest"\} \d+$/m);
+      expect(prom).toContain(`medianest_backup_last_size_bytes{database="medianest"} ${stat.size}\n`);
+      expect(statSync(file("metrics/medianest_backup_medianest.prom")).mode & 0o777).toBe(0o644);
       for (const name of stale) expect(result.stdout).toContain(`pruned: ${path.join(backups, name)}`);
       expect(result.stdout).not.toContain(APP_PASSWORD);
     }, 60_000);
 
     it("restore.sh refuses a damaged dump and a run without --yes, then restores into a fresh database", () => {
       const backups = file("backups");
-      const dump = path.join(backups, readdirSync(backups).filter((n) => n.startsWith("medianest-") && n.endsWith(".dump"))[0]);
+      const dump = path.join(backups, readdirSync(backups).filter((n) => n.startsWith("medianest-") && n.endsWith(".dump")).sort().reverse()[0]);
       expect(superuserSql("CREATE DATABASE restored OWNER app").status).toBe(0);
       const args = (target: string, yes: boolean) => [
         ...["--file", target, "--host", "127.0.0.1", "--port", String(PRIMARY_PORT)],
@@ -385,8 +392,23 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       const restored = runScript("backup/restore.sh", args(dump, true));
       expect(restored.stderr).toBe("");
       expect(restored.status).toBe(0);
-      expect(restored.stdout).toMatch(new RegExp(`^restored: ${dump.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} into restored$`, "m"));
+      expect(restored.stdout).toMatch(new RegExp(`^restored: ${dump.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} into restored in \\d+ s$`, "m"));
       expect(psql(PRIMARY_PORT, "SELECT v FROM t ORDER BY id", file("app.pgpass"), "restored").stdout.trim()).toBe("hello\nstreamed");
+
+      // The restore drill: a fresh throwaway server, nothing live touched, the same table hashes.
+      const live = runScript("backup/restore.sh", [...args(dump, true), "--hashes"]);
+      // Below a directory the server's postgres user can enter (the test's root is 0700).
+      const scratch = mkdtempSync(path.join(os.tmpdir(), "mn-drill-"));
+      chmodSync(scratch, 0o755);
+      const drill = runScript("backup/restore.sh", ["--file", dump, "--scratch", "--scratch-dir", scratch, "--hashes"]);
+      expect(drill.stderr).toBe("");
+      expect(drill.status).toBe(0);
+      expect(drill.stdout).toMatch(/^restored: .* into a fresh database medianest in \d+ s$/m);
+      const hashes = (out: string) => out.split("\n").filter((l) => l.startsWith("hash: "));
+      expect(hashes(drill.stdout)).toContain(`hash: public.t 2 ${createHash("md5").update("(1,hello)\n(2,streamed)").digest("hex")}`);
+      expect(hashes(drill.stdout)).toEqual(hashes(live.stdout));
+      expect(readdirSync(scratch)).toEqual([]);
+      rmSync(scratch, { recursive: true, force: true });
     }, 60_000);
 
     it("primary: a restart on the existing directory changes nothing but re-applies a rotated password", async () => {
@@ -623,7 +645,8 @@ describe("backup/upload.sh with a stand-in mc", () => {
   const args = (extra: string[]) => [
     path.join(SCRIPTS, "backup/upload.sh"),
     ...["--dir", file("backups"), "--endpoint", "http://minio:9000", "--bucket", "backups", "--prefix", "postgres"],
-    ...["--access-key-file", file("access"), "--secret-key-file", file("secret"), "--interval-seconds", "3600"],
+    ...["--db", "medianest", "--access-key-file", file("access"), "--secret-key-file", file("secret")],
+    ...["--retention-days", "7", "--keep-last", "7", "--poll-seconds", "3600"],
     ...extra,
   ];
   const env = () => ({ ...process.env, PATH: `${file("bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, TMPDIR: file("tmp") });
@@ -641,8 +664,11 @@ describe("backup/upload.sh with a stand-in mc", () => {
         `uploaded: 2 files (${bytes} bytes) from ${file("backups")} to offsite/offsite-bucket/postgres/\n`,
     );
     const log = readFileSync(file("mc.log"), "utf8");
-    const calls = log.split("\n").filter((line) => line.startsWith("argv:"));
+    const calls = log.split("\n").filter((line) => line.startsWith("argv:") && line.includes(" mirror "));
     expect(calls).toHaveLength(2);
+    // After each mirror, the target is listed for pruning (nothing listed here, nothing removed).
+    expect(log.split("\n").filter((line) => / ls --json /.test(line))).toHaveLength(2);
+    expect(log).not.toMatch(/ rm /);
     for (const call of calls) {
       expect(call).toContain(" mirror --overwrite ");
       for (const exclude of ["*.partial", "notes.txt", "lost+found/*", "medianest-20250102T000000Z.dump.partial"]) expect(call).toContain(`--exclude ${exclude} `);

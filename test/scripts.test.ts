@@ -97,8 +97,8 @@ describe("scripts", () => {
     expect(() => parseScriptArgv("swarm/init.sh", ["--owner", "o"])).toThrow(/--advertise-addr is missing/);
     expect(() => parseScriptArgv("swarm/leave.sh", ["--owner", "a", "--owner", "b"])).toThrow(/given twice/);
     expect(() => parseScriptArgv("swarm/leave.sh", ["a"])).toThrow(/unexpected argument/);
-    const backup = scriptCall("swarm/predeploy-backup.sh", { service: "postgres-backup", images: ["a:1", "b:2"], dumpArgs: ["--dir", "/backups"] });
-    expect(scriptArgv(backup)).toEqual(["--service", "postgres-backup", "--images", "a:1,b:2", "--", "--dir", "/backups"]);
+    const backup = scriptCall("swarm/predeploy-backup.sh", { service: "postgres-backup", images: ["a:1", "b:2"], databaseDir: "/opt/medianest/postgres/primary", dumpArgs: ["--dir", "/backups"] });
+    expect(scriptArgv(backup)).toEqual(["--service", "postgres-backup", "--images", "a:1,b:2", "--database-dir", "/opt/medianest/postgres/primary", "--", "--dir", "/backups"]);
     expect(parseScriptArgv("swarm/predeploy-backup.sh", scriptArgv(backup))).toEqual(backup.args);
   });
 

@@ -368,9 +368,17 @@ describe("MinIO", () => {
     const [versioning] = run.ofType("minio:index/s3BucketVersioning:S3BucketVersioning");
     expect(versioning.inputs).toMatchObject({ bucket: "backups", versioningConfiguration: { status: "Enabled" } });
     const [ilm] = run.ofType("minio:index/ilmPolicy:IlmPolicy");
-    expect(ilm.inputs).toMatchObject({ bucket: "backups", rules: [{ expiration: "14d" }] });
+    // Never an age-based expiry of current dumps (a backup outage would age out every good copy):
+    // the uploader prunes (keeping backup.keepLast), and only hidden versions and bare delete markers expire.
+    expect(ilm.inputs).toEqual({
+      bucket: "backups",
+      rules: [
+        { id: "expire-pruned-backups", noncurrentVersionExpirationDays: 14 },
+        { id: "drop-expired-delete-markers", expiration: "DeleteMarker" },
+      ],
+    });
     // `status` is computed-only in terraform-provider-minio v1.20.1: setting it fails the run.
-    expect((ilm.inputs.rules as Record<string, unknown>[])[0]).not.toHaveProperty("status");
+    for (const rule of ilm.inputs.rules as Record<string, unknown>[]) expect(rule).not.toHaveProperty("status");
     const users = run.ofType("minio:index/iamUser:IamUser").map((u) => u.inputs.name);
     expect(users).toEqual(["medianest-app", "medianest-backup"]);
     const policies = Object.fromEntries(run.ofType("minio:index/iamPolicy:IamPolicy").map((p) => [p.name, JSON.parse(String(p.inputs.policy))]));
@@ -378,8 +386,14 @@ describe("MinIO", () => {
     expect(actions(policies.app)).toEqual(
       ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:ListMultipartUploadParts", "s3:PutObject"].sort(),
     );
-    expect(actions(policies.backup)).toEqual(["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucket", "s3:PutObject"]);
-    expect(JSON.stringify(policies.backup)).not.toMatch(/media|thumbnails|GetObject|Delete/);
+    type Doc = { Statement: { Effect: string; Action: string[] }[] };
+    const allowed = (doc: Doc) => doc.Statement.filter((s) => s.Effect === "Allow").flatMap((s) => s.Action).sort();
+    const denied = (doc: Doc) => doc.Statement.filter((s) => s.Effect === "Deny").flatMap((s) => s.Action).sort();
+    // Pruning hides a dump behind a delete marker (versioned bucket); removing a version is
+    // denied outright, since MinIO grants it with s3:DeleteObject unless a Deny says otherwise.
+    expect(allowed(policies.backup)).toEqual(["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetBucketLocation", "s3:ListBucket", "s3:PutObject"]);
+    expect(denied(policies.backup)).toEqual(["s3:DeleteObjectVersion"]);
+    expect(JSON.stringify(policies.backup)).not.toMatch(/media|thumbnails|GetObject/);
     for (const attachment of run.ofType("minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment")) {
       expect(attachment.provider).toContain("pulumi:providers:minio");
     }

@@ -4,6 +4,7 @@
 import { stringify } from "yaml";
 import type { StackConfig } from "../config/schema";
 import type { AlertSeverity } from "./alert-rules";
+import { backupAlertRules } from "./backup-alert-rules";
 import { postgresAlertRules } from "./postgres-alert-rules";
 
 export interface DataAlertRule {
@@ -18,7 +19,10 @@ export const DATA_ALERT_GROUP = "medianest-data";
 
 /** Every data-tier rule of a stack; which ones exist follows the config (replicas, synchronous commit, backups). */
 export function dataAlertRules(config: StackConfig): DataAlertRule[] {
-  const rules = [...postgresAlertRules(config)];
+  const rules = [
+    ...postgresAlertRules(config),
+    ...backupAlertRules(config),
+  ];
   const names = new Set<string>();
   for (const { alert } of rules) {
     if (names.has(alert)) throw new Error(`duplicate data alert "${alert}"`);

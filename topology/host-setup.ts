@@ -21,6 +21,14 @@ export interface DataDirectory {
   readonly group: number;
 }
 
+/**
+ * node-exporter's textfile directory on every host: the backup services write their
+ * last-success metrics there (world-readable: node-exporter runs as nobody).
+ */
+export function backupMetricsPath(config: StackConfig): string {
+  return `${config.storage.appDataPath}/backup-metrics`;
+}
+
 /** Data directories the services need, on every host (Swarm may reschedule anywhere a constraint allows). */
 export function dataDirectories(config: StackConfig): DataDirectory[] {
   const app = config.storage.appDataPath;
@@ -37,6 +45,7 @@ export function dataDirectories(config: StackConfig): DataDirectory[] {
     { path: `${app}/prometheus`, mode: "0755", owner: 65534, group: 65534 },
     { path: `${app}/alertmanager`, mode: "0755", owner: 65534, group: 65534 },
     { path: `${app}/grafana`, mode: "0755", owner: 472, group: 0 },
+    { path: backupMetricsPath(config), mode: "0755", owner: 0, group: 0 },
   ];
   // An NFS media share is created by the mount script; chmod on a root-squashed share would fail.
   if (!config.storage.nfs) dirs.unshift({ path: config.storage.mediaPath, mode: "0755", owner: 0, group: 0 });

@@ -179,11 +179,31 @@ function storagePlan(config: StackConfig, services: ServiceTiers): StoragePlan {
   };
 }
 
+/** The primary's data directory on its host: its --data argument, inside the mount it lies in. */
+export function primaryDataDirOnHost(primary: ServiceSpec): string {
+  const args = primary.args ?? [];
+  const data = args[args.indexOf("--data") + 1];
+  const mount = data === undefined || !args.includes("--data") ? undefined : primary.mounts.find((m) => data === m.target || data.startsWith(`${m.target}/`));
+  if (data === undefined || !mount) throw new PlanError(`${primary.name}'s --data lies in none of its mounts`);
+  return `${mount.source}${data.slice(mount.target.length)}`;
+}
+
+/** The spec of the member configured as primary. */
+function writerSpec(config: StackConfig, services: ServiceTiers): ServiceSpec {
+  const name = postgresWriter(config).service;
+  const spec = [services.data.postgresPrimary, ...services.data.postgresReplicas].find((s) => s.name === name);
+  if (!spec) throw new PlanError(`no service ${name} for services.postgres.primary`);
+  return spec;
+}
+
 function predeployBackupPlan(config: StackConfig, services: ServiceTiers): PreDeployBackupPlan | undefined {
   if (!config.deployment.preDeployBackup) return undefined;
   const dump = services.backup.dump;
   if (!dump.args) throw new PlanError("the pre-deploy backup runs the dump service's own arguments; postgres-backup has none");
-  return { hosts: databaseHosts(config), args: { service: dump.name, images: appImages(config), dumpArgs: dump.args } };
+  return {
+    hosts: databaseHosts(config),
+    args: { service: dump.name, images: appImages(config), databaseDir: primaryDataDirOnHost(writerSpec(config, services)), dumpArgs: dump.args },
+  };
 }
 
 function localImagesPlan(config: StackConfig): LocalImagePlan[] {

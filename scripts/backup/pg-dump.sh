@@ -3,15 +3,21 @@
 #
 # Usage:
 #   pg-dump.sh --host HOST --port N --db NAME --user NAME --password-file FILE --dir DIR
-#       --interval-seconds N --retention-days N [--once]
+#       --interval-seconds N --retention-days N --keep-last N [--metrics-dir DIR] [--once]
 #
 # Each round writes DIR/NAME-YYYYmmddTHHMMSSZ.dump (pg_dump custom format) through a
 # .partial file that is fsynced and then renamed, so a .dump file is always complete, plus
 # NAME-...dump.sha256 (a `sha256sum` line, checked by restore.sh). It prints
-#   backup: <file> <bytes> bytes
-# then deletes this database's .dump/.dump.sha256 files older than --retention-days and
-# .partial files left over for more than a day by an interrupted run. The newest dump is
-# never old enough to go: pruning only follows a successful round.
+#   backup: <file> <bytes> bytes in <seconds> s
+# then prunes this database's dumps by retention_victims (lib/container-lib.sh): a dump and
+# its checksum go once their stamp is more than --retention-days old, except the
+# --keep-last newest good dumps (with their .sha256), which stay whatever their age, so a
+# backup outage never leaves the directory empty. .partial files left over for more than a
+# day by an interrupted run go too. Pruning only follows a successful round.
+# With --metrics-dir it then writes DIR/medianest_backup_NAME.prom for node-exporter's
+# textfile collector: medianest_backup_last_success_timestamp_seconds, _last_size_bytes and
+# _last_duration_seconds, labelled database=NAME (the backup-age alerts read them).
+# --host may be a streaming replica (backup.fromReplica): pg_dump takes its snapshot there.
 # --once does one round and exits 0 (pre-deploy backups); otherwise it sleeps
 # --interval-seconds and repeats forever. A failed round exits non-zero, so Swarm
 # restarts the service and the failure is visible.
@@ -33,7 +39,7 @@ PARTIAL=""
 usage() {
   cat >&2 <<'EOF'
 usage: pg-dump.sh --host HOST --port N --db NAME --user NAME --password-file FILE --dir DIR
-           --interval-seconds N --retention-days N [--once]
+           --interval-seconds N --retention-days N --keep-last N [--metrics-dir DIR] [--once]
 EOF
   exit 2
 }
@@ -90,6 +96,7 @@ backup_round() {
     return 1
   fi
   PARTIAL="$final.partial"
+  local started=$SECONDS
   if ! PGPASSFILE="$WORK_DIR/pgpass" run_child "$PG_DUMP" -w -Fc -h "${OPT[host]}" -p "${OPT[port]}" \
     -U "${OPT[user]}" -d "$db" -f "$PARTIAL"; then
     printf 'error: pg_dump of %s from %s:%s failed; see its message above\n' "$db" "${OPT[host]}" "${OPT[port]}" >&2
@@ -108,19 +115,36 @@ backup_round() {
   PARTIAL=""
   sync -- "$dir"
   bytes="$(stat -c %s -- "$final")"
-  printf 'backup: %s %s bytes\n' "$final" "$bytes"
+  printf 'backup: %s %s bytes in %s s\n' "$final" "$bytes" "$((SECONDS - started))"
   prune
+  if [ -n "${OPT[metrics-dir]:-}" ]; then dump_metrics "$bytes" "$((SECONDS - started))"; fi
+}
+
+dump_metrics() {
+  local db="${OPT[db]}" now
+  now="$(now_epoch)"
+  write_metrics "${OPT[metrics-dir]}/medianest_backup_$db.prom" <<EOF
+# HELP medianest_backup_last_success_timestamp_seconds When the newest complete dump (with its checksum) was written.
+# TYPE medianest_backup_last_success_timestamp_seconds gauge
+medianest_backup_last_success_timestamp_seconds{database="$db"} $now
+# HELP medianest_backup_last_size_bytes Size of the newest dump.
+# TYPE medianest_backup_last_size_bytes gauge
+medianest_backup_last_size_bytes{database="$db"} $1
+# HELP medianest_backup_last_duration_seconds How long the newest dump took.
+# TYPE medianest_backup_last_duration_seconds gauge
+medianest_backup_last_duration_seconds{database="$db"} $2
+EOF
 }
 
 # Only this database's files with our exact name pattern are ever deleted.
 prune() {
-  local dir="${OPT[dir]}" db="${OPT[db]}" minutes=$((OPT[retention-days] * 1440)) file
-  while IFS= read -r -d '' file; do
-    rm -f -- "$file"
-    printf 'pruned: %s\n' "$file"
-  done < <(find "$dir" -maxdepth 1 -type f \
-    \( -name "$db-????????T??????Z.dump" -o -name "$db-????????T??????Z.dump.sha256" \) \
-    -mmin "+$minutes" -print0)
+  local dir="${OPT[dir]}" db="${OPT[db]}" cutoff name file
+  cutoff="$(utc_stamp "$(($(now_epoch) - OPT[retention-days] * 86400))")"
+  while IFS= read -r name; do
+    rm -f -- "${dir:?}/$name"
+    printf 'pruned: %s\n' "$dir/$name"
+  done < <(find "$dir" -maxdepth 1 -type f \( -name "$db-????????T??????Z.dump" -o -name "$db-????????T??????Z.dump.sha256" \) -printf '%f\n' \
+    | retention_victims "${OPT[keep-last]}" "$cutoff")
   # Another run (a pre-deploy --once) may be writing right now: only day-old partials go.
   while IFS= read -r -d '' file; do
     rm -f -- "$file"
@@ -131,8 +155,8 @@ prune() {
 main() {
   exec </dev/null
   umask 077
-  parse_flags "host port db user password-file dir interval-seconds retention-days once!" "$@"
-  require_values host port db user password-file dir interval-seconds retention-days
+  parse_flags "host port db user password-file dir interval-seconds retention-days keep-last metrics-dir once!" "$@"
+  require_values host port db user password-file dir interval-seconds retention-days keep-last
   check_host host
   check_port port
   [[ "${OPT[db]}" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || bad_arg "--db '${OPT[db]}' must be a lowercase identifier"
@@ -140,6 +164,11 @@ main() {
   [[ "${OPT[dir]}" == /* ]] || bad_arg "--dir '${OPT[dir]}' must be an absolute path"
   check_count interval-seconds
   check_count retention-days
+  check_count keep-last
+  if [ -n "${OPT[metrics-dir]:-}" ]; then
+    [[ "${OPT[metrics-dir]}" == /* ]] || bad_arg "--metrics-dir '${OPT[metrics-dir]}' must be an absolute path"
+    [ -d "${OPT[metrics-dir]}" ] || die "--metrics-dir '${OPT[metrics-dir]}' does not exist; mount node-exporter's textfile directory there"
+  fi
   check_secret password-file
   # pg_dump must not be older than the server: take the image's own client binaries.
   PG_DUMP="$(find_pg_tool pg_dump)" \

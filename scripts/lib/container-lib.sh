@@ -317,6 +317,63 @@ on_startup_signal() {
   die "stopped by a signal during start-up"
 }
 
+# Backups (pg-dump.sh prunes the backup directory, upload.sh the buckets, by this one rule).
+# retention_victims KEEP_LAST CUTOFF: reads file names of one database's backups
+# (DB-YYYYmmddTHHMMSSZ.dump and DB-YYYYmmddTHHMMSSZ.dump.sha256) on stdin and prints those
+# retention removes: stamped before CUTOFF (a YYYYmmddTHHMMSSZ stamp) and not part of one of
+# the KEEP_LAST newest good dumps. A good dump is a .dump with its .sha256: a dump without
+# its checksum, or a checksum without its dump, is never counted, only removed once old. The
+# stamp in the name is when the dump was taken, so a copy keeps its age and the rule gives the
+# same answer on disk and in a bucket; a backup outage of any length keeps KEEP_LAST dumps.
+retention_victims() {
+  local keep="$1" cutoff="$2" name stem count=0
+  local -A dumps=() sums=() kept=()
+  local -a names=()
+  while IFS= read -r name; do
+    case "$name" in
+      *-????????T??????Z.dump) dumps["${name%.dump}"]=1 ;;
+      *-????????T??????Z.dump.sha256) sums["${name%.dump.sha256}"]=1 ;;
+      *) continue ;;
+    esac
+    names+=("$name")
+  done
+  # One database's stems differ only in the stamp: reverse name order is newest first.
+  while IFS= read -r stem; do
+    if [ -z "$stem" ] || [ -z "${sums[$stem]:-}" ]; then continue; fi
+    ((count < keep)) || break
+    kept[$stem]=1
+    count=$((count + 1))
+  done < <(printf '%s\n' "${!dumps[@]}" | LC_ALL=C sort -r)
+  for name in "${names[@]}"; do
+    stem="${name%.sha256}"
+    stem="${stem%.dump}"
+    [ -z "${kept[$stem]:-}" ] || continue
+    if [[ "${stem##*-}" < "$cutoff" ]]; then printf '%s\n' "$name"; fi
+  done
+}
+
+# utc_stamp EPOCH: EPOCH as a backup file stamp (YYYYmmddTHHMMSSZ), without date(1).
+utc_stamp() {
+  local TZ=UTC
+  printf '%(%Y%m%dT%H%M%SZ)T' "$1"
+}
+
+# now_epoch: the current time in seconds since the epoch, without date(1).
+now_epoch() {
+  printf '%(%s)T' -1
+}
+
+# write_metrics FILE: stdin (Prometheus text format) as FILE, for node-exporter's textfile
+# collector. Written beside it and renamed, so the collector never reads half a file (it
+# reads only *.prom: node_exporter collector/textfile.go); 0644, since node-exporter runs
+# as nobody. A failure is a warning: metrics never fail a backup.
+write_metrics() {
+  local file="$1" tmp="$1.tmp.$$"
+  if { cat >"$tmp" && chmod 0644 -- "$tmp" && mv -f -- "$tmp" "$file"; } 2>/dev/null; then return 0; fi
+  rm -f -- "$tmp" 2>/dev/null || true
+  printf 'warning: could not write %s; the backup-age alerts cannot see this run\n' "$file" >&2
+}
+
 # run_child CMD...: run in the background and wait, so signals are handled promptly.
 run_child() {
   local status=0

@@ -8,6 +8,7 @@
 // ones' state). Prints a summary table at the end.
 // Needs root (skipped otherwise, unless REQUIRE_LAB=1); cleans up like lab.test.ts.
 import { afterAll, beforeAll, describe, expect } from "vitest";
+import { backupScenarios } from "./data/backups";
 import { blueGreenScenario } from "./data/blue-green";
 import { contractScenario } from "./data/contract";
 import { deployScenario } from "./data/deploy";
@@ -39,6 +40,7 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
   postgresScenarios(session);
   redisScenario(session);
   rolloutScenarios(session);
+  backupScenarios(session);
   blueGreenScenario(session);
   managerLossScenario(session);
 });

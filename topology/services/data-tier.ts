@@ -2,6 +2,7 @@
 // master, replicas and Sentinels, and the scheduled backups next to the primary.
 import type { StackConfig } from "../../config/schema";
 import { POSTGRES_WRITER, postgresMembers, writerMember, type PostgresMember } from "../../domain/postgres-members";
+import { backupMetricsPath } from "../host-setup";
 import { PORTS, REPLICATION_USER, SENTINEL_MASTER_NAME, s3Endpoint, scriptPath, secretPath, service, shellHealth, tasksHost, type Base, type ContainerScript, type SecretName, type ServiceSpec } from "./spec";
 
 const POSTGRES_MOUNT = "/var/lib/medianest/postgres";
@@ -223,14 +224,27 @@ function redisServices(base: Base): Pick<DataTier, "redisMaster" | "redisReplica
   return { redisMaster, ...(redisReplica ? { redisReplica } : {}), ...(redisSentinel ? { redisSentinel } : {}), ...(redisProxy ? { redisProxy } : {}) };
 }
 
+/** How often the uploader looks for a new complete dump: an off-host copy trails the dump by about this. */
+export const BACKUP_UPLOAD_POLL_SECONDS = 30;
+const BACKUP_METRICS_MOUNT = "/metrics";
+
 export function backupTier(base: Base): BackupTier {
   const { config, plan } = base;
   const pg = config.services.postgres;
+  const backup = config.backup;
   // Both run where the primary runs: /mnt/backup is a host path.
-  const placement = { constraints: plan.placement[postgresWriter(config).service], spread: [] };
-  const mount = (readOnly: boolean) => [{ source: config.storage.backupPath, target: "/backup", readOnly }];
-  const interval = String(config.backup.intervalHours * 3600);
-  const offsite = config.backup.offsite;
+  const writer = postgresWriter(config);
+  const placement = { constraints: plan.placement[writer.service], spread: [] };
+  const mounts = (readOnly: boolean) => [
+    { source: config.storage.backupPath, target: "/backup", readOnly },
+    // node-exporter's textfile directory: the backup-age alerts read what is written here.
+    { source: backupMetricsPath(config), target: BACKUP_METRICS_MOUNT, readOnly: false },
+  ];
+  const retention = ["--retention-days", String(backup.retentionDays), "--keep-last", String(backup.keepLast)];
+  const offsite = backup.offsite;
+  // config/rules.ts refuses backup.fromReplica without a replica.
+  const spareMember = postgresMembers(pg.replicas).find((m) => m.name !== writer.name);
+  const dumpHost = backup.fromReplica && spareMember ? tasksHost(spareMember.service) : postgresWriterHost();
   return {
     dump: service(base, "postgres-backup", {
       name: "postgres-backup",
@@ -240,18 +254,19 @@ export function backupTier(base: Base): BackupTier {
       env: {},
       secrets: ["postgres-password"],
       scripts: ["pg-dump", "restore"],
-      mounts: mount(false),
+      mounts: mounts(false),
       command: ["bash", scriptPath("pg-dump")],
       tmpfs: ["/tmp"],
       args: [
-        "--host", postgresWriterHost(),
+        "--host", dumpHost,
         "--port", String(PORTS.postgres),
         "--db", pg.database,
         "--user", pg.user,
         "--password-file", secretPath("postgres-password"),
         "--dir", "/backup",
-        "--interval-seconds", interval,
-        "--retention-days", String(config.backup.retentionDays),
+        "--interval-seconds", String(backup.intervalHours * 3600),
+        ...retention,
+        "--metrics-dir", BACKUP_METRICS_MOUNT,
       ],
     }),
     upload: service(base, "backup-upload", {
@@ -262,11 +277,12 @@ export function backupTier(base: Base): BackupTier {
       env: {},
       secrets: ["s3-backup-access-key", "s3-backup-secret-key", ...(offsite ? (["offsite-access-key", "offsite-secret-key"] as const) : [])],
       scripts: ["backup-upload"],
-      mounts: mount(true),
+      mounts: mounts(true),
       command: ["bash", scriptPath("backup-upload")],
       tmpfs: ["/tmp"],
       args: [
         "--dir", "/backup",
+        "--db", pg.database,
         "--endpoint", s3Endpoint(config),
         "--bucket", config.s3.buckets.backups,
         "--prefix", "postgres",
@@ -280,7 +296,10 @@ export function backupTier(base: Base): BackupTier {
               "--offsite-secret-key-file", secretPath("offsite-secret-key"),
             ]
           : []),
-        "--interval-seconds", interval,
+        ...retention,
+        // Not the dump's interval: each new dump is uploaded within a poll of being written.
+        "--poll-seconds", String(BACKUP_UPLOAD_POLL_SECONDS),
+        "--metrics-dir", BACKUP_METRICS_MOUNT,
       ],
     }),
   };

@@ -2,6 +2,7 @@
 // and cAdvisor on every node, and the Postgres and Redis exporters.
 import { grafanaRoutingLabels } from "../edge";
 import { postgresWriterHost } from "./data-tier";
+import { backupMetricsPath } from "../host-setup";
 import { PORTS, secretPath, service, tasksHost, type Base, type HealthcheckSpec, type SecretName, type ServiceSpec } from "./spec";
 
 /** grafana/grafana 12: ENTRYPOINT ["/run.sh"], no CMD. */
@@ -28,6 +29,7 @@ const PER_NODE_AGENT = {
 } as const;
 
 export const GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards";
+const NODE_EXPORTER_TEXTFILE_DIR = "/host/backup-metrics";
 
 export interface MonitoringTier {
   readonly prometheus: ServiceSpec;
@@ -137,8 +139,10 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
         { source: "/proc", target: "/host/proc", readOnly: true },
         { source: "/sys", target: "/host/sys", readOnly: true },
         { source: "/", target: "/rootfs", readOnly: true },
+        { source: backupMetricsPath(config), target: NODE_EXPORTER_TEXTFILE_DIR, readOnly: true },
       ],
-      args: ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/rootfs"],
+      // The textfile collector reads the backups' *.prom files (topology/backup-alert-rules.ts).
+      args: ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/rootfs", `--collector.textfile.directory=${NODE_EXPORTER_TEXTFILE_DIR}`],
     }),
     cadvisor: service(base, "cadvisor", {
       name: "cadvisor",

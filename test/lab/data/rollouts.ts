@@ -94,7 +94,7 @@ export function rolloutScenarios(s: DataLabSession): void {
       }
 
       // The backup ran a real dump in the running postgres-backup task, before anything else changed.
-      expect(backup).toMatch(/changed: pre-deploy backup taken in postgres-backup/);
+      expect(backup).toMatch(/changed: pre-deploy backup \/backup\/medianest-\d{8}T\d{6}Z\.dump taken in postgres-backup/);
       // The migration job ran the contract's command from the new image and finished before
       // the first new backend task was created.
       expect(migration?.output).toMatch(/medianest-standin: migrations applied at \d+/);
@@ -136,6 +136,9 @@ export function rolloutScenarios(s: DataLabSession): void {
         backend: span(stepOf((x) => x.resource.name === BACKEND)),
         frontend: span(stepOf((x) => x.resource.name === FRONTEND)),
       };
+      // The rollout waits for the backup: the migration (and so every new task) starts after it ended.
+      expect(measured.backup, "the pre-deploy backup ran").toBeDefined();
+      expect(measured.migration?.start ?? -1, "the migration starts after the pre-deploy backup ended").toBeGreaterThanOrEqual(measured.backup?.end ?? Infinity);
       const taskTimes = (news: SwarmTask[]) => news.map((t) => `${at(Date.parse(t.CreatedAt)).toFixed(0)}→${at(Date.parse(t.Status.Timestamp as string)).toFixed(0)}`).join(", ");
       const total = Math.max(...Object.values(measured).map((m) => m?.end ?? 0));
       const fmt = (start?: number, end?: number) => (start === undefined || end === undefined ? "—" : `${start.toFixed(0)}–${end.toFixed(0)} s`);
