@@ -38,7 +38,7 @@ const ELECTION_MASTER_PORT = 56382;
 const ELECTION_REPLICA_PORT = 56383;
 const QUIET_SENTINEL_PORT = 56398;
 const LATE_SENTINEL_PORT = 56392;
-const CLOCK_KEY = "__medianest:clock";
+const CLOCK_KEY = "__medianest_clock";
 // Characters that need escaping in .pgpass, SQL, redis.conf and URLs.
 const APP_PASSWORD = `app:pw\\ 'q"$x`;
 const ROTATED_APP_PASSWORD = "rotated:app-pw";

@@ -317,9 +317,9 @@ describe("Redis", () => {
       const spec = serviceNamed(run, name).taskSpec.containerSpec;
       const args = spec.args ?? [];
       const flag = (f: string) => args[args.indexOf(f) + 1];
-      expect([name, flag("--peer-host"), flag("--nodes"), flag("--clock-key"), flag("--sentinel-password-file")]).toEqual([name, "tasks.redis-replica", "3", "__medianest:clock", "/run/secrets/redis-sentinel-password"]);
+      expect([name, flag("--peer-host"), flag("--nodes"), flag("--clock-key"), flag("--sentinel-password-file")]).toEqual([name, "tasks.redis-replica", "3", "__medianest_clock", "/run/secrets/redis-sentinel-password"]);
       // The master's healthcheck stamps the clock the election compares.
-      expect(spec.healthcheck?.tests?.[1]).toContain("set __medianest:clock");
+      expect(spec.healthcheck?.tests?.[1]).toContain("set __medianest_clock");
     }
     // Without Sentinel there is one Redis: no election flags, no Sentinel secret.
     const homelab = serviceNamed(await runOf("homelab"), "redis-master").taskSpec.containerSpec;

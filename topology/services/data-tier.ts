@@ -113,7 +113,7 @@ const SENTINEL_DIR = "sentinel";
  * replicates and persists with the data; after a full restart the data node whose copy carries
  * the latest stamp is the freshest one (scripts/redis/entrypoint.sh's election reads it).
  */
-export const REDIS_CLOCK_KEY = "__medianest:clock";
+export const REDIS_CLOCK_KEY = "__medianest_clock";
 
 /** The Redis data node healthcheck: PONG, and on the master a new dataset clock stamp. */
 export function redisHealthCommand(): string {
