@@ -100,6 +100,8 @@ export const STATEFUL_ROLES: ReadonlySet<ServiceRole> = new Set<ServiceRole>([
   "postgres-primary",
   "postgres-replica",
   "redis",
+  // A sentinel keeps its identity in a per-node directory: two tasks on one node would share it.
+  "redis-sentinel",
   "minio",
   "postgres-backup",
   "prometheus",

@@ -16,9 +16,10 @@ afterAll(() => {
 
 /**
  * Runs ask_for_master with SENTINELS behind the name; `names(call)` is what the n-th
- * get-master-addr-by-name answers, `answering` the masters that reply to PING.
+ * get-master-addr-by-name answers, `answering` the masters whose ROLE is master
+ * (`replicas` answer ROLE as replicas).
  */
-function lookup(args: string[], sentinels: string[], names: string[], answering: string[]) {
+function lookup(args: string[], sentinels: string[], names: string[], answering: string[], replicas: string[] = []) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mn-container-lib-"));
   dirs.push(dir);
   const cli = path.join(dir, "redis-cli");
@@ -28,11 +29,15 @@ function lookup(args: string[], sentinels: string[], names: string[], answering:
       "#!/usr/bin/env bash",
       "set -euo pipefail",
       `state=${JSON.stringify(path.join(dir, "calls"))}`,
-      'host="$2" port="$4"',
-      'if [ "${*: -1}" = PING ]; then',
-      `  case " ${answering.join(" ")} " in *" $host:$port "*) echo PONG; exit 0 ;; esac`,
+      'host="" port=""',
+      'args=("$@")',
+      'for ((i = 0; i < ${#args[@]}; i++)); do case "${args[$i]}" in -h) host="${args[$((i + 1))]}" ;; -p) port="${args[$((i + 1))]}" ;; esac; done',
+      'if [ "${*: -1}" = ROLE ]; then',
+      `  case " ${answering.join(" ")} " in *" $host:$port "*) printf "master\\n0\\n"; exit 0 ;; esac`,
+      `  case " ${replicas.join(" ")} " in *" $host:$port "*) printf "slave\\n10.0.9.99\\n6379\\nconnected\\n0\\n"; exit 0 ;; esac`,
       "  exit 1",
       "fi",
+      'printf "%s %s\\n" "$host" "${REDISCLI_AUTH:-}" >>"$state.auth"',
       'printf "%s\\n" "$host" >>"$state.asked"',
       'n=$(( $(cat "$state" 2>/dev/null || echo 0) + 1 )); echo "$n" >"$state"',
       `answers=(${names.map((n) => JSON.stringify(n)).join(" ")})`,
@@ -44,20 +49,21 @@ function lookup(args: string[], sentinels: string[], names: string[], answering:
   const program = [
     "set -euo pipefail",
     `. ${JSON.stringify(path.join(SCRIPTS_DIR, "lib/container-lib.sh"))}`,
-    "SCRIPT=test PASSWORD=secret MASTER_IP='' MASTER_PORT=''",
+    "SCRIPT=test PASSWORD=secret SENTINEL_PASSWORD=sentinel-secret MASTER_IP='' MASTER_PORT=''",
     `find_binary() { printf '%s' ${JSON.stringify(cli)}; }`,
     `resolve_ipv4() { printf '%s\\n' ${sentinels.map((s) => JSON.stringify(s)).join(" ")}; }`,
     "usage() { exit 2; }",
     `if ask_for_master ${args.map((a) => JSON.stringify(a)).join(" ")}; then echo "master=$MASTER_IP:$MASTER_PORT"; else echo none; fi`,
   ].join("\n");
   const result = spawnSync("bash", ["-c", program], { encoding: "utf8", timeout: 60_000 });
-  let asked: string[] = [];
-  try {
-    asked = readFileSync(path.join(dir, "calls.asked"), "utf8").trim().split("\n");
-  } catch {
-    asked = [];
-  }
-  return { status: result.status, stdout: result.stdout.trim(), log: result.stdout + result.stderr, asked };
+  const lines = (name: string): string[] => {
+    try {
+      return readFileSync(path.join(dir, name), "utf8").trim().split("\n");
+    } catch {
+      return [];
+    }
+  };
+  return { status: result.status, stdout: result.stdout.trim(), log: result.stdout + result.stderr, asked: lines("calls.asked"), auth: lines("calls.auth") };
 }
 
 describe("ask_for_master (Redis data nodes and Sentinels alike)", () => {
@@ -67,7 +73,19 @@ describe("ask_for_master (Redis data nodes and Sentinels alike)", () => {
     expect(result.log).toContain("names 10.0.9.11:6379, which does not answer");
   });
 
-  it("takes itself as master when named, without a PING", () => {
+  it("does not follow a named address where a replica answers (an address a new task reused)", () => {
+    const result = lookup(["tasks.redis-sentinel", "26379", "medianest", ""], ["10.0.9.21"], ["10.0.9.11:6379", "10.0.9.12:6379"], ["10.0.9.12:6379"], ["10.0.9.11:6379"]);
+    expect(result.stdout.split("\n").pop()).toBe("master=10.0.9.12:6379");
+    expect(result.log).toContain("names 10.0.9.11:6379, which does not answer as a master");
+  });
+
+  it("authenticates to the sentinels with the Sentinel password, not the data password", () => {
+    const result = lookup(["tasks.redis-sentinel", "26379", "medianest", ""], ["10.0.9.21"], ["10.0.9.12:6379"], ["10.0.9.12:6379"]);
+    expect(result.stdout.split("\n").pop()).toBe("master=10.0.9.12:6379");
+    expect(result.auth).toEqual(["10.0.9.21 sentinel-secret"]);
+  });
+
+  it("takes itself as master when named, without asking it", () => {
     const result = lookup(["tasks.redis-sentinel", "26379", "medianest", "", "10.0.9.11", "6379"], ["10.0.9.21"], ["10.0.9.11:6379"], []);
     expect(result.stdout.split("\n").pop()).toBe("master=10.0.9.11:6379");
   });

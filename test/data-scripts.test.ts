@@ -33,11 +33,18 @@ const REDIS_REPLICA_PORT = 56380;
 const REDIS_LATE_PORT = 56381;
 const SENTINEL_PORT = 56390;
 const REDIS_PROXY_PORT = 56391;
+// The election after a full restart: two data nodes, a sentinel port nothing listens on, a late sentinel.
+const ELECTION_MASTER_PORT = 56382;
+const ELECTION_REPLICA_PORT = 56383;
+const QUIET_SENTINEL_PORT = 56398;
+const LATE_SENTINEL_PORT = 56392;
+const CLOCK_KEY = "__medianest_clock";
 // Characters that need escaping in .pgpass, SQL, redis.conf and URLs.
 const APP_PASSWORD = `app:pw\\ 'q"$x`;
 const ROTATED_APP_PASSWORD = "rotated:app-pw";
 const REPLICATION_PASSWORD = "repl:pw\\1";
 const REDIS_PASSWORD = `r"e\\dis pw`;
+const SENTINEL_PASSWORD = `s"en\\tinel pw`;
 
 function works(command: string, args: string[]): boolean {
   return spawnSync(command, args, { stdio: "ignore", timeout: 10_000 }).status === 0;
@@ -182,6 +189,11 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
     return inNs("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], auth ? { REDISCLI_AUTH: REDIS_PASSWORD } : {}, 10_000);
   }
 
+  // Sentinels have their own password.
+  function sentinelCli(port: number, args: string[], auth = true): SpawnSyncReturns<string> {
+    return inNs("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), "--raw", ...args], auth ? { REDISCLI_AUTH: SENTINEL_PASSWORD } : {}, 10_000);
+  }
+
   function hbaRules(dir: string): string[] {
     return readFileSync(path.join(dir, "pg_hba.conf"), "utf8")
       .split("\n")
@@ -205,6 +217,21 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
     ...["--maxmemory", "64mb", "--maxmemory-policy", "noeviction", "--announce-cidr", "127.0.0.0/8"],
     ...["--master-host", "127.0.0.1", "--master-port", String(REDIS_MASTER_PORT)],
     ...["--sentinel-host", sentinelHost, "--sentinel-port", String(SENTINEL_PORT), "--master-name", "medianest", "--run-as", "redis"],
+    ...(sentinelHost === "" ? [] : ["--sentinel-password-file", file("sentinel.pw"), "--peer-host", "", "--nodes", "3", "--clock-key", CLOCK_KEY]),
+  ];
+  // A data node of the election test: the other node is the peer (same host, its own port).
+  const electionArgs = (port: number, roleHint: "master" | "replica") => [
+    ...["--role-hint", roleHint, "--port", String(port), "--password-file", file("redis.pw"), "--data", file(`redis-${port}`)],
+    ...["--maxmemory", "64mb", "--maxmemory-policy", "noeviction", "--announce-cidr", "127.0.0.0/8"],
+    ...["--master-host", "127.0.0.1", "--master-port", String(ELECTION_MASTER_PORT)],
+    ...["--sentinel-host", "127.0.0.1", "--sentinel-port", String(QUIET_SENTINEL_PORT), "--master-name", "election", "--run-as", "redis"],
+    ...["--sentinel-password-file", file("sentinel.pw"), "--peer-host", "127.0.0.1", "--peer-port", String(ELECTION_REPLICA_PORT)],
+    ...["--nodes", "2", "--clock-key", CLOCK_KEY],
+  ];
+  const sentinelArgs = (port: number, masterName: string, masterPort: number, data: string, extra: string[] = []) => [
+    ...["--port", String(port), "--password-file", file("redis.pw"), "--sentinel-password-file", file("sentinel.pw"), "--master-name", masterName],
+    ...["--master-host", "127.0.0.1", "--redis-port", String(masterPort), "--quorum", "1", ...extra],
+    ...["--announce-cidr", "127.0.0.0/8", "--peer-host", "127.0.0.1", "--data", file(data), "--run-as", "redis"],
   ];
   const expectedHba = [
     "local all all peer",
@@ -228,6 +255,7 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
     writeSecret("app.pw", `${APP_PASSWORD}\n`);
     writeSecret("replication.pw", REPLICATION_PASSWORD);
     writeSecret("redis.pw", `${REDIS_PASSWORD}\n`);
+    writeSecret("sentinel.pw", `${SENTINEL_PASSWORD}\n`);
     pgpass("app.pgpass", "app", APP_PASSWORD);
     expect(spawnSync("ip", ["netns", "add", ns]).status).toBe(0);
     expect(spawnSync("ip", ["-n", ns, "link", "set", "lo", "up"]).status).toBe(0);
@@ -484,19 +512,20 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
     }, 30_000);
 
     it("a sentinel monitors --master-host, and a sentinel's answer outranks --role-hint", async () => {
-      const sentinel = start("redis-sentinel", "redis/sentinel-entrypoint.sh", [
-        ...["--port", String(SENTINEL_PORT), "--password-file", file("redis.pw"), "--master-name", "medianest"],
-        ...["--master-host", "127.0.0.1", "--redis-port", String(REDIS_MASTER_PORT), "--quorum", "1"],
-        ...["--announce-cidr", "127.0.0.0/8", "--peer-host", "127.0.0.1", "--data", file("sentinel"), "--run-as", "redis"],
-      ]);
-      const masterAddress = () => redisCli(SENTINEL_PORT, ["SENTINEL", "get-master-addr-by-name", "medianest"], false).stdout.trim();
+      const sentinel = start("redis-sentinel", "redis/sentinel-entrypoint.sh", sentinelArgs(SENTINEL_PORT, "medianest", REDIS_MASTER_PORT, "sentinel"));
+      const masterAddress = () => sentinelCli(SENTINEL_PORT, ["SENTINEL", "get-master-addr-by-name", "medianest"]).stdout.trim();
       await waitFor("the sentinel to name the master", () => masterAddress() === `127.0.0.1\n${REDIS_MASTER_PORT}`, 20_000, [sentinel]);
       const conf = statSync(file("sentinel/sentinel.conf"));
       expect([conf.mode & 0o777, conf.uid]).toEqual([0o600, redisUid()]);
+      // Sentinel commands need the Sentinel password (not the data password).
+      expect(sentinelCli(SENTINEL_PORT, ["SENTINEL", "get-master-addr-by-name", "medianest"], false).stdout).toContain("NOAUTH");
+      const wrong = inNs("redis-cli", ["-h", "127.0.0.1", "-p", String(SENTINEL_PORT), "--raw", "PING"], { REDISCLI_AUTH: REDIS_PASSWORD });
+      expect(wrong.stdout + wrong.stderr).toMatch(/WRONGPASS|NOAUTH/);
+      expect(wrong.stdout).not.toContain("PONG");
       // The password must work for the sentinel too: it sees the master's replica.
       await waitFor(
         "the sentinel to discover the replica",
-        () => redisCli(SENTINEL_PORT, ["SENTINEL", "replicas", "medianest"], false).stdout.includes(String(REDIS_REPLICA_PORT)),
+        () => sentinelCli(SENTINEL_PORT, ["SENTINEL", "replicas", "medianest"]).stdout.includes(String(REDIS_REPLICA_PORT)),
         20_000,
         [sentinel],
       );
@@ -533,13 +562,14 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       expect([conf.mode & 0o777, conf.uid]).toEqual([0o600, haproxyUid]);
 
       // A failover (as Sentinel runs it when the master dies): a replica is promoted.
-      expect(redisCli(SENTINEL_PORT, ["SENTINEL", "FAILOVER", "medianest"], false).stdout.trim()).toBe("OK");
+      expect(sentinelCli(SENTINEL_PORT, ["SENTINEL", "FAILOVER", "medianest"], false).stdout).toContain("NOAUTH");
+      expect(sentinelCli(SENTINEL_PORT, ["SENTINEL", "FAILOVER", "medianest"]).stdout.trim()).toBe("OK");
       const started = Date.now();
       let newMaster = "";
       await waitFor(
         "the sentinel to name a new master",
         () => {
-          newMaster = redisCli(SENTINEL_PORT, ["SENTINEL", "get-master-addr-by-name", "medianest"], false).stdout.trim().split("\n")[1] ?? "";
+          newMaster = sentinelCli(SENTINEL_PORT, ["SENTINEL", "get-master-addr-by-name", "medianest"]).stdout.trim().split("\n")[1] ?? "";
           return newMaster !== "" && newMaster !== String(REDIS_MASTER_PORT);
         },
         30_000,
@@ -556,6 +586,63 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       await waitFor("the proxy to report the old master down", () => /redis-1 is DOWN/.test(proxy.output), 10_000, [proxy]);
       expect(allOutput()).not.toContain(REDIS_PASSWORD);
     }, 90_000);
+
+    it("a sentinel started again on its directory keeps its identity and epochs", async () => {
+      const sentinel = services.find((s) => s.name === "redis-sentinel");
+      if (!sentinel) throw new Error("the sentinel of the earlier test is not running");
+      const myid = sentinelCli(SENTINEL_PORT, ["SENTINEL", "MYID"]).stdout.trim();
+      expect(myid).toMatch(/^[0-9a-f]{40}$/);
+      // The failover of the proxy test raised the epoch (Sentinel wrote it to its config).
+      const epochOf = () => Number(/^sentinel current-epoch (\d+)$/m.exec(readFileSync(file("sentinel/sentinel.conf"), "utf8"))?.[1] ?? "0");
+      await waitFor("the failover's epoch in sentinel.conf", () => epochOf() >= 1, 10_000, [sentinel]);
+      const epoch = epochOf();
+      expect(await stop(sentinel, "SIGTERM", 10_000)).toBe(true);
+      const again = start("redis-sentinel-again", "redis/sentinel-entrypoint.sh", sentinelArgs(SENTINEL_PORT, "medianest", REDIS_MASTER_PORT, "sentinel", ["--data-host", `127.0.0.1:${REDIS_REPLICA_PORT}`, "--data-host", `127.0.0.1:${REDIS_LATE_PORT}`]));
+      await waitFor("the sentinel to answer again", () => /^[0-9a-f]{40}$/.test(sentinelCli(SENTINEL_PORT, ["SENTINEL", "MYID"]).stdout.trim()), 30_000, [again]);
+      expect(sentinelCli(SENTINEL_PORT, ["SENTINEL", "MYID"]).stdout.trim()).toBe(myid);
+      // Sentinel rewrites its config at start: the epoch it holds, not 0.
+      await waitFor("the sentinel to rewrite its config", () => readFileSync(file("sentinel/sentinel.conf"), "utf8").includes("# Generated by CONFIG REWRITE"), 10_000, [again]);
+      expect(epochOf()).toBe(epoch);
+      expect(allOutput()).not.toContain(SENTINEL_PASSWORD);
+    }, 60_000);
+
+    it("after a full restart the freshest dataset wins, not the redis-master task's stale one, and a new sentinel monitors it", async () => {
+      const infoOf = (port: number) => redisCli(port, ["INFO", "replication"]).stdout;
+      const isMaster = (port: number) => /^role:master\r?$/m.test(infoOf(port));
+      const follows = (port: number, master: number) => /^role:slave\r?$/m.test(infoOf(port)) && new RegExp(`^master_port:${master}\\r?$`, "m").test(infoOf(port)) && /^master_link_status:up\r?$/m.test(infoOf(port));
+      // First start, every data node empty: the redis-master task (--role-hint master) wins.
+      let master = start("election-master", "redis/entrypoint.sh", electionArgs(ELECTION_MASTER_PORT, "master"));
+      let replica = start("election-replica", "redis/entrypoint.sh", electionArgs(ELECTION_REPLICA_PORT, "replica"));
+      await waitFor("the first election", () => isMaster(ELECTION_MASTER_PORT) && follows(ELECTION_REPLICA_PORT, ELECTION_MASTER_PORT), 60_000, [master, replica]);
+      expect(master.output).toContain("electing the master among 2 data nodes");
+      // Written on the master, stamped (as its healthcheck does), replicated.
+      expect(redisCli(ELECTION_MASTER_PORT, ["SET", "queue:before", "1"]).stdout.trim()).toBe("OK");
+      expect(redisCli(ELECTION_MASTER_PORT, ["SET", CLOCK_KEY, "100"]).stdout.trim()).toBe("OK");
+      await waitFor("the replica to have both keys", () => redisCli(ELECTION_REPLICA_PORT, ["GET", CLOCK_KEY]).stdout.trim() === "100", 10_000, [master, replica]);
+      // The master dies; the replica is promoted (as Sentinel does) and takes more writes.
+      expect(await stop(master, "SIGTERM", 15_000)).toBe(true);
+      expect(redisCli(ELECTION_REPLICA_PORT, ["REPLICAOF", "NO", "ONE"]).stdout.trim()).toBe("OK");
+      expect(redisCli(ELECTION_REPLICA_PORT, ["SET", "queue:after-failover", "2"]).stdout.trim()).toBe("OK");
+      expect(redisCli(ELECTION_REPLICA_PORT, ["SET", CLOCK_KEY, "200"]).stdout.trim()).toBe("OK");
+      expect(await stop(replica, "SIGTERM", 15_000)).toBe(true);
+
+      // Every data node starts at once: the redis-master task has the stale dataset.
+      master = start("election-master-again", "redis/entrypoint.sh", electionArgs(ELECTION_MASTER_PORT, "master"));
+      replica = start("election-replica-again", "redis/entrypoint.sh", electionArgs(ELECTION_REPLICA_PORT, "replica"));
+      await waitFor("the second election", () => isMaster(ELECTION_REPLICA_PORT) && follows(ELECTION_MASTER_PORT, ELECTION_REPLICA_PORT), 90_000, [master, replica]);
+      // The replica elects itself; the redis-master task elects it too or finds it master already.
+      expect(replica.output).toContain(`elected 127.0.0.1:${ELECTION_REPLICA_PORT} (dataset clock 200`);
+      expect(master.output).toMatch(new RegExp(`elected 127\\.0\\.0\\.1:${ELECTION_REPLICA_PORT} |127\\.0\\.0\\.1:${ELECTION_REPLICA_PORT} is already master`));
+      for (const port of [ELECTION_MASTER_PORT, ELECTION_REPLICA_PORT]) {
+        await waitFor(`every key on :${port}`, () => redisCli(port, ["MGET", "queue:before", "queue:after-failover"]).stdout.trim() === "1\n2", 20_000, [master, replica]);
+      }
+
+      // A sentinel with no peer to ask monitors the elected master, not --master-host.
+      const sentinel = start("election-sentinel", "redis/sentinel-entrypoint.sh", sentinelArgs(LATE_SENTINEL_PORT, "election", ELECTION_MASTER_PORT, "sentinel-late", ["--data-host", `127.0.0.1:${ELECTION_REPLICA_PORT}`]));
+      await waitFor("the late sentinel to name the elected master", () => sentinelCli(LATE_SENTINEL_PORT, ["SENTINEL", "get-master-addr-by-name", "election"]).stdout.trim() === `127.0.0.1\n${ELECTION_REPLICA_PORT}`, 40_000, [sentinel]);
+      expect(allOutput()).not.toContain(REDIS_PASSWORD);
+      expect(allOutput()).not.toContain(SENTINEL_PASSWORD);
+    }, 240_000);
   });
 });
 

@@ -34,7 +34,7 @@ describe("planServices", () => {
       ["postgres-replica-2", "postgres-replica", 1, "stateful", "database"],
       ["redis-master", "redis", 1, "stateful", "database"],
       ["redis-replica", "redis", 2, "stateful", "database"],
-      ["redis-sentinel", "redis-sentinel", 3, "stateless", "database"],
+      ["redis-sentinel", "redis-sentinel", 3, "stateful", "database"],
       ["redis-proxy", "redis-proxy", 2, "stateless", "database"],
       ["postgres-backup", "postgres-backup", 1, "stateful", "database"],
       ["backup-upload", "backup-upload", 1, "stateless", "storage"],

@@ -208,7 +208,7 @@ describe.each(STACKS)("stack %s services", (stack) => {
   it("roll stateless services start-first with rollback, stateful ones stop-first", async () => {
     for (const service of services(await runOf(stack))) {
       const s = inputsOf(service);
-      const stateful = /^(postgres-primary|postgres-replica-\d+|redis-master|redis-replica|minio|postgres-backup|prometheus|alertmanager|grafana)$/.test(s.name);
+      const stateful = /^(postgres-primary|postgres-replica-\d+|redis-master|redis-replica|redis-sentinel|minio|postgres-backup|prometheus|alertmanager|grafana)$/.test(s.name);
       // Host-mode ports (Traefik) cannot be bound twice on a node: stop-first too.
       const hostPorts = s.endpointSpec.ports.length > 0;
       expect(s.updateConfig.parallelism).toBe(1);
@@ -333,6 +333,47 @@ describe("Redis", () => {
     const backend = await effectiveEnv(run, serviceResource(run, "medianest-backend"));
     expect(Object.keys(backend).filter((k) => k.startsWith("REDIS"))).toEqual([]);
     expect(serviceNamed(run, "medianest-backend").taskSpec.containerSpec.secrets?.map((s) => s.fileName)).toContain("/run/secrets/redis_url");
+  });
+
+  it("a sentinel keeps its identity on the node (persistent per-node directory, stop-first) and has its own password", async () => {
+    const run = await runOf("production");
+    const sentinel = serviceNamed(run, "redis-sentinel");
+    const spec = sentinel.taskSpec.containerSpec;
+    const args = spec.args ?? [];
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    // Not the task's tmpfs: the node's Redis directory, which host setup creates on every host.
+    expect(flag("--data")).toBe("/var/lib/medianest/redis/sentinel");
+    const mounts = (spec as unknown as { mounts?: { type: string; source?: string; target: string; readOnly?: boolean }[] }).mounts ?? [];
+    expect(mounts.filter((m) => m.type === "bind").map((m) => [m.source, m.target, m.readOnly ?? false])).toEqual([["/opt/medianest/redis", "/var/lib/medianest/redis", false]]);
+    expect(mounts.filter((m) => m.type === "tmpfs").map((m) => m.target)).toEqual(["/tmp"]);
+    expect(sentinel.taskSpec.placement.maxReplicas).toBe(1);
+    expect(inputsOf(serviceResource(run, "redis-sentinel")).updateConfig.order).toBe("stop-first");
+    expect(flag("--sentinel-password-file")).toBe("/run/secrets/redis-sentinel-password");
+    expect(flag("--password-file")).toBe("/run/secrets/redis-password");
+    expect(args.filter((_, i) => args[i - 1] === "--data-host")).toEqual(["tasks.redis-replica"]);
+    expect(spec.secrets?.map((s) => s.fileName).sort()).toEqual(["/run/secrets/redis-password", "/run/secrets/redis-sentinel-password"]);
+    // Its healthcheck authenticates with the Sentinel password.
+    expect(spec.healthcheck?.tests?.[1]).toContain('REDISCLI_AUTH="$(cat /run/secrets/redis-sentinel-password)"');
+    // The app never gets the Sentinel password.
+    for (const name of ["medianest-backend", "medianest-frontend", "redis-proxy"]) {
+      expect(serviceNamed(run, name).taskSpec.containerSpec.secrets?.map((s) => s.fileName) ?? []).not.toContain("/run/secrets/redis-sentinel-password");
+    }
+  });
+
+  it("data nodes elect the freshest dataset after a full restart: peers, node count, clock key, Sentinel password", async () => {
+    const run = await runOf("production");
+    for (const name of ["redis-master", "redis-replica"]) {
+      const spec = serviceNamed(run, name).taskSpec.containerSpec;
+      const args = spec.args ?? [];
+      const flag = (f: string) => args[args.indexOf(f) + 1];
+      expect([name, flag("--peer-host"), flag("--nodes"), flag("--clock-key"), flag("--sentinel-password-file")]).toEqual([name, "tasks.redis-replica", "3", "__medianest_clock", "/run/secrets/redis-sentinel-password"]);
+      // The master's healthcheck stamps the clock the election compares.
+      expect(spec.healthcheck?.tests?.[1]).toContain("set __medianest_clock");
+    }
+    // Without Sentinel there is one Redis: no election flags, no Sentinel secret.
+    const homelab = serviceNamed(await runOf("homelab"), "redis-master").taskSpec.containerSpec;
+    expect(homelab.args).not.toContain("--nodes");
+    expect(homelab.secrets?.map((s) => s.fileName)).toEqual(["/run/secrets/redis-password"]);
   });
 
   it("with Sentinel the app's address is the master endpoint: HAProxy over the master's and the replicas' tasks", async () => {

@@ -28,6 +28,7 @@ export const SECRET_SOURCES: Readonly<Record<SecretName, SecretSource>> = {
   "postgres-password": { kind: "generated", configKey: "postgresPassword", length: 32, appSafe: true },
   "postgres-replication-password": { kind: "generated", configKey: "replicationPassword", length: 32 },
   "redis-password": { kind: "generated", configKey: "redisPassword", length: 32 },
+  "redis-sentinel-password": { kind: "generated", configKey: "sentinelPassword", length: 32 },
   // Filled in per stack by secretSource (host, role and database come from config).
   database_url: { kind: "derived", from: "postgres-password", template: "" },
   redis_url: { kind: "derived", from: "redis-password", template: "" },

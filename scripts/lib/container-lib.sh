@@ -16,6 +16,7 @@
 #   RUN_USER RUN_UID RUN_GID   set by resolve_run_as (scripts that drop privileges)
 #   OWN_IP            set by find_own_ip (Redis scripts)
 #   PASSWORD          the Redis password, read by the master lookup (Redis scripts set it)
+#   SENTINEL_PASSWORD the Sentinels' password, sent by the master lookup (Redis scripts set it)
 #   MASTER_IP MASTER_PORT      set by the master lookup (Redis scripts)
 #   CHILD             the running child of run_child (backup scripts)
 #
@@ -26,7 +27,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/flags.sh"
 
 declare -A OPT=()
-RUN_USER="" RUN_UID="" RUN_GID="" OWN_IP="" PASSWORD="" MASTER_IP="" MASTER_PORT="" CHILD=""
+RUN_USER="" RUN_UID="" RUN_GID="" OWN_IP="" PASSWORD="" SENTINEL_PASSWORD="" MASTER_IP="" MASTER_PORT="" CHILD=""
 
 log() { printf '%s: %s\n' "$SCRIPT" "$*"; }
 
@@ -243,51 +244,63 @@ resolve_ipv4() {
   done < <(getent ahostsv4 "$1" 2>/dev/null || true)
 }
 
-# master_answers CLI IP PORT: does the Redis at IP:PORT answer PING (with PASSWORD)? The
-# password goes through redis-cli's environment only, never its arguments.
-master_answers() {
+# redis_role CLI IP PORT: the first line of ROLE (master, slave) of the Redis at IP:PORT
+# (with PASSWORD), or nothing. The password goes through redis-cli's environment only,
+# never its arguments.
+redis_role() {
   # shellcheck disable=SC2153 # PASSWORD is the sourcing script's (read_secret sets it).
-  REDISCLI_AUTH="$PASSWORD" timeout 3 "$1" -h "$2" -p "$3" PING 2>/dev/null | grep -qx PONG
+  REDISCLI_AUTH="$PASSWORD" timeout 3 "$1" --no-auth-warning -h "$2" -p "$3" --raw ROLE 2>/dev/null | head -1 || true
+}
+
+# master_answers CLI IP PORT: is the Redis at IP:PORT up and a master? A replica at a
+# named master's address (an address reused by a new task) is not one.
+master_answers() {
+  [ "$(redis_role "$@")" = master ]
+}
+
+# sentinel_cli CLI IP PORT ARGS...: a command to the Sentinel at IP:PORT, authenticated with
+# SENTINEL_PASSWORD (through the environment, never an argument).
+sentinel_cli() {
+  local cli="$1" ip="$2" port="$3"
+  shift 3
+  REDISCLI_AUTH="$SENTINEL_PASSWORD" timeout 3 "$cli" --no-auth-warning -h "$ip" -p "$port" --raw "$@" 2>/dev/null
 }
 
 # ask_for_master SENTINEL_HOST SENTINEL_PORT MASTER_NAME NOT_ASKED [SELF_IP SELF_PORT]: the
 # current master of MASTER_NAME as the sentinels behind SENTINEL_HOST (every IPv4 address it
 # resolves to but NOT_ASKED: a sentinel does not ask itself) name it. Sets MASTER_IP and
-# MASTER_PORT and returns 0 on an answer; returns 1 when no sentinel names any master for
-# ~10 s (first deployment). A named master that does not answer may be the one that just
-# died, named again while the failover is still running: following it would leave this task
-# on a dead address the sentinels never learn about. So keep asking (bounded by the failover
-# timeout) until the named master answers or is SELF_IP:SELF_PORT (this very Redis); then
-# follow the last one named.
+# MASTER_PORT and returns 0 when a named master answers as a master (or is
+# SELF_IP:SELF_PORT, this very Redis). A named master that does not answer may be the one
+# that just died, named again while the failover is still running, so keep asking, bounded
+# by the failover timeout. Returns 1 when no sentinel names any master for ~10 s (first
+# deployment, or every sentinel restarting) or when no named master answered within the
+# failover timeout (every data node restarted on new addresses): the caller then looks for
+# the master among the data nodes themselves, never following a dead address.
 ask_for_master() {
   local host="$1" port="$2" name="$3" not_asked="$4" self_ip="${5:-}" self_port="${6:-}"
-  local cli address reply ip master_port named_ip="" named_port=""
+  local cli address reply ip master_port named_ip=""
   local quiet_deadline=$((SECONDS + 10)) deadline=$((SECONDS + 90)) tries
   cli="$(find_binary redis-cli)" || die "redis-cli not found; use an image with redis-tools"
   for ((tries = 0; tries < 60 && SECONDS <= deadline; tries++)); do
     while read -r address; do
       [ "$address" != "$not_asked" ] || continue
-      reply="$(timeout 3 "$cli" -h "$address" -p "$port" --raw SENTINEL get-master-addr-by-name "$name" 2>/dev/null || true)"
+      reply="$(sentinel_cli "$cli" "$address" "$port" SENTINEL get-master-addr-by-name "$name" || true)"
       { read -r ip && read -r master_port; } <<<"$reply" || continue
       if ! is_ipv4 "$ip" || ! [[ "$master_port" =~ ^[0-9]{1,5}$ ]]; then continue; fi
       named_ip="$ip"
-      named_port="$master_port"
       if { [ -n "$self_port" ] && [ "$ip" = "$self_ip" ] && [ "$master_port" = "$self_port" ]; } || master_answers "$cli" "$ip" "$master_port"; then
         log "sentinel $address:$port names $ip:$master_port as master of $name"
         MASTER_IP="$ip"
         MASTER_PORT="$master_port"
         return 0
       fi
-      log "sentinel $address:$port names $ip:$master_port, which does not answer (failover in progress?); asking again"
+      log "sentinel $address:$port names $ip:$master_port, which does not answer as a master (failover in progress?); asking again"
     done < <(resolve_ipv4 "$host")
     if [ -z "$named_ip" ] && [ "$SECONDS" -gt "$quiet_deadline" ]; then return 1; fi
     sleep 2
   done
   if [ -n "$named_ip" ]; then
-    log "no named master answered within the failover timeout; following the last one named ($named_ip:$named_port)"
-    MASTER_IP="$named_ip"
-    MASTER_PORT="$named_port"
-    return 0
+    log "no master the sentinels named answered within the failover timeout; looking for the master among the data nodes"
   fi
   return 1
 }

@@ -5,16 +5,33 @@
 #   entrypoint.sh --role-hint master|replica --port N --password-file FILE --data DIR
 #       --maxmemory SIZE --maxmemory-policy POLICY --announce-cidr CIDR
 #       --master-host HOST --master-port N --sentinel-host HOST|"" --sentinel-port N
-#       --master-name NAME [--run-as USER]
+#       --master-name NAME [--sentinel-password-file FILE --peer-host HOST|""
+#       [--peer-port N] --nodes N --clock-key KEY] [--run-as USER]
 #
 # The role is decided at every start:
-#   1. With --sentinel-host, the sentinels (every IPv4 address the name resolves to) are
-#      asked for the current master of --master-name for up to ~10 s. A master that is
-#      this container (its address in --announce-cidr and --port) means master; any other
-#      means replica of it. Sentinels outrank --role-hint, so a restarted old master
-#      rejoins as a replica after a failover.
-#   2. Without an answer: --role-hint master starts a master; --role-hint replica waits
-#      up to 120 s for --master-host to resolve and replicates it on --master-port.
+#   1. With --sentinel-host, the sentinels (every IPv4 address the name resolves to,
+#      authenticated with --sentinel-password-file) are asked for the current master of
+#      --master-name. A named master that is this container (its address in --announce-cidr
+#      and --port) means master; one that answers as a master means replica of it. Sentinels
+#      outrank --role-hint, so a restarted old master rejoins as a replica after a failover.
+#   2. Without such an answer (sentinels quiet for ~10 s, or the master they name does not
+#      answer within the failover timeout: every Redis task restarted at once) the data nodes
+#      elect the master themselves, so no stale or empty dataset becomes master:
+#      a. a temporary redis-server loads this node's dataset as a replica of nothing (never
+#         role:master, so the proxy sends it no client and sentinels promote nothing);
+#      b. every data node (the addresses of --master-host on --master-port and of --peer-host
+#         on --peer-port, default --port) is asked, up to
+#         ~60 s, for its role and its dataset clock (--clock-key: the master stamps it with
+#         the time every 10 s, so it travels with the data: replicated, in the AOF);
+#      c. a data node that already is master wins (the election is over); otherwise, once
+#         all --nodes answered (or a majority, after 60 s), the highest clock wins, then the
+#         redis-master task (--role-hint master), then more keys, then the lower address.
+#         An empty dataset has no clock: it never wins over a peer with data.
+#      d. the temporary server stops; this node starts as master (the winner) or as a replica
+#         of the winner once the winner answers as master.
+#      Without a majority within ~150 s the script fails (Swarm starts it again).
+#   3. Without --sentinel-host (one Redis, no Sentinel): --role-hint master starts a master;
+#      --role-hint replica waits up to 120 s for --master-host to resolve and replicates it.
 # The configuration (it holds the password) is written to a 0600 file in a private
 # runtime directory under ${TMPDIR:-/tmp}, owned by --run-as, and never printed. Then
 # redis-server is exec'd as --run-as (default redis), so it gets the container's signals.
@@ -25,13 +42,15 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/container-lib.sh"
 
 readonly SCRIPT=redis-entrypoint
+ROLE="" CLI=""
 
 usage() {
   cat >&2 <<'EOF'
 usage: entrypoint.sh --role-hint master|replica --port N --password-file FILE --data DIR
            --maxmemory SIZE --maxmemory-policy POLICY --announce-cidr CIDR
            --master-host HOST --master-port N --sentinel-host HOST|"" --sentinel-port N
-           --master-name NAME [--run-as USER]
+           --master-name NAME [--sentinel-password-file FILE --peer-host HOST|""
+           [--peer-port N] --nodes N --clock-key KEY] [--run-as USER]
 EOF
   exit 2
 }
@@ -52,15 +71,140 @@ write_config() {
     printf 'tcp-keepalive 300\n'
     if [ "$role" = replica ]; then
       printf 'replicaof %s %s\n' "$MASTER_IP" "$MASTER_PORT"
+    elif [ "$role" = hold ]; then
+      # A replica of an address nothing listens on: it loads and serves its dataset
+      # read-only and reports role:slave, so nothing writes to it during the election.
+      printf 'replicaof 127.0.0.1 1\n'
     fi
   } >"$conf"
+}
+
+# install_config CONF ROLE: write_config, private to the --run-as user.
+install_config() {
+  write_config "$1" "$2"
+  chmod 0600 -- "$1"
+  chown "$RUN_UID:$RUN_GID" -- "$1"
+}
+
+# The temporary server of the election (HOLD_PID) is stopped however the script ends.
+HOLD_PID=""
+stop_hold() {
+  local tries
+  [ -n "$HOLD_PID" ] || return 0
+  REDISCLI_AUTH="$PASSWORD" timeout 5 "$CLI" --no-auth-warning -h 127.0.0.1 -p "${OPT[port]}" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+  for ((tries = 0; tries < 50; tries++)); do
+    kill -0 "$HOLD_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -KILL "$HOLD_PID" 2>/dev/null || true
+  wait "$HOLD_PID" 2>/dev/null || true
+  HOLD_PID=""
+}
+
+# start_hold SERVER CONF: the dataset served read-only as a replica of nothing, until it answers.
+start_hold() {
+  local tries
+  install_config "$2" hold
+  if [ "$(id -u)" = "$RUN_UID" ]; then
+    "$1" "$2" &
+  elif command -v setpriv >/dev/null 2>&1; then
+    setpriv --reuid="$RUN_UID" --regid="$RUN_GID" --init-groups -- "$1" "$2" &
+  else
+    runuser -u "$RUN_USER" -- "$1" "$2" &
+  fi
+  HOLD_PID=$!
+  # Loading a dataset takes a while: up to ~120 s (ROLE answers while loading, DBSIZE not).
+  for ((tries = 0; tries < 240; tries++)); do
+    if node_facts 127.0.0.1 "${OPT[port]}" >/dev/null; then return 0; fi
+    kill -0 "$HOLD_PID" 2>/dev/null || die "the temporary redis-server of the election exited (see its log above)"
+    sleep 0.5
+  done
+  die "the temporary redis-server of the election did not answer within 120 s"
+}
+
+# node_facts IP PORT: "CLOCK KEYS" of the data node at IP:PORT (its dataset clock, 0 when it
+# has none); fails while it is unreachable or still loading its dataset.
+node_facts() {
+  local clock keys
+  keys="$(REDISCLI_AUTH="$PASSWORD" timeout 3 "$CLI" --no-auth-warning -h "$1" -p "$2" --raw DBSIZE 2>/dev/null || true)"
+  [[ "$keys" =~ ^[0-9]{1,18}$ ]] || return 1
+  clock="$(REDISCLI_AUTH="$PASSWORD" timeout 3 "$CLI" --no-auth-warning -h "$1" -p "$2" --raw GET "${OPT[clock-key]}" 2>/dev/null || true)"
+  [[ "$clock" =~ ^[0-9]{1,18}$ ]] || clock=0
+  printf '%s %s' "$((10#$clock))" "$((10#$keys))"
+}
+
+# The data nodes, "IP PORT" per line: this one, every address of --master-host (on
+# --master-port) and of --peer-host (on --peer-port, default --port).
+data_nodes() {
+  {
+    printf '%s %s\n' "$OWN_IP" "${OPT[port]}"
+    resolve_ipv4 "${OPT[master-host]}" | sed "s/\$/ ${OPT[master-port]}/"
+    if [ -n "${OPT[peer-host]}" ]; then resolve_ipv4 "${OPT[peer-host]}" | sed "s/\$/ ${OPT[peer-port]}/"; fi
+  } | awk '!seen[$0]++'
+}
+
+# elect SERVER CONF: the election after a full restart (header, step 2). Sets ROLE, and
+# MASTER_IP/MASTER_PORT for a replica.
+elect() {
+  local server="$1" conf="$2" tries answered ip port role facts clock keys hinted best="" best_key="" key
+  local own_facts hinted_ips majority_at=$((SECONDS + 60)) deadline=$((SECONDS + 150))
+  start_hold "$server" "$conf"
+  own_facts="$(node_facts 127.0.0.1 "${OPT[port]}")"
+  log "electing the master among ${OPT[nodes]} data nodes (this one: dataset clock ${own_facts% *}, ${own_facts#* } keys)"
+  for ((tries = 0; tries < 75 && SECONDS <= deadline; tries++)); do
+    answered=0 best="" best_key=""
+    hinted_ips=" $(resolve_ipv4 "${OPT[master-host]}" | sed "s/\$/:${OPT[master-port]}/" | paste -sd' ' -) "
+    while read -r ip port; do
+      role="$(redis_role "$CLI" "$ip" "$port")"
+      facts="$(node_facts "$ip" "$port")" || continue
+      answered=$((answered + 1))
+      if [ "$role" = master ] && [ "$ip:$port" != "$OWN_IP:${OPT[port]}" ]; then
+        if ((${facts% *} < ${own_facts% *})); then
+          log "WARNING: $ip:$port is already master with dataset clock ${facts% *}, older than this node's ${own_facts% *}: this node's later writes are replaced by its dataset"
+        fi
+        log "data node $ip:$port is already master (dataset clock ${facts% *}); following it"
+        stop_hold
+        ROLE=replica MASTER_IP="$ip" MASTER_PORT="$port"
+        return 0
+      fi
+      clock="${facts% *}" keys="${facts#* }"
+      hinted=0
+      if [[ "$hinted_ips" == *" $ip:$port "* ]]; then hinted=1; fi
+      # Highest clock, then the redis-master task, then more keys, then the lower address.
+      key="$(printf '%020d %d %020d %010d %05d' "$clock" "$hinted" "$keys" "$((4294967295 - $(ip_to_int "$ip")))" "$((65535 - port))")"
+      if [ -z "$best" ] || [[ "$key" > "$best_key" ]]; then best="$ip $port" best_key="$key"; fi
+    done < <(data_nodes)
+    if [ -n "$best" ] && { ((answered >= OPT[nodes])) || { ((SECONDS >= majority_at)) && ((answered * 2 > OPT[nodes])); }; }; then
+      break
+    fi
+    sleep 2
+  done
+  if [ -z "$best" ] || ! { ((answered >= OPT[nodes])) || ((answered * 2 > OPT[nodes])); }; then
+    die "only $answered of ${OPT[nodes]} data nodes answered within 150 s: no majority to elect a master from"
+  fi
+  log "elected ${best/ /:} (dataset clock $((10#${best_key%% *})); $answered of ${OPT[nodes]} data nodes answered)"
+  if [ "$best" = "$OWN_IP ${OPT[port]}" ]; then
+    stop_hold
+    ROLE=master
+    return 0
+  fi
+  # Keep serving this dataset to the others' election until the winner is master.
+  for ((tries = 0; tries < 60; tries++)); do
+    if master_answers "$CLI" "${best% *}" "${best#* }"; then
+      stop_hold
+      ROLE=replica MASTER_IP="${best% *}" MASTER_PORT="${best#* }"
+      return 0
+    fi
+    sleep 1
+  done
+  die "the elected master ${best/ /:} did not start within 60 s"
 }
 
 main() {
   exec </dev/null
   trap on_startup_signal TERM INT
   umask 077
-  parse_flags "role-hint port password-file data maxmemory maxmemory-policy announce-cidr master-host master-port sentinel-host sentinel-port master-name run-as" "$@"
+  parse_flags "role-hint port password-file data maxmemory maxmemory-policy announce-cidr master-host master-port sentinel-host sentinel-port master-name sentinel-password-file peer-host peer-port nodes clock-key run-as" "$@"
   require_flags role-hint port password-file data maxmemory maxmemory-policy announce-cidr \
     master-host master-port sentinel-host sentinel-port master-name
   case "${OPT[role-hint]}" in
@@ -81,21 +225,43 @@ main() {
   if [ -n "${OPT[sentinel-host]}" ]; then check_host sentinel-host; fi
   check_port sentinel-port
   [[ "${OPT[master-name]}" =~ ^[A-Za-z0-9._-]{1,64}$ ]] || bad_arg "--master-name '${OPT[master-name]}' must be letters, digits and ._-"
+  if [ -n "${OPT[sentinel-host]}" ]; then
+    require_flags sentinel-password-file nodes clock-key
+    if [ -n "${OPT[peer-host]:-}" ]; then check_host peer-host; fi
+    OPT[peer-host]="${OPT[peer-host]:-}"
+    OPT[peer-port]="${OPT[peer-port]:-${OPT[port]}}"
+    check_port peer-port
+    check_count nodes
+    [[ "${OPT[clock-key]}" =~ ^[A-Za-z0-9_:.-]{1,64}$ ]] || bad_arg "--clock-key '${OPT[clock-key]}' must be letters, digits and _:.-"
+  fi
   resolve_run_as redis
   read_secret password-file PASSWORD
+  if [ -n "${OPT[sentinel-host]}" ]; then read_secret sentinel-password-file SENTINEL_PASSWORD; fi
   local server
   server="$(find_binary redis-server)" || die "redis-server not found; use an image with redis-server"
+  CLI="$(find_binary redis-cli)" || die "redis-cli not found; use an image with redis-tools"
 
   cd /
   find_own_ip
-  local role=""
+  local data="${OPT[data]}" runtime conf
+  claim_data_dir "$data"
+  # Redis rewrites its config on REPLICAOF from sentinel (temp file + rename in the same
+  # directory), so the private directory belongs to the server user.
+  runtime="$(mktemp -d "${TMPDIR:-/tmp}/medianest-redis.XXXXXX")"
+  conf="$runtime/redis.conf"
+  chown "$RUN_UID:$RUN_GID" -- "$runtime"
+  chmod 0700 -- "$runtime"
+  trap stop_hold EXIT
+
   if [ -n "${OPT[sentinel-host]}" ] && ask_for_master "${OPT[sentinel-host]}" "${OPT[sentinel-port]}" "${OPT[master-name]}" "" "$OWN_IP" "${OPT[port]}"; then
-    if [ "$MASTER_IP" = "$OWN_IP" ] && [ "$MASTER_PORT" = "${OPT[port]}" ]; then role=master; else role=replica; fi
+    if [ "$MASTER_IP" = "$OWN_IP" ] && [ "$MASTER_PORT" = "${OPT[port]}" ]; then ROLE=master; else ROLE=replica; fi
+  elif [ -n "${OPT[sentinel-host]}" ]; then
+    log "no sentinel named a live master; electing one among the data nodes"
+    elect "$server" "$conf"
   elif [ "${OPT[role-hint]}" = master ]; then
-    role=master
-    if [ -n "${OPT[sentinel-host]}" ]; then log "no sentinel answered; starting as master (--role-hint)"; fi
+    ROLE=master
   else
-    role=replica
+    ROLE=replica
     log "waiting for --master-host ${OPT[master-host]} to resolve"
     resolve_master "${OPT[master-host]}" "${OPT[master-port]}"
     if { [ "$MASTER_IP" = "$OWN_IP" ] || [[ "$MASTER_IP" == 127.* ]]; } && [ "$MASTER_PORT" = "${OPT[port]}" ]; then
@@ -103,21 +269,13 @@ main() {
     fi
   fi
 
-  local data="${OPT[data]}" runtime conf
-  claim_data_dir "$data"
-  # Redis rewrites its config on REPLICAOF from sentinel (temp file + rename in the same
-  # directory), so the private directory belongs to the server user.
-  runtime="$(mktemp -d "${TMPDIR:-/tmp}/medianest-redis.XXXXXX")"
-  conf="$runtime/redis.conf"
-  write_config "$conf" "$role"
-  chmod 0600 -- "$conf"
-  chown "$RUN_UID:$RUN_GID" -- "$runtime" "$conf"
-  chmod 0700 -- "$runtime"
-  if [ "$role" = master ]; then
+  install_config "$conf" "$ROLE"
+  if [ "$ROLE" = master ]; then
     log "starting as master on $OWN_IP:${OPT[port]}"
   else
     log "starting as replica of $MASTER_IP:$MASTER_PORT on $OWN_IP:${OPT[port]}"
   fi
+  trap - EXIT
   exec_as_user "$server" "$conf"
 }
 

@@ -124,10 +124,39 @@ export function appRedisHost(config: StackConfig): string {
   return tasksHost(config.services.redis.sentinels > 0 ? REDIS_PROXY : "redis-master");
 }
 
+/** Sentinel's directory below REDIS_MOUNT: its identity (myid) and epochs survive a new task on the node. */
+const SENTINEL_DIR = "sentinel";
+
+/**
+ * The dataset clock: the master stamps this key with the time (healthcheck, every 10 s), so it
+ * replicates and persists with the data; after a full restart the data node whose copy carries
+ * the latest stamp is the freshest one (scripts/redis/entrypoint.sh's election reads it).
+ */
+export const REDIS_CLOCK_KEY = "__medianest_clock";
+
+/** The Redis data node healthcheck: PONG, and on the master a new dataset clock stamp. */
+export function redisHealthCommand(): string {
+  const auth = `REDISCLI_AUTH="$(cat ${secretPath("redis-password")})"`;
+  const cli = `${auth} redis-cli -p ${PORTS.redis}`;
+  // The stamp never fails the check: a full master (noeviction) still serves reads.
+  return `${cli} ping | grep -q PONG && { ! ${cli} role | head -1 | grep -qx master || ${cli} set ${REDIS_CLOCK_KEY} "$(date +%s)" >/dev/null || true; }`;
+}
+
+/** The Sentinel healthcheck: PONG with the Sentinel password, and its master not objectively down for long (retries). */
+export function sentinelHealthCommand(): string {
+  const cli = `REDISCLI_AUTH="$(cat ${secretPath("redis-sentinel-password")})" redis-cli -p ${PORTS.sentinel}`;
+  // A master down beyond a failover's time with no replica to promote is a dead address
+  // (every data node restarted, new task addresses): the restarted sentinel finds the live
+  // master (sentinel-entrypoint.sh). A failover clears o_down within seconds, well inside
+  // the healthcheck's 5 retries.
+  return `${cli} ping | grep -q PONG && ! ${cli} --raw sentinel master ${SENTINEL_MASTER_NAME} | grep -qx '.*o_down.*'`;
+}
+
 function redisServices(base: Base): Pick<DataTier, "redisMaster" | "redisReplica" | "redisSentinel" | "redisProxy"> {
   const { config } = base;
   const redis = config.services.redis;
-  const sentinelHost = redis.sentinels > 0 ? tasksHost("redis-sentinel") : "";
+  const withSentinel = redis.sentinels > 0;
+  const sentinelHost = withSentinel ? tasksHost("redis-sentinel") : "";
   const redisArgs = (roleHint: "master" | "replica", dataDir: string): string[] => [
     "--role-hint", roleHint,
     "--port", String(PORTS.redis),
@@ -141,19 +170,29 @@ function redisServices(base: Base): Pick<DataTier, "redisMaster" | "redisReplica
     "--sentinel-host", sentinelHost,
     "--sentinel-port", String(PORTS.sentinel),
     "--master-name", SENTINEL_MASTER_NAME,
+    ...(withSentinel
+      ? [
+          "--sentinel-password-file", secretPath("redis-sentinel-password"),
+          // The election after a full restart: every data node, by the freshest dataset clock.
+          "--peer-host", redis.replicas > 0 ? tasksHost("redis-replica") : "",
+          "--nodes", String(redis.replicas + 1),
+          "--clock-key", REDIS_CLOCK_KEY,
+        ]
+      : []),
     "--run-as", "redis",
   ];
   const common = {
     image: config.images.redis,
     env: {},
-    secrets: ["redis-password"] as SecretName[],
+    secrets: (withSentinel ? ["redis-password", "redis-sentinel-password"] : ["redis-password"]) as SecretName[],
     scripts: ["redis-entrypoint"] as ContainerScript[],
     mounts: [{ source: `${config.storage.appDataPath}/redis`, target: REDIS_MOUNT, readOnly: false }],
     command: ["bash", scriptPath("redis-entrypoint")],
     tmpfs: ["/tmp"],
     // Redis saves its dataset on SIGTERM.
     stopGracePeriod: "30s",
-    healthcheck: shellHealth(`REDISCLI_AUTH="$(cat ${secretPath("redis-password")})" redis-cli -p ${PORTS.redis} ping | grep -q PONG`, "30s"),
+    // The start period covers the election after a full restart (up to ~2 min).
+    healthcheck: shellHealth(redisHealthCommand(), "180s"),
   };
   // The spec spreads Redis over nodes (node.id): one task per node, on the hosts that keep Redis data.
   const spread = { constraints: [], spread: ["node.id"], maxReplicasPerNode: 1 };
@@ -161,35 +200,39 @@ function redisServices(base: Base): Pick<DataTier, "redisMaster" | "redisReplica
   const redisMaster = service(base, "redis", { ...common, name: "redis-master", replicas: 1, placement: onRedisHosts, args: redisArgs("master", "master") });
   const redisReplica =
     redis.replicas > 0 ? service(base, "redis", { ...common, name: "redis-replica", replicas: redis.replicas, placement: onRedisHosts, args: redisArgs("replica", "replica") }) : undefined;
-  const redisSentinel =
-    redis.sentinels > 0
-      ? service(base, "redis-sentinel", {
+  const redisSentinel = withSentinel
+    ? service(base, "redis-sentinel", {
         name: "redis-sentinel",
         image: config.images.redis,
         replicas: redis.sentinels,
         placement: spread,
         env: {},
-        secrets: ["redis-password"],
+        secrets: ["redis-password", "redis-sentinel-password"],
         scripts: ["sentinel-entrypoint"],
-        mounts: [],
+        // The node's Redis directory (created on every host): a sentinel already holds the
+        // data password, so seeing the data files next to its own directory exposes nothing more.
+        mounts: [{ source: `${config.storage.appDataPath}/redis`, target: REDIS_MOUNT, readOnly: false }],
         command: ["bash", scriptPath("sentinel-entrypoint")],
         tmpfs: ["/tmp"],
         args: [
           "--port", String(PORTS.sentinel),
           "--password-file", secretPath("redis-password"),
+          "--sentinel-password-file", secretPath("redis-sentinel-password"),
           "--master-name", SENTINEL_MASTER_NAME,
           "--master-host", tasksHost("redis-master"),
+          ...(redisReplica ? ["--data-host", tasksHost("redis-replica")] : []),
           "--redis-port", String(PORTS.redis),
           "--quorum", String(redis.quorum),
           "--announce-cidr", config.network.subnets.database,
           "--peer-host", tasksHost("redis-sentinel"),
-          // Sentinel rewrites its config: it needs a writable place that is per task.
-          "--data", "/tmp/sentinel",
+          // Per node, persistent (one sentinel per node): a new task on the node keeps the
+          // sentinel's identity, so its peers never count a stale twin.
+          "--data", `${REDIS_MOUNT}/${SENTINEL_DIR}`,
           "--run-as", "redis",
         ],
-          healthcheck: shellHealth(`redis-cli -p ${PORTS.sentinel} ping | grep -q PONG`, "30s"),
-        })
-      : undefined;
+        healthcheck: shellHealth(sentinelHealthCommand(), "150s"),
+      })
+    : undefined;
   const redisProxy =
     redis.sentinels > 0
       ? service(base, "redis-proxy", {

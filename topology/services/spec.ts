@@ -11,6 +11,8 @@ export const SECRET_NAMES = [
   "postgres-password",
   "postgres-replication-password",
   "redis-password",
+  // Sentinel's own requirepass (SENTINEL commands), apart from the data password the app holds.
+  "redis-sentinel-password",
   // The app's secrets, named as its images read them under /run/secrets (domain/app-contract.ts).
   ...APP_SECRET_FILES,
   "minio-root-user",

@@ -41,8 +41,14 @@ export function redisScenario(s: DataLabSession): void {
       return r.output.trim();
     };
     const cli = (host: string, ...args: string[]) => sh('h="$1"; p="$2"; shift 2; exec timeout 5 redis-cli --no-auth-warning -h "$h" -p "$p" --raw "$@"', host, port, ...args);
-    // Sentinels have no password: no AUTH for them.
-    const sentinelCli = (host: string, ...args: string[]) => sh('h="$1"; p="$2"; shift 2; exec env -u REDISCLI_AUTH timeout 5 redis-cli -h "$h" -p "$p" --raw "$@"', host, sentinelPort, ...args);
+    // Sentinels have their own password (the program's redis-sentinel-password secret), handed
+    // to redis-cli in its environment only.
+    const sentinelAuth = `SENTINEL_AUTH=${objects.secretValues.get("redis-sentinel-password") ?? ""}`;
+    const sentinelCli = async (host: string, ...args: string[]) => {
+      const r = await clientHost.engine.exec(client, ["bash", "-c", 'h="$1"; p="$2"; shift 2; REDISCLI_AUTH="$SENTINEL_AUTH" exec timeout 5 redis-cli --no-auth-warning -h "$h" -p "$p" --raw "$@"', "client", host, sentinelPort, ...args], 20_000, [sentinelAuth]);
+      if (r.code !== 0) throw new Error(`sentinel ${host}: ${args.join(" ")} -> ${r.code}: ${r.output}`);
+      return r.output.trim();
+    };
     const info = async (host: string) => Object.fromEntries((await cli(host, "INFO", "replication")).split(/\r?\n/).filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1)]));
     const sentinelIps = async () => (await sh("getent ahostsv4 tasks.redis-sentinel | awk '{print $1}' | sort -u")).split("\n").filter((l) => l !== "");
     const mastersNamed = async () => Promise.all((await sentinelIps()).map(async (ip) => (await sentinelCli(ip, "SENTINEL", "get-master-addr-by-name", masterName)).split("\n")[0]));
@@ -165,14 +171,26 @@ export function redisScenario(s: DataLabSession): void {
 
       await check("redis: a client following Sentinel writes again", async () => {
         const token = randomBytes(4).toString("hex");
-        const out = await sh(
-          `m=$(env -u REDISCLI_AUTH timeout 5 redis-cli -h tasks.redis-sentinel -p "$1" --raw SENTINEL get-master-addr-by-name "$2" | head -1)
+        const r = await clientHost.engine.exec(
+          client,
+          [
+            "bash",
+            "-c",
+            `m=$(REDISCLI_AUTH="$SENTINEL_AUTH" timeout 5 redis-cli --no-auth-warning -h tasks.redis-sentinel -p "$1" --raw SENTINEL get-master-addr-by-name "$2" | head -1)
            echo "$m"; timeout 5 redis-cli --no-auth-warning -h "$m" -p "$3" --raw SET lab:after-failover "$4"`,
-          sentinelPort,
-          masterName,
-          port,
-          token,
+            "client",
+            sentinelPort,
+            masterName,
+            port,
+            token,
+          ],
+          20_000,
+          [sentinelAuth],
         );
+        const out = r.output.trim();
+        // Without the Sentinel password a sentinel refuses (the app's data password is not it).
+        const refused = await clientHost.engine.exec(client, ["bash", "-c", 'exec timeout 5 redis-cli --no-auth-warning -h tasks.redis-sentinel -p "$1" --raw SENTINEL get-master-addr-by-name "$2"', "client", sentinelPort, masterName], 20_000);
+        expect(refused.output).toMatch(/WRONGPASS|NOAUTH/);
         expect(out.split("\n")).toEqual([newIp, "OK"]);
         expect(await cli(newIp, "GET", "lab:after-failover")).toBe(token);
         return `SET via the master Sentinel names (${newIp}): OK`;
@@ -203,6 +221,116 @@ export function redisScenario(s: DataLabSession): void {
         const decided = log.split("\n").filter((l) => l.startsWith("redis-entrypoint:"));
         const retries = decided.filter((l) => /asking again/.test(l)).length;
         return `old master's service task rejoined as replica ${seconds.toFixed(0)} s after the failover (entrypoint: ${retries} answers naming the dead master skipped; "${decided.find((l) => /starting as/.test(l)) ?? ""}")`;
+      });
+
+      /** The master every sentinel names, once all name the same one and it answers as master. */
+      const agreedMaster = async (what: string, timeoutMs: number, not?: string): Promise<{ value: string; seconds: number }> => {
+        let named: string[] = [];
+        return until(what, timeoutMs, 500, async () => {
+          named = await mastersNamed();
+          if (named.length !== 3 || !named.every((ip) => ip === named[0]) || named[0] === not) return undefined;
+          return (await cli(named[0], "ROLE")).split("\n")[0] === "master" ? named[0] : undefined;
+        }).catch(async (error: Error) => {
+          throw new Error(`${error.message}; sentinels name ${named.join(",")}; ${await diagnose()}`);
+        });
+      };
+      /** Every data task running and linked to one master, every sentinel naming it. */
+      const settled = async (what: string, timeoutMs: number): Promise<string> => {
+        const { value: master } = await agreedMaster(`${what}: the sentinels agree on a master`, timeoutMs);
+        await until(`${what}: both other data tasks linked to ${master}`, timeoutMs, 1_000, async () => {
+          const linked: string[] = [];
+          for (const name of ["redis-master", "redis-replica"]) {
+            for (const t of await running(name)) {
+              const ip = addressOn(t.task, "database-net");
+              if (ip === master) continue;
+              const i = await info(ip);
+              if (i.role === "slave" && i.master_host === master && i.master_link_status === "up") linked.push(ip);
+            }
+          }
+          return linked.length === 2 ? true : undefined;
+        }).catch(async (error: Error) => {
+          throw new Error(`${error.message}; ${await diagnose()}`);
+        });
+        return master;
+      };
+
+      await check("redis: one sentinel task killed and replaced 3 times, then the master killed: a failover still happens", async () => {
+        const replaced: string[] = [];
+        for (let round = 1; round <= 3; round++) {
+          const [victim] = await running("redis-sentinel");
+          await victim.host.engine.post(`/containers/${victim.containerId}/kill?signal=SIGKILL`);
+          const { value: fresh } = await until(`replacement ${round} of the killed sentinel runs and answers`, 90_000, 1_000, async () => {
+            const all = await running("redis-sentinel");
+            if (all.length !== 3 || all.some((t) => t.task.ID === victim.task.ID)) return undefined;
+            const novel = all.find((t) => t.task.CreatedAt > victim.task.CreatedAt);
+            if (!novel) return undefined;
+            const myid = await sentinelCli(addressOn(novel.task, "database-net"), "SENTINEL", "MYID").catch(() => "");
+            return /^[0-9a-f]{40}$/.test(myid) ? `${novel.host.name}:${myid.slice(0, 8)}` : undefined;
+          });
+          replaced.push(fresh);
+          await agreedMaster(`after replacement ${round}, every sentinel names the master`, 60_000);
+        }
+        // Known peers per sentinel: 2 when every replacement kept its node's identity; a stale id adds one.
+        const known = await Promise.all((await sentinelIps()).map(async (ip) => {
+          const fields = (await sentinelCli(ip, "SENTINEL", "master", masterName)).split("\n");
+          return fields[fields.indexOf("num-other-sentinels") + 1];
+        }));
+        const { value: before } = await agreedMaster("the master before the kill", 30_000);
+        const victim = [...(await running("redis-master")), ...(await running("redis-replica"))].find((t) => addressOn(t.task, "database-net") === before);
+        if (!victim) throw new Error(`no running data task has the master's address ${before}`);
+        await victim.host.engine.post(`/containers/${victim.containerId}/kill?signal=SIGKILL`);
+        const killed = Date.now();
+        const { value: after } = await agreedMaster("the sentinels elect a new master after 3 sentinel replacements", 90_000, before);
+        const failover = since(killed);
+        const master = await settled("the killed master's task rejoins", 180_000);
+        expect(master).toBe(after);
+        return `replacements ${replaced.join(", ")}; peers known per sentinel ${known.join("/")}; failover ${failover.toFixed(1)} s: ${before} -> ${after}`;
+      });
+
+      await check("redis: every Redis task restarted at once (a stale data node among them): no key written before is lost", async () => {
+        const master = await settled("before the full restart", 60_000);
+        const keys = Array.from({ length: 50 }, (_, i) => `lab:full-restart:${i}`);
+        const put = async (batch: string[]) => {
+          for (const key of batch) {
+            let answer = "";
+            await until(`SET ${key} through the app's redis_url`, 30_000, 500, async () => {
+              answer = await viaAppUrl("SET", key, key);
+              return answer === "OK" ? true : undefined;
+            });
+          }
+        };
+        await put(keys.slice(0, 25));
+        // A data node that is not master misses the second half: the redis-master task when it
+        // is a replica now (the one the old scripts started as master after a full restart).
+        const [masterTask] = await running("redis-master");
+        const replicaTasks = await running("redis-replica");
+        const notMaster = (t: TaskRef) => addressOn(t.task, "database-net") !== master;
+        const stale = masterTask && notMaster(masterTask) ? masterTask : replicaTasks.find(notMaster);
+        if (!stale) throw new Error("no data node besides the master");
+        const staleKind = stale === masterTask ? "redis-master" : "redis-replica";
+        await stale.host.engine.post(`/containers/${stale.containerId}/pause`);
+        await put(keys.slice(25));
+        // The master's healthcheck stamps the dataset clock every 10 s; AOF fsyncs every second.
+        await new Promise((resolve) => setTimeout(resolve, 12_000));
+        const everyTask = [...(masterTask ? [masterTask] : []), ...replicaTasks, ...(await running("redis-sentinel"))];
+        const restarted = Date.now();
+        await Promise.all(everyTask.map((t) => t.host.engine.post(`/containers/${t.containerId}/kill?signal=SIGKILL`).catch(() => undefined)));
+        // The paused one dies with the rest (killed before it could catch up); Swarm starts new tasks for all.
+        await stale.host.engine.post(`/containers/${stale.containerId}/unpause`).catch(() => undefined);
+        const after = await settled("after the full restart", 240_000);
+        const seconds = since(restarted);
+        const missing: string[] = [];
+        for (const key of keys) if ((await viaAppUrl("GET", key)) !== key) missing.push(key);
+        expect(missing, "keys lost in the full restart").toEqual([]);
+        const winnerLog = async () => {
+          for (const t of [...(await running("redis-master")), ...(await running("redis-replica"))]) {
+            const log = demuxLogs((await t.host.engine.request("GET", `/containers/${t.containerId}/logs?stdout=1&stderr=1`)).body);
+            const line = log.split("\n").find((l) => /redis-entrypoint: elected /.test(l));
+            if (line) return line.replace(/^.*redis-entrypoint: /, "");
+          }
+          return "no election line";
+        };
+        return `stale node ${stale.host.name} (${staleKind} task); ${keys.length}/${keys.length} keys after restart; settled ${seconds.toFixed(0)} s, master ${after}; ${await winnerLog()}`;
       });
     } finally {
       await clientHost.engine.request("DELETE", `/containers/${client}?force=1`).catch(() => undefined);
