@@ -12,6 +12,7 @@ import { backupScenarios } from "./data/backups";
 import { blueGreenScenario } from "./data/blue-green";
 import { contractScenario } from "./data/contract";
 import { deployScenario } from "./data/deploy";
+import { failoverScenario } from "./data/failover";
 import { managerLossScenario } from "./data/manager-loss";
 import { postgresScenarios } from "./data/postgres";
 import { redisScenario } from "./data/redis";
@@ -43,4 +44,6 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
   backupScenarios(session);
   blueGreenScenario(session);
   managerLossScenario(session);
+  // Last: it moves the primary for good.
+  failoverScenario(session);
 });
