@@ -5,7 +5,7 @@
 // `bind 0.0.0.0` reach nothing but this test. The scripts run as root and drop to the
 // postgres/redis users themselves, exactly as in a container; the password files are
 // root-only 0600 files, as Docker secrets are.
-import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   chmodSync,
@@ -23,6 +23,7 @@ import {
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DataHarness, sleep, type ScriptProcess } from "./support/data-harness";
 
 const SCRIPTS = path.resolve(__dirname, "..", "scripts");
 const PG_BIN = "/usr/lib/postgresql/15/bin";
@@ -65,109 +66,17 @@ const haveBinaries =
 // CI sets this where the packages are installed, so a missing binary fails instead of skipping.
 const required = process.env.REQUIRE_DATA_SCRIPT_TESTS === "1";
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-interface Service {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
-  output: string;
-  exitCode: number | null | undefined;
-}
-
 describe.runIf(haveBinaries || required)("data-tier container scripts on Debian's packages", () => {
-  const ns = `mn-data-${process.pid}`;
-  const services: Service[] = [];
-  let root = "";
-  let runDir = "";
-  const file = (name: string) => path.join(root, name);
-
-  function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-    const result: NodeJS.ProcessEnv = { ...process.env, TMPDIR: runDir };
-    // Only what a call passes explicitly may authenticate it.
-    delete result.REDISCLI_AUTH;
-    delete result.PGPASSWORD;
-    delete result.PGPASSFILE;
-    return { ...result, ...extra };
-  }
-
-  function inNs(command: string, args: string[], extraEnv: Record<string, string> = {}, timeout = 20_000): SpawnSyncReturns<string> {
-    return spawnSync("ip", ["netns", "exec", ns, command, ...args], { encoding: "utf8", env: env(extraEnv), timeout });
-  }
-
-  function runScript(name: string, args: string[]): SpawnSyncReturns<string> {
-    return inNs("bash", [path.join(SCRIPTS, name), ...args], {}, 60_000);
-  }
-
-  function start(name: string, scriptName: string, args: string[]): Service {
-    const child = spawn("ip", ["netns", "exec", ns, "bash", path.join(SCRIPTS, scriptName), ...args], {
-      env: env(),
-      stdio: ["ignore", "pipe", "pipe"],
-      // Its own process group: the temporary server pg_ctl starts is in it too.
-      detached: true,
-    });
-    const service: Service = {
-      name,
-      child,
-      output: "",
-      exitCode: undefined,
-      exited: new Promise<void>((resolve) => {
-        child.once("exit", (code) => {
-          service.exitCode = code;
-          resolve();
-        });
-        child.once("error", () => {
-          service.exitCode = null;
-          resolve();
-        });
-      }),
-    };
-    const append = (chunk: Buffer) => {
-      service.output = (service.output + chunk.toString("utf8")).slice(-64_000);
-    };
-    child.stdout?.on("data", append);
-    child.stderr?.on("data", append);
-    services.push(service);
-    return service;
-  }
-
-  async function stop(service: Service, signal: NodeJS.Signals, timeoutMs: number): Promise<boolean> {
-    if (service.exitCode !== undefined) return true;
-    const pid = service.child.pid;
-    if (pid !== undefined) {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        // Already gone.
-      }
-    }
-    return Promise.race([service.exited.then(() => true), sleep(timeoutMs).then(() => false)]);
-  }
-
-  // Polls check() until it returns true: at most timeoutMs and 200 attempts.
-  async function waitFor(what: string, check: () => boolean, timeoutMs: number, watched: Service[] = []): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (let attempt = 0; attempt < 200; attempt++) {
-      if (check()) return;
-      const dead = watched.find((s) => s.exitCode !== undefined);
-      if (dead) throw new Error(`${dead.name} exited (${String(dead.exitCode)}) while waiting for ${what}:\n${dead.output}`);
-      if (Date.now() >= deadline) break;
-      await sleep(250);
-    }
-    const logs = watched.map((s) => `--- ${s.name}\n${s.output}`).join("\n");
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${logs}`);
-  }
-
-  function writeSecret(name: string, value: string): string {
-    const target = file(name);
-    writeFileSync(target, value, { mode: 0o600 });
-    chmodSync(target, 0o600);
-    return target;
-  }
-
-  function pgpass(name: string, user: string, password: string): string {
-    return writeSecret(name, `*:*:*:${user}:${password.replace(/\\/g, "\\\\").replace(/:/g, "\\:")}\n`);
-  }
+  const h = new DataHarness();
+  const services = h.processes;
+  const file = (name: string) => h.file(name);
+  const inNs = (command: string, args: string[], extraEnv: Record<string, string> = {}, timeout = 20_000) => h.inNs(command, args, extraEnv, timeout);
+  const runScript = (name: string, args: string[]) => h.runScript(name, args);
+  const start = (name: string, scriptName: string, args: string[]) => h.start(name, scriptName, args);
+  const stop = (service: ScriptProcess, signal: NodeJS.Signals, timeoutMs: number) => h.stop(service, signal, timeoutMs);
+  const waitFor = (what: string, check: () => boolean, timeoutMs: number, watched: ScriptProcess[] = []) => h.waitFor(what, check, timeoutMs, watched);
+  const writeSecret = (name: string, value: string) => h.writeSecret(name, value);
+  const pgpass = (name: string, user: string, password: string) => h.pgpass(name, user, password);
 
   function psql(port: number, sql: string, passfile = file("app.pgpass"), db = "medianest"): SpawnSyncReturns<string> {
     return inNs(`${PG_BIN}/psql`, ["-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", "app", "-d", db, "-c", sql], {
@@ -245,41 +154,16 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
   const allOutput = () => services.map((s) => s.output).join("\n");
 
   beforeAll(() => {
-    root = mkdtempSync(path.join(os.tmpdir(), "mn-data-scripts-"));
-    // The server users must traverse the root to reach their directories; the secrets in
-    // it stay root-only 0600, as Docker secrets are.
-    chmodSync(root, 0o711);
-    runDir = file("run");
-    mkdirSync(runDir);
-    chmodSync(runDir, 0o1777);
+    h.setUp();
     writeSecret("app.pw", `${APP_PASSWORD}\n`);
     writeSecret("replication.pw", REPLICATION_PASSWORD);
     writeSecret("redis.pw", `${REDIS_PASSWORD}\n`);
     writeSecret("sentinel.pw", `${SENTINEL_PASSWORD}\n`);
     pgpass("app.pgpass", "app", APP_PASSWORD);
-    expect(spawnSync("ip", ["netns", "add", ns]).status).toBe(0);
-    expect(spawnSync("ip", ["-n", ns, "link", "set", "lo", "up"]).status).toBe(0);
   });
 
   afterAll(async () => {
-    for (const service of services) {
-      const signal = service.name.startsWith("postgres") ? "SIGINT" : "SIGTERM";
-      if (!(await stop(service, signal, 15_000))) await stop(service, "SIGKILL", 5_000);
-    }
-    // A postmaster that outlived its group (it should not): stop it by its pid file.
-    for (const dir of ["pg-primary", "pg-replica"]) {
-      const pidFile = file(`${dir}/postmaster.pid`);
-      if (root === "" || !existsSync(pidFile)) continue;
-      const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
-      const cmdline = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8") : "";
-      if (pid > 1 && cmdline.includes(file(dir))) process.kill(pid, "SIGKILL");
-    }
-    for (const port of [PRIMARY_PORT, REPLICA_PORT]) {
-      rmSync(`/var/run/postgresql/.s.PGSQL.${port}`, { force: true });
-      rmSync(`/var/run/postgresql/.s.PGSQL.${port}.lock`, { force: true });
-    }
-    spawnSync("ip", ["netns", "del", ns]);
-    if (root !== "") rmSync(root, { recursive: true, force: true });
+    await h.tearDown(["pg-primary", "pg-replica"], [PRIMARY_PORT, REPLICA_PORT], (name) => (name.startsWith("postgres") ? "SIGINT" : "SIGTERM"));
   }, 90_000);
 
   describe("postgres/entrypoint.sh and the backup scripts", () => {
@@ -486,7 +370,7 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       expect(redisCli(REDIS_MASTER_PORT, ["PING"], false).stdout).toContain("NOAUTH");
       const info = redisCli(REDIS_MASTER_PORT, ["INFO", "server"]).stdout;
       const configFile = /^config_file:(.+?)\r?$/m.exec(info)?.[1] ?? "";
-      expect(configFile.startsWith(runDir)).toBe(true);
+      expect(configFile.startsWith(h.runDir)).toBe(true);
       const stat = statSync(configFile);
       expect([stat.mode & 0o777, stat.uid]).toEqual([0o600, redisUid()]);
       expect(statSync(path.dirname(configFile)).mode & 0o777).toBe(0o700);
@@ -555,9 +439,9 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       // Every request lands on the master, never on a replica (no READONLY among many).
       for (let i = 0; i < 20; i++) expect(viaProxy(["SET", `medianest:proxy:${i}`, "x"])).toBe("OK");
       // Its configuration holds the password: private, the haproxy user's, in the tmpfs.
-      const confDir = readdirSync(runDir).find((d) => d.startsWith("medianest-redis-proxy."));
+      const confDir = readdirSync(h.runDir).find((d) => d.startsWith("medianest-redis-proxy."));
       expect(confDir).toBeDefined();
-      const conf = statSync(path.join(runDir, confDir ?? "", "haproxy.cfg"));
+      const conf = statSync(path.join(h.runDir, confDir ?? "", "haproxy.cfg"));
       const haproxyUid = Number(spawnSync("id", ["-u", "haproxy"], { encoding: "utf8" }).stdout.trim());
       expect([conf.mode & 0o777, conf.uid]).toEqual([0o600, haproxyUid]);
 

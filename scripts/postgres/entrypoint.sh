@@ -253,6 +253,10 @@ write_conf() {
     # values, and a promoted replica can serve replicas in turn.
     printf 'wal_level = replica\nmax_wal_senders = 10\nmax_replication_slots = 10\n'
     printf "hot_standby = on\nwal_keep_size = '1GB'\npassword_encryption = 'scram-sha-256'\n"
+    # A standby notices a dead upstream within 15 s (it pings after half of it) instead of
+    # 60 s, and reconnects through the writer address: with synchronous commit, writes on a
+    # new primary wait for exactly that.
+    printf "wal_receiver_timeout = '15s'\n"
     printf '%s\n' "# Swarm's IPVS drops TCP connections idle for 900 s: probe well before that."
     printf 'tcp_keepalives_idle = 300\ntcp_keepalives_interval = 30\n'
     # pg_rewind needs hint bits WAL-logged (clusters we initdb also have checksums).

@@ -49,10 +49,10 @@ export class DataHarness {
     spawnSync("ip", ["-n", this.ns, "link", "set", "lo", "up"]);
   }
 
-  /** Stops every process (SIGINT for Postgres, then SIGKILL), removes the namespace and the files. */
-  async tearDown(postgresDirs: readonly string[] = [], ports: readonly number[] = []): Promise<void> {
+  /** Stops every process (its signal, then SIGKILL), removes the namespace and the files. */
+  async tearDown(postgresDirs: readonly string[] = [], ports: readonly number[] = [], signalOf: (name: string) => NodeJS.Signals = () => "SIGINT"): Promise<void> {
     for (const p of this.processes) {
-      if (!(await this.stop(p, "SIGINT", 15_000))) await this.stop(p, "SIGKILL", 5_000);
+      if (!(await this.stop(p, signalOf(p.name), 15_000))) await this.stop(p, "SIGKILL", 5_000);
     }
     // A postmaster that outlived its group (it should not): stop it by its pid file.
     for (const dir of postgresDirs) {
