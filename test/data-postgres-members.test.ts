@@ -22,7 +22,8 @@ describe.runIf(havePostgresHost() || required)("postgres members: identity, sync
   const common = (host: Host) => [
     ...["--data", dir(host), "--port", String(PORTS[host]), "--cluster-record", record(host)],
     ...["--replication-user", "replicator", "--replication-password-file", h.file("replication.pw")],
-    ...["--run-as", "postgres", "--max-connections", "100"],
+    // Not the default (100): a promoted standby's private server must get it too.
+    ...["--run-as", "postgres", "--max-connections", "150"],
   ];
   const primaryArgs = (host: Host, standbys: readonly Host[], withPeers = true) => [
     "primary",

@@ -308,12 +308,13 @@ initialise_primary() {
 # roles and passwords are being set up.
 # Crash recovery runs here and may take long: no timeout, and pg_ctl runs as a child so a
 # stop signal is handled at once. Nothing waits for synchronous standbys on this server
-# (none can connect to it).
+# (none can connect to it). It gets the same command-line settings as the real server: a
+# standby refuses to start with a lower max_connections than its primary's.
 start_temp_server() {
   local dir="$1"
   TEMP_SERVER_DATA="$dir"
   run_child as_user "$BINDIR/pg_ctl" -D "$dir" -w -t "$PG_CTL_WAIT_SECONDS" -s \
-    -o "-c listen_addresses='' -c unix_socket_directories='$RUNTIME_DIR' -c synchronous_standby_names=''" start \
+    -o "-c listen_addresses='' -c unix_socket_directories='$RUNTIME_DIR' -c synchronous_standby_names='' ${SERVER_SETTINGS[*]}" start \
     || { TEMP_SERVER_DATA=""; die "the temporary server did not start; its log lines above say why"; }
 }
 
