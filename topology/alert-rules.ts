@@ -6,13 +6,16 @@ import { PERFORMANCE_BENCHMARKS, formatBound, worseThan, type PerformanceBenchma
 
 export type AlertSeverity = "warning" | "critical";
 
-export interface PrometheusAlertRule {
+/** One Prometheus alerting rule; each rule group adds its own labels next to the severity. */
+export interface AlertRule<Labels extends object> {
   readonly alert: string;
   readonly expr: string;
   readonly for: string;
-  readonly labels: { readonly severity: AlertSeverity; readonly benchmark: string };
+  readonly labels: { readonly severity: AlertSeverity } & Labels;
   readonly annotations: { readonly summary: string; readonly description: string; readonly runbook: string };
 }
+
+export type PrometheusAlertRule = AlertRule<{ readonly benchmark: string }>;
 
 export interface PrometheusRuleGroup {
   readonly name: string;

@@ -3,17 +3,11 @@
 // a rule group of their own, next to the benchmark-derived performance rules.
 import { stringify } from "yaml";
 import type { StackConfig } from "../config/schema";
-import type { AlertSeverity } from "./alert-rules";
+import type { AlertRule } from "./alert-rules";
 import { backupAlertRules } from "./backup-alert-rules";
 import { postgresAlertRules } from "./postgres-alert-rules";
 
-export interface DataAlertRule {
-  readonly alert: string;
-  readonly expr: string;
-  readonly for: string;
-  readonly labels: { readonly severity: AlertSeverity; readonly component: string };
-  readonly annotations: { readonly summary: string; readonly description: string; readonly runbook: string };
-}
+export type DataAlertRule = AlertRule<{ readonly component: string }>;
 
 export const DATA_ALERT_GROUP = "medianest-data";
 
