@@ -38,6 +38,8 @@ const REDIS_PROXY_PORT = 56391;
 const ELECTION_MASTER_PORT = 56382;
 const ELECTION_REPLICA_PORT = 56383;
 const QUIET_SENTINEL_PORT = 56398;
+// The election among three data nodes where two cannot see each other (each sees the third).
+const PARTITION_PORTS = { fresh: 56384, cutOff: 56385, bridge: 56386 } as const;
 const LATE_SENTINEL_PORT = 56392;
 const CLOCK_KEY = "__medianest_clock";
 // Characters that need escaping in .pgpass, SQL, redis.conf and URLs.
@@ -136,6 +138,15 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
     ...["--sentinel-host", "127.0.0.1", "--sentinel-port", String(QUIET_SENTINEL_PORT), "--master-name", "election", "--run-as", "redis"],
     ...["--sentinel-password-file", file("sentinel.pw"), "--peer-host", "127.0.0.1", "--peer-port", String(ELECTION_REPLICA_PORT)],
     ...["--nodes", "2", "--clock-key", CLOCK_KEY],
+  ];
+  // A data node of the partition test: it sees itself, --master-port and --peer-port only.
+  const partitionArgs = (port: number, sees: [number, number], nodes: number) => [
+    ...["--role-hint", "replica", "--port", String(port), "--password-file", file("redis.pw"), "--data", file(`redis-${port}`)],
+    ...["--maxmemory", "64mb", "--maxmemory-policy", "noeviction", "--announce-cidr", "127.0.0.0/8"],
+    ...["--master-host", "127.0.0.1", "--master-port", String(sees[0])],
+    ...["--sentinel-host", "127.0.0.1", "--sentinel-port", String(QUIET_SENTINEL_PORT), "--master-name", "partition", "--run-as", "redis"],
+    ...["--sentinel-password-file", file("sentinel.pw"), "--peer-host", "127.0.0.1", "--peer-port", String(sees[1])],
+    ...["--nodes", String(nodes), "--clock-key", CLOCK_KEY],
   ];
   const sentinelArgs = (port: number, masterName: string, masterPort: number, data: string, extra: string[] = []) => [
     ...["--port", String(port), "--password-file", file("redis.pw"), "--sentinel-password-file", file("sentinel.pw"), "--master-name", masterName],
@@ -526,6 +537,43 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       await waitFor("the late sentinel to name the elected master", () => sentinelCli(LATE_SENTINEL_PORT, ["SENTINEL", "get-master-addr-by-name", "election"]).stdout.trim() === `127.0.0.1\n${ELECTION_REPLICA_PORT}`, 40_000, [sentinel]);
       expect(allOutput()).not.toContain(REDIS_PASSWORD);
       expect(allOutput()).not.toContain(SENTINEL_PASSWORD);
+    }, 240_000);
+
+    it("after a full restart two data nodes that cannot see each other never both become master: only the one the third votes for does", async () => {
+      const { fresh, cutOff, bridge } = PARTITION_PORTS;
+      const roleOf = (port: number) => redisCli(port, ["ROLE"]).stdout.split("\n")[0].trim();
+      // Each dataset gets its clock from a one-node election (it is master at once), then stops.
+      for (const [port, clock] of [[fresh, 300], [cutOff, 200], [bridge, 100]] as const) {
+        const seed = start(`partition-seed-${port}`, "redis/entrypoint.sh", partitionArgs(port, [port, port], 1));
+        await waitFor(`:${port} master on its own`, () => roleOf(port) === "master", 30_000, [seed]);
+        expect(redisCli(port, ["MSET", `partition:${port}`, "1", CLOCK_KEY, String(clock)]).stdout.trim()).toBe("OK");
+        expect(await stop(seed, "SIGTERM", 15_000)).toBe(true);
+      }
+      // fresh and cutOff each see only bridge; bridge sees both. Under a rule that let a node
+      // win on a majority of answers, fresh ({fresh, bridge}) and cutOff ({cutOff, bridge})
+      // would both become master after 60 s.
+      const nodes = {
+        fresh: start("partition-fresh", "redis/entrypoint.sh", partitionArgs(fresh, [bridge, bridge], 3)),
+        cutOff: start("partition-cut-off", "redis/entrypoint.sh", partitionArgs(cutOff, [bridge, bridge], 3)),
+        bridge: start("partition-bridge", "redis/entrypoint.sh", partitionArgs(bridge, [fresh, cutOff], 3)),
+      };
+      const watched = Object.values(nodes);
+      await waitFor("the freshest node elected with the bridge's vote", () => roleOf(fresh) === "master", 60_000, watched);
+      expect(nodes.fresh.output).toContain(`elected 127.0.0.1:${fresh} (dataset clock 300; 2 of 3 data nodes vote for it)`);
+      expect(nodes.bridge.output).toContain(`elected 127.0.0.1:${fresh} (dataset clock 300; 3 of 3 data nodes answered): voting for it`);
+      await waitFor("the bridge to follow it", () => /^slave\n127\.0\.0\.1\n/.test(redisCli(bridge, ["ROLE"]).stdout) && redisCli(bridge, ["ROLE"]).stdout.split("\n")[2] === String(fresh), 30_000, watched);
+      // Past the cut-off node's 60 s majority time: it holds its dataset and waits for votes.
+      const until = Date.now() + 70_000;
+      let checks = 0;
+      for (; Date.now() < until && checks < 200; checks++) {
+        expect(roleOf(cutOff), "the cut-off node's role").not.toBe("master");
+        expect(roleOf(fresh)).toBe("master");
+        await sleep(1_000);
+      }
+      expect(nodes.cutOff.output).toContain("waiting for a majority's votes (1 of 3)");
+      expect(redisCli(bridge, ["GET", `partition:${fresh}`]).stdout.trim()).toBe("1");
+      for (const node of watched) expect(await stop(node, "SIGTERM", 15_000)).toBe(true);
+      expect(allOutput()).not.toContain(REDIS_PASSWORD);
     }, 240_000);
   });
 });

@@ -23,12 +23,17 @@
 #         on --peer-port, default --port) is asked, up to
 #         ~60 s, for its role and its dataset clock (--clock-key: the master stamps it with
 #         the time every 10 s, so it travels with the data: replicated, in the AOF);
-#      c. a data node that already is master wins (the election is over); otherwise, once
-#         all --nodes answered (or a majority, after 60 s), the highest clock wins, then the
-#         redis-master task (--role-hint master), then more keys, then the lower address.
-#         An empty dataset has no clock: it never wins over a peer with data.
+#      c. a data node that already is master wins (the election is over). Otherwise, once
+#         all --nodes answered (or a majority, after 60 s), each node votes for the best
+#         candidate it sees: the highest clock, then the redis-master task (--role-hint
+#         master), then more keys, then the lower address. An empty dataset has no clock: it
+#         never wins over a peer with data. A vote is the temporary server replicating the
+#         candidate (REPLICAOF), so every node reads it from ROLE, and a voter is no longer a
+#         candidate. A node becomes master only with a majority of the votes (its own
+#         included): two nodes that cannot see each other never both win, whatever the
+#         third saw.
 #      d. the temporary server stops; this node starts as master (the winner) or as a replica
-#         of the winner once the winner answers as master.
+#         of the one it voted for once that one answers as master (within 60 s).
 #      Without a majority within ~150 s the script fails (Swarm starts it again).
 #   3. Without --sentinel-host (one Redis, no Sentinel): --role-hint master starts a master;
 #      --role-hint replica waits up to 120 s for --master-host to resolve and replicates it.
@@ -75,6 +80,8 @@ write_config() {
       # A replica of an address nothing listens on: it loads and serves its dataset
       # read-only and reports role:slave, so nothing writes to it during the election.
       printf 'replicaof 127.0.0.1 1\n'
+      # A vote (REPLICAOF the candidate) retries a refused sync every second: keep that quiet.
+      printf 'loglevel warning\n'
     fi
   } >"$conf"
 }
@@ -123,14 +130,23 @@ start_hold() {
 }
 
 # node_facts IP PORT: "CLOCK KEYS" of the data node at IP:PORT (its dataset clock, 0 when it
-# has none); fails while it is unreachable or still loading its dataset.
+# has none); fails while it is unreachable or still loading its dataset. A clock that cannot
+# be read is a failure too, never 0: a timeout must not make a fresh dataset look empty.
 node_facts() {
   local clock keys
   keys="$(REDISCLI_AUTH="$PASSWORD" timeout 3 "$CLI" --no-auth-warning -h "$1" -p "$2" --raw DBSIZE 2>/dev/null || true)"
   [[ "$keys" =~ ^[0-9]{1,18}$ ]] || return 1
-  clock="$(REDISCLI_AUTH="$PASSWORD" timeout 3 "$CLI" --no-auth-warning -h "$1" -p "$2" --raw GET "${OPT[clock-key]}" 2>/dev/null || true)"
-  [[ "$clock" =~ ^[0-9]{1,18}$ ]] || clock=0
-  printf '%s %s' "$((10#$clock))" "$((10#$keys))"
+  # A missing key is an empty line with status 0; an error reply or a timeout is not.
+  clock="$(REDISCLI_AUTH="$PASSWORD" timeout 3 "$CLI" --no-auth-warning -h "$1" -p "$2" --raw GET "${OPT[clock-key]}" 2>/dev/null)" || return 1
+  [[ "$clock" =~ ^([0-9]{1,18})?$ ]] || return 1
+  printf '%s %s' "$((10#${clock:-0}))" "$((10#$keys))"
+}
+
+# node_role IP PORT: "master", or "slave HOST PORT" (the node it replicates), or nothing
+# while unreachable (ROLE answers while a dataset loads).
+node_role() {
+  REDISCLI_AUTH="$PASSWORD" timeout 3 "$CLI" --no-auth-warning -h "$1" -p "$2" --raw ROLE 2>/dev/null \
+    | head -3 | paste -sd' ' - || true
 }
 
 # The data nodes, "IP PORT" per line: this one, every address of --master-host (on
@@ -143,30 +159,56 @@ data_nodes() {
   } | awk '!seen[$0]++'
 }
 
+# vote_for IP PORT: this node's vote. Its temporary server replicates the candidate, which
+# every other node reads from ROLE. The candidate's own temporary server is a replica whose
+# link is down, and Redis refuses SYNC from such a replica (replication.c syncCommand:
+# "Can't SYNC while not connected with my master"), so the voter keeps its dataset until the
+# candidate really is master.
+vote_for() {
+  [ "$(REDISCLI_AUTH="$PASSWORD" timeout 5 "$CLI" --no-auth-warning -h 127.0.0.1 -p "${OPT[port]}" --raw REPLICAOF "$1" "$2" 2>/dev/null)" = OK ] \
+    || die "could not cast this node's vote for $1:$2 (REPLICAOF on the temporary server failed)"
+}
+
 # elect SERVER CONF: the election after a full restart (header, step 2). Sets ROLE, and
 # MASTER_IP/MASTER_PORT for a replica.
 elect() {
-  local server="$1" conf="$2" tries answered ip port role facts clock keys hinted best="" best_key="" key
-  local own_facts hinted_ips majority_at=$((SECONDS + 60)) deadline=$((SECONDS + 150))
+  local server="$1" conf="$2" tries answered ip port role facts clock keys hinted key
+  local best best_key votes voted="" voted_at=0 waiting_logged="" own_facts hinted_ips
+  local majority_at=$((SECONDS + 60)) deadline=$((SECONDS + 150))
   start_hold "$server" "$conf"
   own_facts="$(node_facts 127.0.0.1 "${OPT[port]}")"
   log "electing the master among ${OPT[nodes]} data nodes (this one: dataset clock ${own_facts% *}, ${own_facts#* } keys)"
-  for ((tries = 0; tries < 75 && SECONDS <= deadline; tries++)); do
-    answered=0 best="" best_key=""
+  for ((tries = 0; tries < 90 && SECONDS <= deadline; tries++)); do
+    answered=0 votes=1 best="" best_key=""
     hinted_ips=" $(resolve_ipv4 "${OPT[master-host]}" | sed "s/\$/:${OPT[master-port]}/" | paste -sd' ' -) "
     while read -r ip port; do
-      role="$(redis_role "$CLI" "$ip" "$port")"
-      facts="$(node_facts "$ip" "$port")" || continue
-      answered=$((answered + 1))
-      if [ "$role" = master ] && [ "$ip:$port" != "$OWN_IP:${OPT[port]}" ]; then
-        if ((${facts% *} < ${own_facts% *})); then
-          log "WARNING: $ip:$port is already master with dataset clock ${facts% *}, older than this node's ${own_facts% *}: this node's later writes are replaced by its dataset"
-        fi
-        log "data node $ip:$port is already master (dataset clock ${facts% *}); following it"
-        stop_hold
-        ROLE=replica MASTER_IP="$ip" MASTER_PORT="$port"
-        return 0
+      if [ "$ip:$port" = "$OWN_IP:${OPT[port]}" ]; then
+        facts="$own_facts"
+      else
+        role="$(node_role "$ip" "$port")"
+        case "$role" in
+          master | "master "*)
+            facts="$(node_facts "$ip" "$port" || echo "? ?")"
+            if [ "${facts% *}" != "?" ] && ((${facts% *} < ${own_facts% *})); then
+              log "WARNING: $ip:$port is already master with dataset clock ${facts% *}, older than this node's ${own_facts% *}: this node's later writes are replaced by its dataset"
+            fi
+            log "data node $ip:$port is already master (dataset clock ${facts% *}); following it"
+            stop_hold
+            ROLE=replica MASTER_IP="$ip" MASTER_PORT="$port"
+            return 0
+            ;;
+          "slave 127.0.0.1 1") ;;
+          "slave $OWN_IP ${OPT[port]}") votes=$((votes + 1)) ;;
+          "slave "*) ;;
+          *) continue ;;
+        esac
+        facts="$(node_facts "$ip" "$port")" || continue
       fi
+      answered=$((answered + 1))
+      # Only a node that has not voted is a candidate (a voter's dataset is no fresher than
+      # the one it voted for). This one stops being one once it has voted.
+      if [ "$ip:$port" = "$OWN_IP:${OPT[port]}" ] && [ -n "$voted" ]; then continue; fi
+      if [ "$ip:$port" != "$OWN_IP:${OPT[port]}" ] && [ "$role" != "slave 127.0.0.1 1" ]; then continue; fi
       clock="${facts% *}" keys="${facts#* }"
       hinted=0
       if [[ "$hinted_ips" == *" $ip:$port "* ]]; then hinted=1; fi
@@ -174,30 +216,28 @@ elect() {
       key="$(printf '%020d %d %020d %010d %05d' "$clock" "$hinted" "$keys" "$((4294967295 - $(ip_to_int "$ip")))" "$((65535 - port))")"
       if [ -z "$best" ] || [[ "$key" > "$best_key" ]]; then best="$ip $port" best_key="$key"; fi
     done < <(data_nodes)
-    if [ -n "$best" ] && { ((answered >= OPT[nodes])) || { ((SECONDS >= majority_at)) && ((answered * 2 > OPT[nodes])); }; }; then
-      break
+    if [ -z "$voted" ] && [ "$best" = "$OWN_IP ${OPT[port]}" ] && ((votes * 2 > OPT[nodes])); then
+      log "elected ${best/ /:} (dataset clock $((10#${best_key%% *})); $votes of ${OPT[nodes]} data nodes vote for it)"
+      stop_hold
+      ROLE=master
+      return 0
+    fi
+    if [ -z "$voted" ] && [ -n "$best" ] && { ((answered >= OPT[nodes])) || { ((SECONDS >= majority_at)) && ((answered * 2 > OPT[nodes])); }; }; then
+      if [ "$best" != "$OWN_IP ${OPT[port]}" ]; then
+        log "elected ${best/ /:} (dataset clock $((10#${best_key%% *})); $answered of ${OPT[nodes]} data nodes answered): voting for it"
+        vote_for "${best% *}" "${best#* }"
+        voted="$best" voted_at=$SECONDS
+      elif [ -z "$waiting_logged" ]; then
+        log "this node has the freshest dataset of the $answered that answered; waiting for a majority's votes ($votes of ${OPT[nodes]})"
+        waiting_logged=1
+      fi
+    fi
+    if [ -n "$voted" ] && ((SECONDS - voted_at > 60)); then
+      die "the elected master ${voted/ /:} did not start within 60 s"
     fi
     sleep 2
   done
-  if [ -z "$best" ] || ! { ((answered >= OPT[nodes])) || ((answered * 2 > OPT[nodes])); }; then
-    die "only $answered of ${OPT[nodes]} data nodes answered within 150 s: no majority to elect a master from"
-  fi
-  log "elected ${best/ /:} (dataset clock $((10#${best_key%% *})); $answered of ${OPT[nodes]} data nodes answered)"
-  if [ "$best" = "$OWN_IP ${OPT[port]}" ]; then
-    stop_hold
-    ROLE=master
-    return 0
-  fi
-  # Keep serving this dataset to the others' election until the winner is master.
-  for ((tries = 0; tries < 60; tries++)); do
-    if master_answers "$CLI" "${best% *}" "${best#* }"; then
-      stop_hold
-      ROLE=replica MASTER_IP="${best% *}" MASTER_PORT="${best#* }"
-      return 0
-    fi
-    sleep 1
-  done
-  die "the elected master ${best/ /:} did not start within 60 s"
+  die "no data node won a majority of ${OPT[nodes]} votes within 150 s (this one: $answered answered, $votes votes for it); a data node that cannot reach the others must not become a second master"
 }
 
 main() {

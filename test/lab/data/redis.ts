@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { expect, it } from "vitest";
 import { DATA_IMAGE } from "../data-image";
 import { demuxLogs } from "../engine";
-import { flagValue, recordedSpec, type SwarmTask } from "../lab-swarm";
+import { flagValue, recordedSpec, taskFilter, type SwarmTask } from "../lab-swarm";
 import { since, until } from "./probes";
 import type { DataLabSession, TaskRef } from "./session";
 
@@ -60,6 +60,25 @@ export function redisScenario(s: DataLabSession): void {
         parts.push(`${t.host.name}: ${log.trim().split("\n").slice(-6).join(" / ")}`);
       }
       return parts.join(" | ").slice(0, 1500);
+    };
+    /**
+     * What the entrypoints of the recent Redis and Sentinel tasks decided (their containers,
+     * exited ones too, as Swarm keeps them), for failure messages: an election that went
+     * wrong is only explained by the lines of every node that took part.
+     */
+    const decisions = async (): Promise<string> => {
+      const parts: string[] = [];
+      for (const name of ["redis-master", "redis-replica", "redis-sentinel"]) {
+        const all = await s.mgr().get<SwarmTask[]>(taskFilter({ service: [name] })).catch(() => [] as SwarmTask[]);
+        for (const t of all.sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt)).slice(-4)) {
+          const id = t.Status.ContainerStatus?.ContainerID;
+          if (!id) continue;
+          const log = await s.hostOfNode(t.NodeID).engine.request("GET", `/containers/${id}/logs?stdout=1&stderr=1&timestamps=1`).then((r) => demuxLogs(r.body), (e: Error) => e.message);
+          const lines = log.split("\n").filter((l) => /(redis|sentinel)-entrypoint: /.test(l)).map((l) => l.replace(/^(\S+T(\d\d:\d\d:\d\d))\S* .*?-entrypoint: /, "$2 "));
+          parts.push(`${name} ${t.ID.slice(0, 6)} (${t.Status.State}): ${lines.slice(-5).join(" / ")}`);
+        }
+      }
+      return parts.join("\n");
     };
     /** What the sentinels and Redis tasks say, for failure messages. */
     const diagnose = async (): Promise<string> => {
@@ -317,7 +336,9 @@ export function redisScenario(s: DataLabSession): void {
         await Promise.all(everyTask.map((t) => t.host.engine.post(`/containers/${t.containerId}/kill?signal=SIGKILL`).catch(() => undefined)));
         // The paused one dies with the rest (killed before it could catch up); Swarm starts new tasks for all.
         await stale.host.engine.post(`/containers/${stale.containerId}/unpause`).catch(() => undefined);
-        const after = await settled("after the full restart", 240_000);
+        const after = await settled("after the full restart", 240_000).catch(async (error: Error) => {
+          throw new Error(`${error.message}\nentrypoints:\n${await decisions()}`);
+        });
         const seconds = since(restarted);
         const missing: string[] = [];
         for (const key of keys) if ((await viaAppUrl("GET", key)) !== key) missing.push(key);
