@@ -362,7 +362,7 @@ export const stackConfigSchema = z.strictObject({
             .min(256)
             .default(8192)
             .describe(
-              "WAL (MB) the primary keeps for a replica that is away (max_slot_wal_keep_size); past it the replica's slot is invalidated instead of the primary's disk filling up, and that replica needs a fresh clone (empty its data directory). Slots of replicas no longer configured are dropped. The primary also keeps 1024 MB of WAL regardless (wal_keep_size, for rejoins), so values below that bound nothing further",
+              "WAL (MB) the primary keeps for a replica that is away (max_slot_wal_keep_size); past it the replica's slot is invalidated instead of the primary's disk filling up, and that replica needs a fresh clone (empty its data directory). Slots of replicas no longer configured are dropped. The WAL kept for rejoins without a slot (wal_keep_size) is 1024 MB or this value if smaller, so this is the bound on what pg_wal keeps for an absent replica",
             ),
           primary: z
             .string()

@@ -364,13 +364,45 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       const running = services.find((s) => s.name === "postgres-primary-restarted");
       expect(running).toBeDefined();
       if (running) expect(await stop(running, "SIGINT", 20_000)).toBe(true);
-      const again = start("postgres-primary-bounded", "postgres/entrypoint.sh", [...primaryArgs(), "--max-slot-wal-keep-size", "512"]);
+      // The smallest bound the program gives (services.postgres.maxSlotWalKeepSizeMb's minimum).
+      const boundMb = 256;
+      const again = start("postgres-primary-bounded", "postgres/entrypoint.sh", [...primaryArgs(), "--max-slot-wal-keep-size", String(boundMb)]);
       const rotated = file("rotated.pgpass");
       await waitFor("the primary to come back", () => psql(PRIMARY_PORT, "SELECT 1", rotated).stdout.trim() === "1", 40_000, [again]);
       expect(again.output).toContain("postgres-entrypoint: dropped replication slots no replica is configured for: replica_9");
       expect(psql(PRIMARY_PORT, "SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots", rotated).stdout.trim()).toBe("replica_1");
-      expect(psql(PRIMARY_PORT, "SHOW max_slot_wal_keep_size", rotated).stdout.trim()).toBe("512MB");
-    }, 60_000);
+      expect(psql(PRIMARY_PORT, "SHOW max_slot_wal_keep_size", rotated).stdout.trim()).toBe(`${boundMb}MB`);
+      // Slotless WAL kept for rejoins stays within the bound too, or it would be the real bound.
+      expect(psql(PRIMARY_PORT, "SHOW wal_keep_size", rotated).stdout.trim()).toBe(`${boundMb}MB`);
+
+      // The replica is away (stopped) while the primary writes more WAL than the bound:
+      // one row and a segment switch at a time, 16 MB of WAL position each.
+      const replica = services.find((s) => s.name === "postgres-replica");
+      if (replica) expect(await stop(replica, "SIGINT", 20_000)).toBe(true);
+      const sql = (query: string) => {
+        const r = superuserSql(query);
+        expect(r.status, r.stderr).toBe(0);
+        return r.stdout.trim();
+      };
+      const slot = () => sql("SELECT active || ' ' || coalesce(wal_status, '-') || ' ' || coalesce(pg_size_pretty(pg_current_wal_lsn() - restart_lsn), '-') FROM pg_replication_slots WHERE slot_name = 'replica_1'");
+      expect(slot()).toMatch(/^false (reserved|extended) /);
+      sql("CREATE TABLE IF NOT EXISTS wal_fill (n int)");
+      const segments = Math.ceil((boundMb * 1.5) / 16);
+      for (let i = 0; i < segments; i++) sql(`INSERT INTO wal_fill VALUES (${i}); SELECT pg_switch_wal()`);
+      sql("CHECKPOINT");
+      // Past the bound the slot is invalidated (the replica needs a fresh clone) and its WAL removed.
+      const after = slot();
+      // Segments up to the current one are kept WAL; later names are recycled files waiting for reuse.
+      const [keptMb, recycledMb] = sql(
+        "SELECT coalesce(sum(size) FILTER (WHERE name <= pg_walfile_name(pg_current_wal_lsn())), 0) / 1048576 || ' ' || coalesce(sum(size) FILTER (WHERE name > pg_walfile_name(pg_current_wal_lsn())), 0) / 1048576 FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'",
+      ).split(" ").map(Number);
+      const maxWalMb = Number(sql("SELECT setting::int FROM pg_settings WHERE name = 'max_wal_size'"));
+      console.log(`postgres WAL bound ${boundMb} MB: ${segments * 16} MB of WAL written with replica_1 stopped; slot after a checkpoint: ${after}; pg_wal keeps ${keptMb.toFixed(0)} MB of WAL, plus ${recycledMb.toFixed(0)} MB of recycled segments (reused, never more than max_wal_size ${maxWalMb} MB)`);
+      expect(after).toMatch(/^false lost /);
+      // The bound, plus the segment being written.
+      expect(keptMb).toBeLessThanOrEqual(boundMb + 16);
+      expect(keptMb + recycledMb).toBeLessThanOrEqual(boundMb + maxWalMb);
+    }, 120_000);
   });
 
   describe("redis/entrypoint.sh and redis/sentinel-entrypoint.sh", () => {

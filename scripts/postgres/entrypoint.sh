@@ -252,7 +252,7 @@ write_conf() {
     # Same replication settings on both sides: a standby needs at least the primary's
     # values, and a promoted replica can serve replicas in turn.
     printf 'wal_level = replica\nmax_wal_senders = 10\nmax_replication_slots = 10\n'
-    printf "hot_standby = on\nwal_keep_size = '1GB'\npassword_encryption = 'scram-sha-256'\n"
+    printf "hot_standby = on\nwal_keep_size = '%sMB'\npassword_encryption = 'scram-sha-256'\n" "$WAL_KEEP_MB"
     # A standby notices a dead upstream within 15 s (it pings after half of it) instead of
     # 60 s, and reconnects through the writer address: with synchronous commit, writes on a
     # new primary wait for exactly that.
@@ -733,6 +733,8 @@ check_record_flag() {
 # refuses to start with a lower max_connections than its primary's, so both get the flag.
 server_settings() {
   SERVER_SETTINGS=()
+  # WAL kept for a standby that reconnects without a slot (a rejoin, a cascade).
+  WAL_KEEP_MB=1024
   if [ -n "${OPT[max-connections]:-}" ]; then
     [[ "${OPT[max-connections]}" =~ ^[1-9][0-9]*$ ]] || bad_arg "--max-connections '${OPT[max-connections]}' is not a positive number"
     SERVER_SETTINGS+=(-c "max_connections=${OPT[max-connections]}")
@@ -742,6 +744,9 @@ server_settings() {
   if [ -n "${OPT[max-slot-wal-keep-size]:-}" ]; then
     [[ "${OPT[max-slot-wal-keep-size]}" =~ ^[1-9][0-9]*$ ]] || bad_arg "--max-slot-wal-keep-size '${OPT[max-slot-wal-keep-size]}' is not a positive number of MB"
     SERVER_SETTINGS+=(-c "max_slot_wal_keep_size=${OPT[max-slot-wal-keep-size]}MB")
+    # WAL kept for rejoins without a slot (wal_keep_size) stays within the same bound, so
+    # the bound is what pg_wal holds for an absent replica, whatever its value.
+    if ((10#${OPT[max-slot-wal-keep-size]} < WAL_KEEP_MB)); then WAL_KEEP_MB=$((10#${OPT[max-slot-wal-keep-size]})); fi
   fi
 }
 
