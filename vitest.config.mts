@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     // Real-host suites have their own scripts: test:data (PostgreSQL/Redis) and the lab.
-    exclude: ["test/lab/**", "test/data-scripts.test.ts", "node_modules/**"],
+    exclude: ["test/lab/**", "test/data-scripts.test.ts", "test/data-postgres-members.test.ts", "node_modules/**"],
     // Pulumi's mock runtime is process-global state: isolate each file in its own fork.
     pool: "forks",
     // Vitest runs cores - 1 forks by default: one on a 2-core machine. Most files wait on
