@@ -346,7 +346,8 @@ export function redisScenario(s: DataLabSession): void {
         const winnerLog = async () => {
           for (const t of [...(await running("redis-master")), ...(await running("redis-replica"))]) {
             const log = demuxLogs((await t.host.engine.request("GET", `/containers/${t.containerId}/logs?stdout=1&stderr=1`)).body);
-            const line = log.split("\n").find((l) => /redis-entrypoint: elected /.test(l));
+            // The winner's own line ("... vote for it)"), not a voter's.
+            const line = log.split("\n").find((l) => /redis-entrypoint: elected .*vote for it\)/.test(l));
             if (line) return line.replace(/^.*redis-entrypoint: /, "");
           }
           return "no election line";
