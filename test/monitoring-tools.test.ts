@@ -4,8 +4,8 @@
 // routes. The files are laid out as the containers see them (their mounts and secrets,
 // dummy values) in a temporary directory. The tools run once per kind, every file of every
 // stack in one call, before the tests read their reports.
-import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,7 +18,7 @@ import {
   alertUnitTests,
   configFileArg,
   describeRun,
-  layOutContainer,
+  containerFiles,
   monitoringTools,
   parseRenderedAlerts,
   referencedPaths,
@@ -29,7 +29,9 @@ import {
   runToolStdout,
   sectionsByFile,
   versionAtLeast,
+  writePlannedFiles,
   type LoadedGroup,
+  type PlannedFile,
   type RenderedAlert,
   type ToolRun,
   type UnitTestFile,
@@ -108,11 +110,15 @@ interface Prepared {
   };
 }
 
-/** Made when the tools run, removed after them (also when preparing the files fails). */
-const dir = active ? mkdtempSync(path.join(os.tmpdir(), "medianest-monitoring-tools-")) : "";
+/**
+ * Where the files go. They are planned while the tests are collected and written just before
+ * the tools run, so a run that selects none of these tests leaves nothing behind.
+ */
+const dir = path.join(os.tmpdir(), `medianest-monitoring-tools-${process.pid}-${randomBytes(6).toString("hex")}`);
+const planned: PlannedFile[] = [];
 const slug = (name: string): string => name.replace(/[^a-z0-9]+/gi, "-");
 const write = (file: string, content: string): string => {
-  writeFileSync(file, content);
+  planned.push({ file, content });
   return file;
 };
 
@@ -135,7 +141,7 @@ function prepare(testCase: Case): Prepared {
   if (mon === undefined) return { name: testCase.name, config: testCase.config, files };
   const base = path.join(dir, slug(testCase.name));
   const promRoot = path.join(base, "prometheus");
-  layOutContainer(promRoot, mon.prometheus, files);
+  planned.push(...containerFiles(promRoot, mon.prometheus, files));
   // The config file itself, with its paths moved below the container's root.
   const configTarget = configFileArg(mon.prometheus);
   const configFile = path.join(promRoot, configTarget);
@@ -164,7 +170,7 @@ function prepare(testCase: Case): Prepared {
   }
 
   const amRoot = path.join(base, "alertmanager");
-  layOutContainer(amRoot, mon.alertmanager, files);
+  planned.push(...containerFiles(amRoot, mon.alertmanager, files));
   const amTarget = configFileArg(mon.alertmanager);
   const amEntry = (mon.alertmanager.files ?? []).find((f) => f.target === amTarget);
   if (amEntry === undefined) throw new Error(`alertmanager does not mount its --config.file ${amTarget}`);
@@ -210,7 +216,6 @@ function sharedUnitTests(ruleContent: string, group: LoadedGroup, fixture: (aler
   const known = unitTests.get(key);
   if (known) return known;
   const unitDir = path.join(dir, "unit", `${group.name}-${tag}-${key}`);
-  mkdirSync(unitDir, { recursive: true });
   const rules = write(path.join(unitDir, "rules.yml"), ruleContent);
   const files = (kind: string, list: readonly UnitTestFile[]) =>
     list.map((file) => write(path.join(unitDir, `${kind}-${file.evaluation_interval}.test.yml`), stringify({ ...file, rule_files: [rules] }, { lineWidth: 0 })));
@@ -283,21 +288,16 @@ describe.runIf(active)(`generated monitoring files, checked by ${versions || "pr
     return;
   }
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  let prepared: Prepared[];
-  let webhook: Prepared;
-  try {
-    prepared = CASES.map(prepare);
-    webhook = prepare(WEBHOOK_CASE);
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+  const prepared = CASES.map(prepare);
+  const webhook = prepare(WEBHOOK_CASE);
   const monitored = prepared.filter((p) => p.monitoring !== undefined);
   const mon = (p: Prepared) => p.monitoring as NonNullable<Prepared["monitoring"]>;
   let reports: Reports;
   const out = (name: string) => path.join(dir, `${name}.out`);
 
   beforeAll(async () => {
+    // Later entries win: the rooted prometheus.yml replaces the copy laid out with the mounts.
+    writePlannedFiles(planned);
     const lint = ["--lint=all", "--lint-fatal"];
     const [checkConfig, checkRules, testRules, render, amCheck, amWebhookCheck, routes, webhookRoutes] = await Promise.all([
       runTool("promtool", ["check", "config", ...lint, ...monitored.map((p) => mon(p).prometheusConfig)], out("check-config")),

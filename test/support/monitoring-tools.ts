@@ -104,24 +104,32 @@ export function sectionsByFile(output: string, marker: RegExp): Map<string, stri
 
 // ---- a container's view of the files ----
 
-/**
- * Writes a service's generated files where its container mounts them, and a dummy file
- * for each of its secrets at /run/secrets/<name>, all below `root`. Nothing else exists
- * there, so a reference to anything the service does not mount points nowhere.
- */
-export function layOutContainer(root: string, spec: ServiceSpec, files: Readonly<Partial<Record<ServiceFile, string>>>): void {
-  for (const { file, target } of spec.files ?? []) {
-    const content = files[file];
-    if (content === undefined) throw new Error(`${spec.name} mounts ${file}, which the stack does not generate`);
-    writeBelow(root, target, content);
-  }
-  for (const secret of spec.secrets) writeBelow(root, secretPath(secret), `dummy value of ${secret}\n`);
+/** A file to create, content and all. */
+export interface PlannedFile {
+  readonly file: string;
+  readonly content: string;
 }
 
-function writeBelow(root: string, absolute: string, content: string): void {
-  const file = path.join(root, absolute);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, content);
+/**
+ * A service's generated files where its container mounts them, and a dummy file for each
+ * of its secrets at /run/secrets/<name>, all below `root`. Nothing else will exist there,
+ * so a reference to anything the service does not mount points nowhere.
+ */
+export function containerFiles(root: string, spec: ServiceSpec, files: Readonly<Partial<Record<ServiceFile, string>>>): PlannedFile[] {
+  const mounted = (spec.files ?? []).map(({ file, target }) => {
+    const content = files[file];
+    if (content === undefined) throw new Error(`${spec.name} mounts ${file}, which the stack does not generate`);
+    return { file: path.join(root, target), content };
+  });
+  return [...mounted, ...spec.secrets.map((secret) => ({ file: path.join(root, secretPath(secret)), content: `dummy value of ${secret}\n` }))];
+}
+
+/** Creates the files (and their directories). */
+export function writePlannedFiles(planned: readonly PlannedFile[]): void {
+  for (const { file, content } of planned) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, content);
+  }
 }
 
 /** The value of the service's `--config.file=` argument: the file its process reads. */
