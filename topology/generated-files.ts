@@ -4,6 +4,7 @@
 import type { StackConfig } from "../config/schema";
 import { MEDIANEST_CONTRACT } from "../domain/app-contract";
 import { alertRulesYaml } from "./alert-rules";
+import { availabilityAlertRulesYaml } from "./availability-alert-rules";
 import { dataAlertRulesYaml } from "./data-alert-rules";
 import { alertmanagerConfigYaml, type AlertingInput } from "./alertmanager-config";
 import { TRAEFIK_PORTS, traefikDynamicConfig } from "./edge";
@@ -125,6 +126,7 @@ export function generatedFiles(config: StackConfig, plan: TopologyPlan, specs: r
       }),
     "prometheus-rules.yml": () => alertRulesYaml(),
     "prometheus-data-rules.yml": () => dataAlertRulesYaml(config),
+    "prometheus-availability-rules.yml": () => availabilityAlertRulesYaml(config, scrapeTargets(config, plan, specs)),
     "alertmanager.yml": () => alertmanagerConfigYaml(alertingInput(config)),
     "grafana-datasources.yml": () => grafanaDatasourcesYaml(`http://${tasksHost("prometheus")}:${PORTS.prometheus}`),
     "grafana-dashboards.yml": () => grafanaDashboardProvidersYaml(GRAFANA_DASHBOARDS_DIR),

@@ -96,6 +96,7 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
         { file: "prometheus.yml", target: "/etc/prometheus/prometheus.yml" },
         { file: "prometheus-rules.yml", target: "/etc/prometheus/rules/medianest.yml" },
         { file: "prometheus-data-rules.yml", target: "/etc/prometheus/rules/medianest-data.yml" },
+        { file: "prometheus-availability-rules.yml", target: "/etc/prometheus/rules/medianest-availability.yml" },
       ],
       mounts: [{ source: `${app}/prometheus`, target: "/prometheus", readOnly: false }],
       args: [

@@ -64,6 +64,7 @@ export const GENERATED_FILES = [
   "prometheus.yml",
   "prometheus-rules.yml",
   "prometheus-data-rules.yml",
+  "prometheus-availability-rules.yml",
   "alertmanager.yml",
   "grafana-datasources.yml",
   "grafana-dashboards.yml",
