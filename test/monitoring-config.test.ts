@@ -1,7 +1,7 @@
 // Monitoring config generators: the spec's Performance Benchmarks table becomes
 // alert rules, Prometheus/Alertmanager config and a Grafana dashboard. The
 // spec's numbers are written out again below, independently of
-// topology/benchmarks.ts, so a typo in the data fails here.
+// domain/benchmarks.ts, so a typo in the data fails here.
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { alertRules, alertRulesYaml } from "../topology/alert-rules";

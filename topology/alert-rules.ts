@@ -89,5 +89,5 @@ export function alertRules(benchmarks: readonly PerformanceBenchmark[] = PERFORM
 /** The rules as a Prometheus rule file (YAML). */
 export function alertRulesYaml(benchmarks: readonly PerformanceBenchmark[] = PERFORMANCE_BENCHMARKS): string {
   // lineWidth 0: PromQL and templates stay on one line, as they are in the data.
-  return `# Generated from topology/benchmarks.ts by topology/alert-rules.ts; do not edit.\n${stringify(alertRules(benchmarks), { lineWidth: 0, aliasDuplicateObjects: false })}`;
+  return `# Generated from domain/benchmarks.ts by topology/alert-rules.ts; do not edit.\n${stringify(alertRules(benchmarks), { lineWidth: 0, aliasDuplicateObjects: false })}`;
 }
