@@ -16,8 +16,8 @@ import type { SwarmObjectRef } from "./swarm-service";
 export type SecretValue =
   | { readonly kind: "generated"; readonly length: number; readonly appSafe?: boolean; readonly fromConfig?: pulumi.Output<string> }
   | { readonly kind: "given"; readonly value: pulumi.Output<string> }
-  /** Another declared secret's value filled into a template (the app's connection URLs). */
-  | { readonly kind: "derived"; readonly from: SecretName; readonly template: string };
+  /** Other declared secrets' values filled into a template (the app's connection URLs, the exporter's password file). */
+  | { readonly kind: "derived"; readonly from: readonly SecretName[]; readonly template: string; readonly encoding: "url" | "json" };
 
 /**
  * A generated value's alphabet. Alphanumeric by default: safe in URLs and config files.
@@ -55,9 +55,12 @@ export class SwarmSecrets extends pulumi.ComponentResource {
           case "generated":
             return source.fromConfig ?? new random.RandomPassword(secretName, passwordArgs(source.length, source.appSafe ?? false), { parent: this }).result;
           case "derived": {
-            const from = values.get(source.from);
-            if (!from) throw new pulumi.ResourceError(`secret ${secretName} is made from ${source.from}, which the stack plan does not declare`, this);
-            return from.apply((v) => renderDerivedSecret(source.template, v));
+            const from = source.from.map((name) => {
+              const value = values.get(name);
+              if (!value) throw new pulumi.ResourceError(`secret ${secretName} is made from ${name}, which the stack plan does not declare`, this);
+              return value;
+            });
+            return pulumi.all(from).apply((v) => renderDerivedSecret(source.template, v, source.encoding));
           }
         }
       })();

@@ -503,6 +503,18 @@ const postgresMembership = rule("postgres-members", function* (config) {
   }
 });
 
+/** A warning threshold that is not past its critical one would page before it warns. */
+const monitoringThresholds = rule("monitoring-thresholds", function* (config) {
+  const t = config.monitoring.thresholds;
+  const key = (name: string) => configKey(["monitoring", "thresholds", name]);
+  if (t.diskFreeCriticalPercent >= t.diskFreeWarningPercent) {
+    yield { key: key("diskFreeCriticalPercent"), message: `${t.diskFreeCriticalPercent}% must be below diskFreeWarningPercent (${t.diskFreeWarningPercent}%): the warning comes first` };
+  }
+  if (t.certExpiryCriticalDays >= t.certExpiryWarningDays) {
+    yield { key: key("certExpiryCriticalDays"), message: `${t.certExpiryCriticalDays} days must be below certExpiryWarningDays (${t.certExpiryWarningDays}): the warning comes first` };
+  }
+});
+
 export const CONFIG_RULES: readonly ConfigRule[] = [
   uniqueHosts,
   managerQuorum,
@@ -529,6 +541,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   appExtraSecrets,
   appImagesSource,
   postgresMembership,
+  monitoringThresholds,
 ];
 
 export function* crossFieldIssues(config: ParsedStackConfig, context: ValidationContext): Generator<ConfigIssue> {

@@ -269,6 +269,30 @@ export const stackConfigSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean().default(true).describe("Prometheus, Alertmanager and Grafana on the host labelled monitoring: main, and the exporters"),
       retentionDays: z.number().int().min(1).max(3650).default(15).describe("Prometheus retention"),
+      // The availability and data alerts' thresholds (topology/availability-alert-rules.ts and
+      // the data rules read them here, nowhere else).
+      thresholds: z
+        .strictObject({
+          targetDownMinutes: z
+            .number()
+            .int()
+            .min(1)
+            .max(60)
+            .default(2)
+            .describe("Minutes a scrape target may fail to answer, or a service may answer with fewer tasks than planned, before TargetDown / ServiceTasksMissing / NodeDown fire"),
+          diskFreeWarningPercent: z.number().min(1).max(99).default(15).describe("Free space on a filesystem holding Postgres, MinIO or backup data below which DataDiskSpaceLow warns"),
+          diskFreeCriticalPercent: z.number().min(0.1).max(98).default(5).describe("Free space below which DataDiskSpaceCritical pages; below diskFreeWarningPercent"),
+          replicationLagMb: z.number().int().min(1).default(128).describe("WAL a streaming replica may be behind the primary (replay position) before PostgresReplicationLag fires"),
+          certExpiryWarningDays: z
+            .number()
+            .int()
+            .min(2)
+            .max(89)
+            .default(21)
+            .describe("Days left on an edge certificate below which EdgeCertificateExpiring warns (Traefik renews Let's Encrypt's 90-day certificates 30 days ahead)"),
+          certExpiryCriticalDays: z.number().int().min(1).max(88).default(7).describe("Days left below which EdgeCertificateExpiryCritical pages; below certExpiryWarningDays"),
+        })
+        .prefault({}),
       alerting: z
         .strictObject({
           webhook: z.boolean().default(false).describe("Send alerts to a webhook; the URL is the secret alertWebhookUrl"),

@@ -72,6 +72,10 @@ export interface AppContract {
     readonly socketIoPath: string;
     /** /metrics, answered only with `Authorization: Bearer <METRICS_TOKEN>` in production. */
     readonly metricsPath: string;
+    /** What /metrics serves: the names with samples, and the ones it declares but never fills. */
+    readonly metrics: AppMetrics;
+    /** The search endpoints (exact paths): the edge gives them a router of their own, whose latency is the search benchmark. */
+    readonly searchRoutes: readonly string[];
   };
   readonly frontend: TierContract;
   /**
@@ -85,6 +89,87 @@ export interface AppContract {
   /** Prisma's pool per backend process: db/prisma.ts getDatabaseUrl forces connection_limit=20. */
   readonly connectionsPerProcess: number;
 }
+
+export interface AppMetrics {
+  /** Families with samples on every scrape. */
+  readonly exported: readonly string[];
+  /**
+   * Families registered (so they have # HELP and # TYPE lines) but never observed by the
+   * running server: a labelled prom-client metric has no sample until its first observation
+   * (prom-client 15.1.3 lib/histogram.js and lib/counter.js start an empty hashMap when there
+   * are labels). A rule on them would never see data.
+   */
+  readonly withoutSamples: readonly string[];
+}
+
+/**
+ * The backend's /metrics (backend/src/server.ts app.get('/metrics') serves the registry of
+ * backend/src/middleware/metrics.ts), prom-client ^15.1.3 (15.1.3 in package-lock.json):
+ * - collectDefaultMetrics({ register }) (prom-client lib/defaultMetrics.js and lib/metrics/*.js);
+ * - app_info (set when the module loads), and the unlabelled gauges
+ *   database_connections_active, redis_connections_active, user_sessions_active, which hold 0
+ *   (prom-client lib/gauge.js sets an unlabelled gauge to 0; their setters are called nowhere);
+ * - its own nodejs_eventloop_lag_seconds collides with the default metric of that name, so
+ *   registerMetric throws (caught) and the default one is served.
+ * The request, database, Redis, external-API, media and queue families are registered but
+ * never observed: metricsMiddleware is mounted only by server-minimal.ts, while the image
+ * runs dist/server.js (backend/Dockerfile.prod), and trackDbQuery, trackRedisOperation,
+ * trackExternalApiCall, trackMediaRequest and setQueueSize have no callers (metrics-helpers.ts,
+ * which wraps them, is imported nowhere). So the app reports no request latency of its own:
+ * the benchmarks read the edge's per-router histograms instead.
+ */
+const BACKEND_METRICS: AppMetrics = {
+  exported: [
+    "process_cpu_user_seconds_total",
+    "process_cpu_system_seconds_total",
+    "process_cpu_seconds_total",
+    "process_start_time_seconds",
+    "process_resident_memory_bytes",
+    "process_virtual_memory_bytes",
+    "process_heap_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "nodejs_eventloop_lag_seconds",
+    "nodejs_eventloop_lag_min_seconds",
+    "nodejs_eventloop_lag_max_seconds",
+    "nodejs_eventloop_lag_mean_seconds",
+    "nodejs_eventloop_lag_stddev_seconds",
+    "nodejs_eventloop_lag_p50_seconds",
+    "nodejs_eventloop_lag_p90_seconds",
+    "nodejs_eventloop_lag_p99_seconds",
+    "nodejs_active_resources",
+    "nodejs_active_resources_total",
+    "nodejs_active_handles",
+    "nodejs_active_handles_total",
+    "nodejs_active_requests",
+    "nodejs_active_requests_total",
+    "nodejs_heap_size_total_bytes",
+    "nodejs_heap_size_used_bytes",
+    "nodejs_external_memory_bytes",
+    "nodejs_heap_space_size_total_bytes",
+    "nodejs_heap_space_size_used_bytes",
+    "nodejs_heap_space_size_available_bytes",
+    "nodejs_version_info",
+    "nodejs_gc_duration_seconds_bucket",
+    "nodejs_gc_duration_seconds_sum",
+    "nodejs_gc_duration_seconds_count",
+    "app_info",
+    "database_connections_active",
+    "redis_connections_active",
+    "user_sessions_active",
+  ],
+  withoutSamples: [
+    "http_request_duration_seconds",
+    "http_requests_total",
+    "http_request_size_bytes",
+    "http_response_size_bytes",
+    "database_query_duration_seconds",
+    "redis_operation_duration_seconds",
+    "external_api_duration_seconds",
+    "media_requests_total",
+    "queue_size",
+  ],
+};
 
 /**
  * Words the backend refuses inside JWT_SECRET, ENCRYPTION_KEY, DATABASE_URL and
@@ -158,6 +243,10 @@ export const MEDIANEST_CONTRACT: AppContract = {
     publicRoutes: ["/api/v1", "/api/health", "/health", "/socket.io"],
     socketIoPath: "/socket.io",
     metricsPath: "/metrics",
+    metrics: BACKEND_METRICS,
+    // routes/v1/media.ts and routes/v1/plex.ts GET /search, mounted at /api/v1/media and
+    // /api/v1/plex (routes/v1/index.ts protectedRouter, routes/index.ts app.use('/api/v1')).
+    searchRoutes: ["/api/v1/media/search", "/api/v1/plex/search"],
   },
   frontend: {
     port: 3000,

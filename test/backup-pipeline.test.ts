@@ -178,6 +178,26 @@ describe("backup/upload.sh: each new dump goes up at once; the bucket is pruned 
     expect(result.status).toBe(0);
     expect(result.stderr).toMatch(/^warning: could not list medianest\/backups\/postgres\/ to prune it/m);
   });
+
+  it("a round that cannot reach the bucket exits 1 and records the failure beside the last success", () => {
+    const successFile = path.join(metrics, "medianest_backup_upload_medianest.prom");
+    const before = readFileSync(successFile, "utf8");
+    const started = Math.floor(Date.now() / 1000);
+    writeFileSync(path.join(root, "fail"), "");
+    try {
+      const result = spawnSync("bash", args(["--poll-seconds", "30", "--once"]), { env, encoding: "utf8", timeout: 20_000 });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/^error: mc mirror from .* failed/m);
+    } finally {
+      rmSync(path.join(root, "fail"));
+    }
+    const failure = readFileSync(path.join(metrics, "medianest_backup_upload_failure_medianest.prom"), "utf8");
+    const stamp = /^medianest_backup_upload_last_failure_timestamp_seconds\{database="medianest",target="medianest"\} (\d+)$/m.exec(failure);
+    expect(stamp, failure).not.toBeNull();
+    expect(Number(stamp?.[1])).toBeGreaterThanOrEqual(started);
+    // The success file keeps the last good round's times (BackupUploadFailing compares the two).
+    expect(readFileSync(successFile, "utf8")).toBe(before);
+  });
 });
 
 /** A stand-in docker: `ps` lists the running task named in $root/task, `exec` runs pg-dump's stand-in. */

@@ -86,6 +86,15 @@ describe("Traefik", () => {
     expect(inputsOf(proxyResource).taskSpec.containerSpec).not.toHaveProperty("env");
   });
 
+  it("exports per-router request histograms with a bucket edge at every latency bound of the benchmarks", async () => {
+    const args = serviceNamed(await runOf("production"), "traefik").taskSpec.containerSpec.args ?? [];
+    expect(args).toContain("--metrics.prometheus.addRoutersLabels=true");
+    const buckets = args.find((a) => a.startsWith("--metrics.prometheus.buckets="))?.split("=")[1]?.split(",").map(Number) ?? [];
+    // Search 50/100/200 ms, API 100/200/500 ms, page load 2/3/5 s (the spec's table), in seconds.
+    for (const bound of [0.05, 0.1, 0.2, 0.5, 2, 3, 5]) expect(buckets).toContain(bound);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+  });
+
   it("uses HTTP-01 in the homelab", async () => {
     const args = serviceNamed(await runOf("homelab"), "traefik").taskSpec.containerSpec.args ?? [];
     expect(args).toContain("--certificatesresolvers.le.acme.httpchallenge.entrypoint=web");
@@ -104,8 +113,17 @@ describe("Traefik", () => {
     });
     expect(labelsOf(serviceNamed(run, "medianest-backend"))).toMatchObject({
       // The backend's own paths (API, health, Socket.IO); /api/auth and /api/media stay with the frontend.
-      "traefik.http.routers.api.rule": "Host(`medianest.example.com`) && (PathPrefix(`/api/v1`) || PathPrefix(`/api/health`) || Path(`/health`) || PathPrefix(`/socket.io`))",
+      "traefik.http.routers.api.rule": "Host(`medianest.example.com`) && (PathPrefix(`/api/v1`) || PathPrefix(`/api/health`) || Path(`/health`))",
       "traefik.http.routers.api.service": "api",
+      // Search and Socket.IO on routers of their own (one service, one cookie), so the
+      // per-router latency of each is its own: the search benchmark, and no long polls in the API's.
+      "traefik.http.routers.api-search.rule": "Host(`medianest.example.com`) && (Path(`/api/v1/media/search`) || Path(`/api/v1/plex/search`))",
+      "traefik.http.routers.api-search.priority": "110",
+      "traefik.http.routers.api-search.service": "api",
+      "traefik.http.routers.api-search.middlewares": "secure-headers@file,compress@file,rate-limit@file",
+      "traefik.http.routers.api-socketio.rule": "Host(`medianest.example.com`) && PathPrefix(`/socket.io`)",
+      "traefik.http.routers.api-socketio.service": "api",
+      "traefik.http.routers.api-socketio.tls.certresolver": "le",
       "traefik.http.routers.api-internal.entrypoints": "internal",
       "traefik.http.services.api.loadbalancer.server.port": "4000",
       // Socket.IO polling without a Redis adapter needs the same task every time.

@@ -1,14 +1,14 @@
 // Monitoring config generators: the spec's Performance Benchmarks table becomes
 // alert rules, Prometheus/Alertmanager config and a Grafana dashboard. The
 // spec's numbers are written out again below, independently of
-// topology/benchmarks.ts, so a typo in the data fails here.
+// domain/benchmarks.ts, so a typo in the data fails here.
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { alertRules, alertRulesYaml } from "../topology/alert-rules";
 import { dataAlertRulesYaml } from "../topology/data-alert-rules";
 import { validatedStackConfig } from "./support/stack-config";
 import { alertmanagerConfigYaml, type AlertingInput } from "../topology/alertmanager-config";
-import { PERFORMANCE_BENCHMARKS, type PerformanceBenchmark } from "../domain/benchmarks";
+import { PERFORMANCE_BENCHMARKS, UPLOAD_SAMPLE_BYTES, type PerformanceBenchmark } from "../domain/benchmarks";
 import { grafanaDashboardProvidersYaml, grafanaDatasourcesYaml, medianestDashboardJson } from "../topology/grafana-provisioning";
 import { prometheusConfigYaml, type PrometheusConfigInput } from "../topology/prometheus-config";
 
@@ -33,16 +33,18 @@ const SPEC: readonly SpecRow[] = [
   { metric: "Disk I/O Wait", unit: "%", target: 10, acceptable: 20, actionRequired: 30, direction: "above-is-bad" },
 ];
 
-/** The series each row must be computed from. */
+/** The series each row must be computed from: the edge's per-router histograms and node-exporter (the app exports no request latency). */
 const SOURCE_SERIES: Readonly<Record<string, readonly string[]>> = {
-  "API Response Time": ['http_request_duration_seconds_bucket{job="medianest-backend"}', "histogram_quantile(0.95", "* 1000"],
-  "Page Load Time": ["medianest_page_load_seconds_bucket", "histogram_quantile(0.95"],
-  "File Upload Speed": ["medianest_upload_bytes_total", "medianest_upload_duration_seconds_total", "> 0"],
-  "Search Response": ["medianest_search_duration_seconds_bucket", "histogram_quantile(0.95", "* 1000"],
-  "CPU Utilization": ["node_cpu_seconds_total", 'mode="idle"', "100"],
-  "Memory Usage": ["node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes", "100"],
-  "Disk I/O Wait": ["node_cpu_seconds_total", 'mode="iowait"', "100"],
+  "API Response Time": ['traefik_router_request_duration_seconds_bucket{job="traefik",router="api@swarm",protocol="http"}', "histogram_quantile(0.95", "* 1000"],
+  "Page Load Time": ['traefik_router_request_duration_seconds_bucket{job="traefik",router="frontend@swarm",protocol="http",method="GET"}', "histogram_quantile(0.95"],
+  "File Upload Speed": ['traefik_router_requests_bytes_total{job="traefik",router="api@swarm",protocol="http",method=~"POST|PUT|PATCH"}', "traefik_router_request_duration_seconds_sum", "> 0"],
+  "Search Response": ['traefik_router_request_duration_seconds_bucket{job="traefik",router="api-search@swarm",protocol="http"}', "histogram_quantile(0.95", "* 1000"],
+  "CPU Utilization": ['node_cpu_seconds_total{job="node-exporter",mode="idle"}', "100"],
+  "Memory Usage": ['node_memory_MemAvailable_bytes{job="node-exporter"}', 'node_memory_MemTotal_bytes{job="node-exporter"}', "100"],
+  "Disk I/O Wait": ['node_cpu_seconds_total{job="node-exporter",mode="iowait"}', "100"],
 };
+/** The rows nothing in the stack measures as the spec means them: their figure is a named proxy. */
+const PROXY_ROWS = ["Page Load Time", "File Upload Speed"];
 
 const GRAFANA_UNIT: Readonly<Record<string, string>> = { ms: "ms", s: "s", "MB/s": "MBs", "%": "percent" };
 
@@ -148,7 +150,23 @@ describe("performance benchmark table", () => {
   });
 
   it("puts no threshold into the measured expression (thresholds belong to the rules)", () => {
-    for (const b of PERFORMANCE_BENCHMARKS) expect(b.expr).not.toMatch(/[<>]\s*(?!0\))\d/);
+    // The upload row's minimum sample is a data-sufficiency filter, not a bound of the spec.
+    for (const b of PERFORMANCE_BENCHMARKS) expect(b.expr.replace(`> ${UPLOAD_SAMPLE_BYTES})`, "")).not.toMatch(/[<>]\s*(?!0\))\d/);
+  });
+
+  it("names the rows without a real source as server-side proxies, and says why", () => {
+    expect(PERFORMANCE_BENCHMARKS.filter((b) => b.source.proxy !== undefined).map((b) => b.metric)).toEqual(PROXY_ROWS);
+    const file = rulesFile();
+    for (const b of PERFORMANCE_BENCHMARKS) {
+      for (const suffix of ["Warning", "Critical"]) {
+        const { annotations } = ruleNamed(file, `${b.id}${suffix}`);
+        expect(annotations.description).toContain(`Measured: ${b.source.measures}.`);
+        if (PROXY_ROWS.includes(b.metric)) {
+          expect(annotations.summary).toContain("(server-side proxy)");
+          expect(annotations.description).toContain("No real source");
+        } else expect(annotations.summary).not.toContain("proxy");
+      }
+    }
   });
 });
 
@@ -223,9 +241,11 @@ describe("Prometheus config", () => {
         port: 3001,
         metricsPath: "/api/metrics",
         bearerTokenFile: "/run/secrets/metrics-token",
+        exports: [],
+        expectedTasks: {},
       },
-      { job: "node-exporter", dnsName: "tasks.node-exporter", port: 9100 },
-      { job: "cadvisor", dnsName: "tasks.cadvisor", port: 8080, scheme: "https" },
+      { job: "node-exporter", dnsName: "tasks.node-exporter", port: 9100, exports: [], expectedTasks: {} },
+      { job: "cadvisor", dnsName: "tasks.cadvisor", port: 8080, scheme: "https", exports: [], expectedTasks: {} },
     ],
     alertmanager: { dnsName: "tasks.alertmanager", port: 9093 },
     ruleFiles: ["/etc/prometheus/rules/medianest.yml"],
@@ -262,7 +282,7 @@ describe("Prometheus config", () => {
   });
 
   it("refuses duplicate jobs and malformed intervals", () => {
-    expect(() => prometheusConfigYaml({ ...input, targets: [...input.targets, { job: "cadvisor", dnsName: "tasks.x", port: 1 }] })).toThrow(/duplicate/);
+    expect(() => prometheusConfigYaml({ ...input, targets: [...input.targets, { job: "cadvisor", dnsName: "tasks.x", port: 1, exports: [], expectedTasks: {} }] })).toThrow(/duplicate/);
     expect(() => prometheusConfigYaml({ ...input, scrapeInterval: "15 seconds" })).toThrow(/duration/);
   });
 });
@@ -387,7 +407,8 @@ describe("Grafana provisioning", () => {
 
   it("has one panel per spec row plus a Services up panel, with unique ids", () => {
     expect(dashboard.panels).toHaveLength(SPEC.length + 1);
-    expect(dashboard.panels.map((p) => p.title).sort()).toEqual([...SPEC.map((r) => r.metric), "Services up"].sort());
+    const title = (metric: string) => (PROXY_ROWS.includes(metric) ? `${metric} (server-side proxy)` : metric);
+    expect(dashboard.panels.map((p) => p.title).sort()).toEqual([...SPEC.map((r) => title(r.metric)), "Services up"].sort());
     const ids = dashboard.panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     const up = dashboard.panels.find((p) => p.title === "Services up");
@@ -408,7 +429,7 @@ describe("Grafana provisioning", () => {
 
   it("queries Prometheus with each benchmark's expression, in its unit, with the spec's thresholds", () => {
     for (const row of SPEC) {
-      const panel = dashboard.panels.find((p) => p.title === row.metric);
+      const panel = dashboard.panels.find((p) => p.title.replace(" (server-side proxy)", "") === row.metric);
       expect(panel?.type).toBe("timeseries");
       expect(panel?.datasource).toEqual({ type: "prometheus", uid: "prometheus" });
       expect(panel?.targets.map((t) => [t.expr, t.datasource.uid])).toEqual([[benchmarkFor(row).expr, "prometheus"]]);

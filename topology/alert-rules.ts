@@ -33,9 +33,9 @@ const FOR_DURATION: Readonly<Record<AlertSeverity, string>> = { warning: "5m", c
 
 /** Where to look first, per benchmark id; unknown ids get the generic hint. */
 const RUNBOOK_HINTS: Readonly<Record<string, string>> = {
-  ApiResponseTime: "Check backend task health and replica count, slow endpoints, and PostgreSQL/Redis latency (MediaNest dashboard in Grafana).",
-  PageLoadTime: "Check API latency first, then frontend task CPU/memory and asset delivery through the load balancer.",
-  FileUploadSpeed: "Check network throughput between load balancer, backend and S3/MinIO, and MinIO disk I/O wait.",
+  ApiResponseTime: "Check backend task health and replica count, slow endpoints (traefik_router_request_duration_seconds by code and method), and PostgreSQL/Redis latency (MediaNest dashboard in Grafana).",
+  PageLoadTime: "Server-side figure only: check API latency first, then frontend task CPU/memory and asset delivery through the edge.",
+  FileUploadSpeed: "Server-side figure only: check network throughput between the edge and the backend, and the backend's handling of large request bodies.",
   SearchResponse: "Check PostgreSQL slow queries and index use, and Redis cache hit rate.",
   CpuUtilization: "Find the busiest tasks on the node (cAdvisor); scale the service out or move workers to processing nodes.",
   MemoryUsage: "Find the largest tasks on the node (cAdvisor); check service memory limits and for leaks before the OOM killer acts.",
@@ -54,18 +54,20 @@ function rule(benchmark: PerformanceBenchmark, severity: AlertSeverity): Prometh
   // Per-node benchmarks carry an instance label; fleet-wide ones do not.
   const where = "{{ with $labels.instance }} on {{ . }}{{ end }}";
   const bound = severity === "warning" ? "the acceptable bound" : "the action-required bound";
+  const { measures, proxy } = benchmark.source;
   return {
     alert: `${id}${severity === "warning" ? "Warning" : "Critical"}`,
     expr: `(${expr}) ${worse} ${threshold}`,
     for: FOR_DURATION[severity],
     labels: { severity, benchmark: id },
     annotations: {
-      summary: `${metric} is ${measured}${where} (threshold ${formatBound(worse, threshold, unit)})`,
+      summary: `${metric}${proxy === undefined ? "" : " (server-side proxy)"} is ${measured}${where} (threshold ${formatBound(worse, threshold, unit)})`,
       description:
         `${benchmark.description} is ${measured}${where}, past ${bound} (${formatBound(worse, threshold, unit)}). ` +
         `Spec: target ${formatBound(betterThan(benchmark), benchmark.target, unit)}, ` +
         `acceptable ${formatBound(betterThan(benchmark), benchmark.acceptable, unit)}, ` +
-        `action required ${formatBound(worse, benchmark.actionRequired, unit)}.`,
+        `action required ${formatBound(worse, benchmark.actionRequired, unit)}. ` +
+        `Measured: ${measures}.${proxy === undefined ? "" : ` ${proxy}`}`,
       runbook: RUNBOOK_HINTS[id] ?? DEFAULT_RUNBOOK,
     },
   };
@@ -87,5 +89,5 @@ export function alertRules(benchmarks: readonly PerformanceBenchmark[] = PERFORM
 /** The rules as a Prometheus rule file (YAML). */
 export function alertRulesYaml(benchmarks: readonly PerformanceBenchmark[] = PERFORMANCE_BENCHMARKS): string {
   // lineWidth 0: PromQL and templates stay on one line, as they are in the data.
-  return `# Generated from topology/benchmarks.ts by topology/alert-rules.ts; do not edit.\n${stringify(alertRules(benchmarks), { lineWidth: 0, aliasDuplicateObjects: false })}`;
+  return `# Generated from domain/benchmarks.ts by topology/alert-rules.ts; do not edit.\n${stringify(alertRules(benchmarks), { lineWidth: 0, aliasDuplicateObjects: false })}`;
 }

@@ -2,8 +2,9 @@
 // (scripts/backup/pg-dump.sh and upload.sh, --metrics-dir): the newest complete dump's time
 // and, per target bucket, the time of the newest dump uploaded there. A backup pipeline that
 // stops — dumps failing, the uploader down, a bucket refusing writes — shows as an age, not
-// as silence. max by (...) over instances: a task that moved hosts leaves an older file on
-// the old host, and the newest value is the one that counts.
+// as silence; a round that fails to reach a target is recorded as a failure time. max by
+// (...) over instances: a task that moved hosts leaves an older file on the old host, and
+// the newest value is the one that counts.
 import type { StackConfig } from "../config/schema";
 import type { DataAlertRule } from "./data-alert-rules";
 
@@ -59,6 +60,20 @@ export function backupAlertRules(config: StackConfig): DataAlertRule[] {
       },
     },
   ];
+  const failed = `max by (database, target) (medianest_backup_upload_last_failure_timestamp_seconds{database="${db}"})`;
+  const succeeded = `max by (database, target) (medianest_backup_upload_last_success_timestamp_seconds{database="${db}"})`;
+  rules.push({
+    alert: "BackupUploadFailing",
+    // The last round to a target failed after its last success, or no round ever succeeded.
+    expr: `(${failed} > ${succeeded}) or (${failed} unless on (database, target) ${succeeded})`,
+    for: "10m",
+    labels: { severity: "warning", component: "backup" },
+    annotations: {
+      summary: `Uploads of ${db} to {{ $labels.target }} fail`,
+      description: "backup-upload's last round to this target failed and none has succeeded since (each failure restarts the task, which tries again at once). The newest dumps exist on the backup host only.",
+      runbook: "docker service logs backup-upload: the mc error (endpoint, bucket, keys, quota).",
+    },
+  });
   // One rule per target, all of one name: the target label (also on the alert, from the
   // expression) tells them apart, for promtool's duplicate-rule lint and dataAlertRules.
   for (const { target, bucket } of backupTargets(config)) {

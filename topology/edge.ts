@@ -4,6 +4,7 @@
 import { stringify } from "yaml";
 import type { StackConfig } from "../config/schema";
 import { MEDIANEST_CONTRACT } from "../domain/app-contract";
+import { EDGE_ROUTERS, latencyBucketsSeconds } from "../domain/benchmarks";
 import { edgeHosts } from "../domain/catalogue";
 import type { TopologyPlan } from "./plan";
 
@@ -38,6 +39,9 @@ export function traefikArgs(config: StackConfig): string[] {
     `--entrypoints.metrics.address=:${TRAEFIK_PORTS.metrics}`,
     "--metrics.prometheus=true",
     "--metrics.prometheus.entrypoint=metrics",
+    // Per-router series: the benchmarks read the api, api-search and frontend routers.
+    "--metrics.prometheus.addRoutersLabels=true",
+    `--metrics.prometheus.buckets=${latencyBucketsSeconds().join(",")}`,
     "--ping=true",
     "--ping.entrypoint=metrics",
     "--providers.swarm=true",
@@ -113,7 +117,7 @@ const host = (name: string) => `Host(\`${name}\`)`;
 
 export function frontendRoutingLabels(config: StackConfig, port: number): Record<string, string> {
   return routingLabels(config, "frontend", port, [
-    { name: "frontend", rule: host(config.app.hostname), entrypoint: "websecure", middlewares: PUBLIC_MIDDLEWARES },
+    { name: EDGE_ROUTERS.frontend, rule: host(config.app.hostname), entrypoint: "websecure", middlewares: PUBLIC_MIDDLEWARES },
   ]);
 }
 
@@ -121,6 +125,8 @@ export function frontendRoutingLabels(config: StackConfig, port: number): Record
 function pathsRule(paths: readonly string[]): string {
   return paths.map((p) => (p === "/health" ? `Path(\`${p}\`)` : `PathPrefix(\`${p}\`)`)).join(" || ");
 }
+
+const exactPathsRule = (paths: readonly string[]): string => paths.map((p) => `Path(\`${p}\`)`).join(" || ");
 
 /** The cookie that keeps a browser on one backend task (Socket.IO polling has no shared state). */
 export const BACKEND_STICKY_COOKIE = "medianest_backend";
@@ -132,10 +138,19 @@ export const BACKEND_STICKY_COOKIE = "medianest_backend";
  * session. The frontend's own `/api/auth` and `/api/media` stay with the frontend (its
  * host rule catches everything the backend's rule does not). The internal entrypoint
  * serves the frontend's server side.
+ * Three public routers share the one service (and its cookie), so that Traefik's per-router
+ * metrics separate them: search has its own benchmark, and Socket.IO's long polls and
+ * websockets would otherwise swamp the API's latency.
  */
 export function backendRoutingLabels(config: StackConfig, port: number): Record<string, string> {
+  const contract = MEDIANEST_CONTRACT.backend;
+  const site = host(config.app.hostname);
+  const apiRoutes = contract.publicRoutes.filter((p) => p !== contract.socketIoPath);
   const labels = routingLabels(config, "api", port, [
-    { name: "api", rule: `${host(config.app.hostname)} && (${pathsRule(MEDIANEST_CONTRACT.backend.publicRoutes)})`, entrypoint: "websecure", middlewares: PUBLIC_MIDDLEWARES, priority: 100 },
+    { name: EDGE_ROUTERS.api, rule: `${site} && (${pathsRule(apiRoutes)})`, entrypoint: "websecure", middlewares: PUBLIC_MIDDLEWARES, priority: 100 },
+    // Above the api router: its paths are inside /api/v1.
+    { name: EDGE_ROUTERS.search, rule: `${site} && (${exactPathsRule(contract.searchRoutes)})`, entrypoint: "websecure", middlewares: PUBLIC_MIDDLEWARES, priority: 110 },
+    { name: EDGE_ROUTERS.socketIo, rule: `${site} && PathPrefix(\`${contract.socketIoPath}\`)`, entrypoint: "websecure", middlewares: PUBLIC_MIDDLEWARES, priority: 100 },
     { name: "api-internal", rule: "PathPrefix(`/api`)", entrypoint: "internal", middlewares: [] },
   ]);
   const sticky = "traefik.http.services.api.loadbalancer.sticky.cookie";

@@ -152,10 +152,11 @@ function benchmarkPanel(benchmark: PerformanceBenchmark, index: number): Dashboa
   return {
     id: index + 2,
     type: "timeseries",
-    title: benchmark.metric,
+    title: benchmark.source.proxy === undefined ? benchmark.metric : `${benchmark.metric} (server-side proxy)`,
     description:
       `${benchmark.description}. Spec: target ${formatBound(better, benchmark.target, unit)}, ` +
-      `acceptable ${formatBound(better, benchmark.acceptable, unit)}, action required ${formatBound(worse, benchmark.actionRequired, unit)}.`,
+      `acceptable ${formatBound(better, benchmark.acceptable, unit)}, action required ${formatBound(worse, benchmark.actionRequired, unit)}. ` +
+      `Measured: ${benchmark.source.measures}.${benchmark.source.proxy === undefined ? "" : ` ${benchmark.source.proxy}`}`,
     datasource: PROMETHEUS_DATASOURCE,
     // Two panels per row under the full-width "Services up" strip.
     gridPos: {

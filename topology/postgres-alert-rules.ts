@@ -1,7 +1,10 @@
 // Postgres replication alerts, on postgres-exporter's pg_replication_slot collector
 // (postgres_exporter v0.17.1 collector/pg_replication_slot.go: slot_is_active,
 // safe_wal_size_bytes and wal_status per slot_name; physical slots have no
-// confirmed_flush_lsn, so the WAL a slot still holds is read as what is left of the bound).
+// confirmed_flush_lsn, so the WAL a slot still holds is read as what is left of the bound)
+// and its pg_stat_replication map (cmd/postgres_exporter/postgres_exporter.go
+// builtinMetricMaps; queries.go computes pg_wal_lsn_diff on the primary as
+// pg_current_wal_lsn() - replay_lsn per connected standby, application_name as a label).
 import type { StackConfig } from "../config/schema";
 import type { DataAlertRule } from "./data-alert-rules";
 
@@ -11,7 +14,19 @@ export function postgresAlertRules(config: StackConfig): DataAlertRule[] {
   const pg = config.services.postgres;
   if (pg.replicas === 0) return [];
   const bound = pg.maxSlotWalKeepSizeMb * MB;
+  const lagMb = config.monitoring.thresholds.replicationLagMb;
   const rules: DataAlertRule[] = [
+    {
+      alert: "PostgresReplicationLag",
+      expr: `pg_stat_replication_pg_wal_lsn_diff{job="postgres-exporter"} > ${lagMb * MB}`,
+      for: "5m",
+      labels: { severity: "warning", component: "postgres" },
+      annotations: {
+        summary: "Replica {{ $labels.application_name }} replays {{ $value | humanize1024 }}B behind the primary",
+        description: `More than monitoring.thresholds.replicationLagMb (${lagMb} MB) of WAL sent to {{ $labels.application_name }} ({{ $labels.client_addr }}) is not replayed yet: reads there are stale, and a failover to it would wait for the replay.`,
+        runbook: "The replica's host: disk I/O wait and CPU (node-exporter); long queries on the replica that conflict with replay (pg_stat_activity).",
+      },
+    },
     {
       alert: "PostgresReplicationSlotLagging",
       // Less than half of max_slot_wal_keep_size left: the slot's replica is far behind or away.

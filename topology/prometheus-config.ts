@@ -15,6 +15,16 @@ export interface ScrapeTarget {
   readonly scheme?: "http" | "https";
   /** Path of a file (a Swarm secret) holding a bearer token; the token never enters the config. */
   readonly bearerTokenFile?: string;
+  /** URL parameters of every scrape (an exporter's multi-target `/scrape?target=`). */
+  readonly params?: Readonly<Record<string, readonly string[]>>;
+  /** The metric names the target serves (domain/exported-metrics.ts, the app contract): rules and panels may query only these. */
+  readonly exports: readonly string[];
+  /**
+   * Tasks that should answer, per Swarm service (the swarm_service label): the service's
+   * replicas, or the eligible nodes of a global one. The availability rules compare them
+   * with the tasks that do answer.
+   */
+  readonly expectedTasks: Readonly<Record<string, number>>;
 }
 
 export interface PrometheusConfigInput {
@@ -44,6 +54,7 @@ export interface ScrapeConfig {
   readonly metrics_path: string;
   readonly scheme: "http" | "https";
   readonly authorization?: { readonly type: "Bearer"; readonly credentials_file: string };
+  readonly params?: Readonly<Record<string, readonly string[]>>;
   readonly dns_sd_configs: readonly DnsSdConfig[];
   readonly relabel_configs: readonly RelabelConfig[];
 }
@@ -90,6 +101,7 @@ function scrapeConfig(target: ScrapeTarget): ScrapeConfig {
     scheme: target.scheme ?? "http",
     // `authorization` replaces the deprecated bearer_token_file (Prometheus >= 2.26).
     ...(target.bearerTokenFile === undefined ? {} : { authorization: { type: "Bearer" as const, credentials_file: target.bearerTokenFile } }),
+    ...(target.params === undefined ? {} : { params: target.params }),
     dns_sd_configs: [dnsSd([target.dnsName, ...(target.extraDnsNames ?? [])], target.port)],
     relabel_configs: RELABEL,
   };

@@ -4,10 +4,12 @@
 // object-storage component (the MinIO root user and the users' keys it creates).
 // The stack declares every secret up front from this table; none is added later.
 import type { SecretConfigKey, StackConfig } from "../config/schema";
-import { PORTS, SECRETS_DIR, appRedisHost, isExtraSecret, postgresWriterHost, secretPath, type SecretName } from "./services";
+import { PORTS, SECRETS_DIR, appRedisHost, isExtraSecret, postgresWriterHost, redisExporterDataUri, redisSentinelUri, secretPath, type SecretName } from "./services";
 
-/** Where `{value}` stands in a derived secret's template (URL-encoded when filled in). */
+/** Where the first source's value stands in a derived secret's template. */
 export const DERIVED_VALUE = "{value}";
+/** Where source `index` (0-based) stands in a derived secret's template. */
+export const derivedValue = (index: number): string => (index === 0 ? DERIVED_VALUE : `{value${index}}`);
 
 export type SecretSource =
   | {
@@ -18,7 +20,11 @@ export type SecretSource =
       readonly appSafe?: boolean;
     }
   | { readonly kind: "config"; readonly configKey: SecretConfigKey }
-  | { readonly kind: "derived"; readonly from: SecretName; readonly template: string }
+  /**
+   * Other secrets' values filled into a template: URL-encoded (connection URLs) or as JSON
+   * string content (a JSON file's values).
+   */
+  | { readonly kind: "derived"; readonly from: readonly SecretName[]; readonly template: string; readonly encoding: "url" | "json" }
   | { readonly kind: "object-storage" }
   /** A fork's extra secret file: its value is medianest:appSecrets.<file>. */
   | { readonly kind: "app-config"; readonly file: string };
@@ -30,8 +36,9 @@ export const SECRET_SOURCES: Readonly<Record<SecretName, SecretSource>> = {
   "redis-password": { kind: "generated", configKey: "redisPassword", length: 32 },
   "redis-sentinel-password": { kind: "generated", configKey: "sentinelPassword", length: 32 },
   // Filled in per stack by secretSource (host, role and database come from config).
-  database_url: { kind: "derived", from: "postgres-password", template: "" },
-  redis_url: { kind: "derived", from: "redis-password", template: "" },
+  database_url: { kind: "derived", from: ["postgres-password"], template: "", encoding: "url" },
+  redis_url: { kind: "derived", from: ["redis-password"], template: "", encoding: "url" },
+  "redis-exporter-passwords": { kind: "derived", from: ["redis-password", "redis-sentinel-password"], template: "", encoding: "json" },
   jwt_secret: { kind: "generated", configKey: "jwtSecret", length: 64, appSafe: true },
   // Encrypts the Plex tokens the app stores: generated once and kept (the RandomPassword is stable).
   encryption_key: { kind: "generated", configKey: "encryptionKey", length: 64, appSafe: true },
@@ -90,10 +97,35 @@ export function secretSource(name: SecretName, config: StackConfig): SecretSourc
     if (from.kind !== "derived") throw new Error(`${name} is derived`);
     return { ...from, template: appConnectionTemplates(config)[name] };
   }
+  if (name === "redis-exporter-passwords") return redisExporterPasswords(config);
   return (config.s3.mode === "external" ? EXTERNAL_S3_KEYS[name] : undefined) ?? SECRET_SOURCES[name];
 }
 
-/** A derived secret's value: the template with the source secret filled in, URL-encoded. */
-export function renderDerivedSecret(template: string, value: string): string {
-  return template.split(DERIVED_VALUE).join(encodeURIComponent(value));
+/**
+ * redis_exporter's password file (v1.76.0 main.go: --redis.password-file is read by
+ * exporter/pwd_file.go LoadPwdFile as a JSON object; a plain password file makes it exit):
+ * each address it dials, exactly as it looks it up (exporter/redis.go
+ * lookupPasswordInPasswordMap: the parsed URI, re-printed), to that server's password.
+ * The sentinels have their own (requirepass of Sentinel), and are listed only where they run.
+ */
+export function redisExporterPasswords(config: StackConfig): SecretSource {
+  const withSentinel = config.services.redis.sentinels > 0;
+  const entries: Record<string, string> = { [redisExporterDataUri(config)]: derivedValue(0), ...(withSentinel ? { [redisSentinelUri()]: derivedValue(1) } : {}) };
+  return {
+    kind: "derived",
+    from: withSentinel ? ["redis-password", "redis-sentinel-password"] : ["redis-password"],
+    template: `${JSON.stringify(entries)}\n`,
+    encoding: "json",
+  };
+}
+
+/** A derived secret's value: the template with each source filled in, URL-encoded or as JSON string content. */
+export function renderDerivedSecret(template: string, values: readonly string[], encoding: "url" | "json"): string {
+  const encode = encoding === "url" ? encodeURIComponent : (value: string) => JSON.stringify(value).slice(1, -1);
+  // One pass: a value that happens to contain "{value}" is never filled in again.
+  return template.replace(/\{value(\d*)\}/g, (placeholder: string, index: string) => {
+    const value = values[index === "" ? 0 : Number(index)];
+    if (value === undefined) throw new Error(`derived secret template names ${placeholder}, which has no source`);
+    return encode(value);
+  });
 }

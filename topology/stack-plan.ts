@@ -247,7 +247,7 @@ export function planStack(config: StackConfig): StackPlan {
   const specs = servicesOf(services);
   const mounted = [...new Set(specs.flatMap((s) => s.secrets))];
   // A derived secret's source is declared too (database_url needs postgres-password).
-  const sources = mounted.map((name) => secretSource(name, config)).flatMap((source) => (source.kind === "derived" ? [source.from] : []));
+  const sources = mounted.map((name) => secretSource(name, config)).flatMap((source) => (source.kind === "derived" ? source.from : []));
   const secretNames = [...new Set([...mounted, ...sources])].sort();
   const predeployBackup = predeployBackupPlan(config, services);
   const cloudflare = cloudflareInput(config);

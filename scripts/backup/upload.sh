@@ -27,7 +27,10 @@
 # With --metrics-dir it writes DIR/medianest_backup_upload_NAME.prom for node-exporter's
 # textfile collector after each round: per target (medianest, offsite),
 # medianest_backup_offsite_newest_dump_timestamp_seconds (when the newest dump now in that
-# bucket was written) and medianest_backup_upload_last_success_timestamp_seconds.
+# bucket was written) and medianest_backup_upload_last_success_timestamp_seconds; after a
+# round that failed to reach a target it writes DIR/medianest_backup_upload_failure_NAME.prom
+# with medianest_backup_upload_last_failure_timestamp_seconds for that target, before it
+# exits. A failure newer than the last success is what BackupUploadFailing alerts on.
 # The keys are read from files and handed to mc as MC_HOST_<alias> in this process's
 # environment only (never argv, never printed); mc's config lives in a private temp dir.
 # --once does one round and exits 0. A failed round exits non-zero so Swarm restarts the
@@ -42,8 +45,9 @@ readonly SCRIPT=upload
 
 MC=""
 WORK_DIR=""
-# Per target alias: the newest dump's mtime and the time of the last successful round.
-declare -A NEWEST=() UPLOADED=()
+# Per target alias: the newest dump's mtime, the time of the last successful round, and the
+# time of the last failed one.
+declare -A NEWEST=() UPLOADED=() FAILED=()
 
 usage() {
   cat >&2 <<'EOF'
@@ -203,13 +207,34 @@ upload_metrics() {
   } | write_metrics "${OPT[metrics-dir]}/medianest_backup_upload_$db.prom"
 }
 
+# upload_failed ALIAS: record a round that could not copy to ALIAS. A file of its own: the
+# success file keeps the last good round's times, which a restarted task does not know.
+upload_failed() {
+  local db="${OPT[db]}" alias
+  FAILED[$1]="$(now_epoch)"
+  [ -n "${OPT[metrics-dir]:-}" ] || return 0
+  {
+    printf '# HELP medianest_backup_upload_last_failure_timestamp_seconds When an upload round last failed to reach the target.\n'
+    printf '# TYPE medianest_backup_upload_last_failure_timestamp_seconds gauge\n'
+    for alias in "${!FAILED[@]}"; do
+      printf 'medianest_backup_upload_last_failure_timestamp_seconds{database="%s",target="%s"} %s\n' "$db" "$alias" "${FAILED[$alias]}"
+    done
+  } | write_metrics "${OPT[metrics-dir]}/medianest_backup_upload_failure_$db.prom"
+}
+
 upload_round() {
   export_alias medianest endpoint access-key-file secret-key-file
-  mirror medianest "${OPT[bucket]}" || return 1
+  if ! mirror medianest "${OPT[bucket]}"; then
+    upload_failed medianest
+    return 1
+  fi
   prune_remote medianest "${OPT[bucket]}"
   if [ -n "${OPT[offsite-endpoint]:-}" ]; then
     export_alias offsite offsite-endpoint offsite-access-key-file offsite-secret-key-file
-    mirror offsite "${OPT[offsite-bucket]}" || return 1
+    if ! mirror offsite "${OPT[offsite-bucket]}"; then
+      upload_failed offsite
+      return 1
+    fi
     prune_remote offsite "${OPT[offsite-bucket]}"
   fi
   if [ -n "${OPT[metrics-dir]:-}" ]; then upload_metrics; fi

@@ -16,7 +16,7 @@ export * from "./spec";
 export * from "./environment";
 export { COLORS, backendServiceNames, publicOrigin, workerAbsence, type AppTier, type Color } from "./app-tier";
 export { SOCKET_PROXY_ENTRYPOINT, type EdgeTier } from "./edge-tier";
-export { GRAFANA_DASHBOARDS_DIR, GRAFANA_ENTRYPOINT, POSTGRES_EXPORTER_ENTRYPOINT, type MonitoringTier } from "./monitoring-tier";
+export { GRAFANA_DASHBOARDS_DIR, GRAFANA_ENTRYPOINT, POSTGRES_EXPORTER_ENTRYPOINT, redisExporterDataUri, redisSentinelUri, type MonitoringTier } from "./monitoring-tier";
 export type { BackupTier, DataTier } from "./data-tier";
 export { REDIS_PROXY, appRedisHost, postgresWriter, postgresWriterHost } from "./data-tier";
 export type { StorageTier } from "./storage-tier";

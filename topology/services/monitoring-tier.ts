@@ -1,7 +1,8 @@
 // The monitoring tier on monitor-net: Prometheus, Alertmanager, Grafana, node-exporter
 // and cAdvisor on every node, and the Postgres and Redis exporters.
+import type { StackConfig } from "../../config/schema";
 import { grafanaRoutingLabels } from "../edge";
-import { postgresWriterHost } from "./data-tier";
+import { appRedisHost, postgresWriterHost } from "./data-tier";
 import { backupMetricsPath } from "../host-setup";
 import { PORTS, secretPath, service, tasksHost, type Base, type HealthcheckSpec, type SecretName, type ServiceSpec } from "./spec";
 
@@ -27,6 +28,15 @@ const PER_NODE_AGENT = {
   secrets: [],
   scripts: [],
 } as const;
+
+/**
+ * The Redis server the exporter reads: the address the app uses, so with Sentinel the
+ * redis-proxy, which forwards to the one current master (and refuses while there is not
+ * exactly one); redis_up is then 0 exactly when the app has no master to write to.
+ */
+export const redisExporterDataUri = (config: StackConfig): string => `redis://${appRedisHost(config)}:${PORTS.redis}`;
+/** The sentinels, as the exporter's multi-target endpoint is asked for them (one sentinel per scrape, by DNS). */
+export const redisSentinelUri = (): string => `redis://${tasksHost("redis-sentinel")}:${PORTS.sentinel}`;
 
 export const GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards";
 const NODE_EXPORTER_TEXTFILE_DIR = "/host/backup-metrics";
@@ -86,6 +96,7 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
         { file: "prometheus.yml", target: "/etc/prometheus/prometheus.yml" },
         { file: "prometheus-rules.yml", target: "/etc/prometheus/rules/medianest.yml" },
         { file: "prometheus-data-rules.yml", target: "/etc/prometheus/rules/medianest-data.yml" },
+        { file: "prometheus-availability-rules.yml", target: "/etc/prometheus/rules/medianest-availability.yml" },
       ],
       mounts: [{ source: `${app}/prometheus`, target: "/prometheus", readOnly: false }],
       args: [
@@ -174,9 +185,10 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
     redisExporter: exporter(
       "redis-exporter",
       config.images.redisExporter,
-      // The image is FROM scratch (no shell for an env file): the address is a flag.
-      { env: { REDIS_PASSWORD_FILE: secretPath("redis-password") }, args: [`--redis.addr=redis://${tasksHost("redis-master")}:${PORTS.redis}`] },
-      "redis-password",
+      // The image is FROM scratch (no shell for an env file): the address is a flag. Its
+      // password file is JSON keyed by address (secret-sources.ts redisExporterPasswords).
+      { env: { REDIS_PASSWORD_FILE: secretPath("redis-exporter-passwords") }, args: [`--redis.addr=${redisExporterDataUri(config)}`] },
+      "redis-exporter-passwords",
       PORTS.redisExporter,
     ),
   };

@@ -13,6 +13,8 @@ export const SECRET_NAMES = [
   "redis-password",
   // Sentinel's own requirepass (SENTINEL commands), apart from the data password the app holds.
   "redis-sentinel-password",
+  // redis_exporter's password file: JSON, Redis URI -> password (derived from the two above).
+  "redis-exporter-passwords",
   // The app's secrets, named as its images read them under /run/secrets (domain/app-contract.ts).
   ...APP_SECRET_FILES,
   "minio-root-user",
@@ -62,6 +64,7 @@ export const GENERATED_FILES = [
   "prometheus.yml",
   "prometheus-rules.yml",
   "prometheus-data-rules.yml",
+  "prometheus-availability-rules.yml",
   "alertmanager.yml",
   "grafana-datasources.yml",
   "grafana-dashboards.yml",

@@ -73,7 +73,7 @@ export function contractScenario(s: DataLabSession): void {
       // What Prometheus sends (the lab stack runs no monitoring; the plan's scrape job says it):
       // the file its job names, which is where the metrics_token secret is mounted.
       const plan = planStack(validatedStackConfig("lab"));
-      const job = scrapeTargets(plan.config, servicesOf(plan.services)).find((t) => t.job === "medianest-backend");
+      const job = scrapeTargets(plan.config, plan.topology, servicesOf(plan.services)).find((t) => t.job === "medianest-backend");
       expect(job?.bearerTokenFile).toBe(secretPath("metrics_token"));
       const token = objects.secretValues.get("metrics_token");
       expect(token, "the lab created the metrics_token secret").toBeDefined();
