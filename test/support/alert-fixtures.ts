@@ -13,9 +13,10 @@
 // A rate over a counter that starts with the case reads low for its first window: evaluate
 // rate-based cases once the window is full. New alerts: add an entry to ALERT_FIXTURES.
 import type { StackConfig } from "../../config/schema";
-import { PERFORMANCE_BENCHMARKS, type PerformanceBenchmark } from "../../domain/benchmarks";
 import { postgresMembers, writerMember } from "../../domain/postgres-members";
 import { backupAgeLimitSeconds, backupTargets, offsiteCopyAgeLimitSeconds } from "../../topology/backup-alert-rules";
+// The benchmark rules on the edge's and node-exporter's metrics, the availability group, replication lag and upload failures.
+import { EDGE_AND_AVAILABILITY_FIXTURES } from "./edge-and-availability-alert-fixtures";
 
 export interface AlertCase {
   readonly series: readonly { readonly series: string; readonly values: string }[];
@@ -32,8 +33,6 @@ type Series = AlertCase["series"][number];
 /** Samples per series: enough for the longest case below (evaluated at 125m). */
 const SAMPLES = 130;
 const constant = (value: number): string => `${value}+0x${SAMPLES}`;
-/** A counter growing by `perMinute` every sample, from 0. */
-const counter = (perMinute: number): string => `0+${perMinute}x${SAMPLES}`;
 const labels = (pairs: Readonly<Record<string, string>>): string =>
   Object.entries(pairs)
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
@@ -41,62 +40,7 @@ const labels = (pairs: Readonly<Record<string, string>>): string =>
 const series = (metric: string, pairs: Readonly<Record<string, string>>, values: string): Series => ({ series: `${metric}{${labels(pairs)}}`, values });
 
 const NODE = { job: "node-exporter", instance: "10.0.1.5:9100" } as const;
-const BACKEND = { job: "medianest-backend", instance: "10.0.2.7:4000" } as const;
 const POSTGRES_EXPORTER = { job: "postgres-exporter", instance: "10.0.3.4:9187" } as const;
-
-// ---- performance benchmarks (topology/alert-rules.ts) ----
-
-/**
- * A latency histogram whose p95 (histogram_quantile over the rate) is `seconds`: every
- * observation falls in the lowest bucket, whose lower bound Prometheus takes as 0, so the
- * 0.95 quantile is 0.95 of that bucket's upper bound (promql/quantile.go, bucketQuantile).
- */
-function latencyHistogram(metric: string, pairs: Readonly<Record<string, string>>, seconds: number): Series[] {
-  const perMinute = 60;
-  return [
-    series(metric, { ...pairs, le: String(seconds / 0.95) }, counter(perMinute)),
-    series(metric, { ...pairs, le: "+Inf" }, counter(perMinute)),
-  ];
-}
-
-/** Per benchmark id: series on which its expression measures `value` (in the benchmark's unit). */
-const BENCHMARK_SERIES: Readonly<Record<string, (value: number) => Series[]>> = {
-  ApiResponseTime: (ms) => latencyHistogram("http_request_duration_seconds_bucket", { ...BACKEND, method: "GET", route: "/api/v1/media" }, ms / 1000),
-  PageLoadTime: (s) => latencyHistogram("medianest_page_load_seconds_bucket", BACKEND, s),
-  SearchResponse: (ms) => latencyHistogram("medianest_search_duration_seconds_bucket", BACKEND, ms / 1000),
-  // One second of receiving per second, at `mbPerSecond` SI megabytes in that second.
-  FileUploadSpeed: (mbPerSecond) => [
-    series("medianest_upload_bytes_total", BACKEND, counter(mbPerSecond * 1e6 * 60)),
-    series("medianest_upload_duration_seconds_total", BACKEND, counter(60)),
-  ],
-  CpuUtilization: (percent) => [series("node_cpu_seconds_total", { ...NODE, cpu: "0", mode: "idle" }, counter(60 * (1 - percent / 100)))],
-  MemoryUsage: (percent) => {
-    const total = 8 * 1024 ** 3;
-    return [
-      series("node_memory_MemTotal_bytes", NODE, constant(total)),
-      series("node_memory_MemAvailable_bytes", NODE, constant(Math.round(total * (1 - percent / 100)))),
-    ];
-  },
-  DiskIoWait: (percent) => [series("node_cpu_seconds_total", { ...NODE, cpu: "0", mode: "iowait" }, counter((60 * percent) / 100))],
-};
-
-/** 5% past a bound (the alert's side) or 5% inside it. */
-const MARGIN = 0.05;
-
-function benchmarkFixtures(benchmark: PerformanceBenchmark): AlertFixtures {
-  const seriesAt = BENCHMARK_SERIES[benchmark.id];
-  if (seriesAt === undefined) return {};
-  const worseIsHigher = benchmark.direction === "above-is-bad";
-  const fixture = (threshold: number) => (): AlertFixture => ({
-    // Rates need five minutes of samples; both `for:`s (5m, 2m) have passed by then.
-    firing: { series: seriesAt(threshold * (worseIsHigher ? 1 + MARGIN : 1 - MARGIN)), evalTime: "12m" },
-    silent: { series: seriesAt(threshold * (worseIsHigher ? 1 - MARGIN : 1 + MARGIN)), evalTime: "12m" },
-  });
-  return {
-    [`${benchmark.id}Warning`]: fixture(benchmark.acceptable),
-    [`${benchmark.id}Critical`]: fixture(benchmark.actionRequired),
-  };
-}
 
 // ---- data tier (topology/postgres-alert-rules.ts, topology/backup-alert-rules.ts) ----
 
@@ -114,6 +58,9 @@ const slotSeries = (metric: string, slot: string, values: string, extra: Readonl
   series(`pg_replication_slot_${metric}`, { ...POSTGRES_EXPORTER, slot_name: slot, slot_type: "physical", ...extra }, values);
 
 const MB = 1024 * 1024;
+
+/** 5% past a bound (the alert's side) or 5% inside it. */
+const MARGIN = 0.05;
 
 /** The textfile metrics of scripts/backup/pg-dump.sh and upload.sh, read by node-exporter on the backup host. */
 const dumpSeries = (config: StackConfig, values: string): Series =>
@@ -191,6 +138,6 @@ const DATA_FIXTURES: AlertFixtures = {
 };
 
 export const ALERT_FIXTURES: AlertFixtures = {
-  ...Object.fromEntries(PERFORMANCE_BENCHMARKS.flatMap((benchmark) => Object.entries(benchmarkFixtures(benchmark)))),
   ...DATA_FIXTURES,
+  ...EDGE_AND_AVAILABILITY_FIXTURES,
 };

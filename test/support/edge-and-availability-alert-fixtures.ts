@@ -1,7 +1,8 @@
-// Synthetic series for `promtool test rules`, per alert this branch added or whose
-// expression it changed: `firing` makes the alert fire at evalTime (past its `for:`),
+// Synthetic series for `promtool test rules` (merged into alert-fixtures.ts's ALERT_FIXTURES)
+// for the benchmark rules on the edge's and node-exporter's metrics, the availability
+// group, replication lag and upload failures: `firing` makes the alert fire at evalTime (past its `for:`),
 // `silent` keeps it just inside its threshold. Series use promtool's input_series
-// notation and assume the unit test's `interval: 1m` (FIXTURE_INTERVAL). Thresholds come
+// notation and assume the unit test's `interval: 1m` (test/support/monitoring-tools.ts). Thresholds come
 // from the config and the benchmark table, as the rules' do, so the fixtures follow them.
 import type { StackConfig } from "../../config/schema";
 import { PERFORMANCE_BENCHMARKS, UPLOAD_SAMPLE_BYTES, latencyBucketsSeconds, swarmRouter, EDGE_ROUTERS, type PerformanceBenchmark } from "../../domain/benchmarks";
@@ -10,18 +11,7 @@ import { scrapeTargets } from "../../topology/generated-files";
 import { servicesOf } from "../../topology/services";
 import { planStack } from "../../topology/stack-plan";
 
-export interface AlertCase {
-  readonly series: readonly { readonly series: string; readonly values: string }[];
-  readonly evalTime: string;
-}
-export interface AlertFixture {
-  readonly firing: AlertCase;
-  readonly silent: AlertCase;
-}
-export type AlertFixtures = Readonly<Record<string, (config: StackConfig) => AlertFixture>>;
-
-/** The unit test's scrape interval these series assume. */
-export const FIXTURE_INTERVAL = "1m";
+import type { AlertCase, AlertFixture, AlertFixtures } from "./alert-fixtures";
 
 const labels = (name: string, set: Readonly<Record<string, string>>): string =>
   `${name}{${Object.entries(set)
@@ -143,9 +133,11 @@ function upSeries(job: string, service: string, count: number, failing = 0): Ale
 const AVAILABILITY_FIXTURES: AlertFixtures = {
   TargetDown: (config) => {
     const f = minutesOf(config);
-    const series = (downMinutes: number) => [{ series: labels("up", { job: "prometheus", instance: "10.0.3.9:9090", swarm_service: "prometheus" }), values: `1x10 0x${downMinutes}` }];
-    // Down for f+2 samples (f+1 minutes held) vs f samples (f-1 minutes held): evaluated at the last sample.
-    return { firing: { series: series(f + 1), evalTime: `${11 + f + 1}m` }, silent: { series: series(f - 1), evalTime: `${11 + f - 1}m` } };
+    const series = (values: string) => [{ series: labels("up", { job: "prometheus", instance: "10.0.3.9:9090", swarm_service: "prometheus" }), values }];
+    // Down for f+2 samples (f+1 minutes held), evaluated at the last one; silent: the target
+    // answers throughout (a shorter outage is pending, which the harness counts as active;
+    // it checks the firing case is not firing before its for: instead).
+    return { firing: { series: series(`1x10 0x${f + 1}`), evalTime: `${11 + f + 1}m` }, silent: { series: series(`1x${11 + f}`), evalTime: `${11 + f - 1}m` } };
   },
   NodeDown: (config) => {
     const nodes = targetsOf(config).find((t) => t.job === "node-exporter")?.expectedTasks["node-exporter"] ?? 0;
@@ -259,4 +251,4 @@ const DATA_FIXTURES: AlertFixtures = {
   },
 };
 
-export const NEW_ALERT_FIXTURES: AlertFixtures = { ...BENCHMARK_FIXTURES, ...AVAILABILITY_FIXTURES, ...DATA_FIXTURES };
+export const EDGE_AND_AVAILABILITY_FIXTURES: AlertFixtures = { ...BENCHMARK_FIXTURES, ...AVAILABILITY_FIXTURES, ...DATA_FIXTURES };
