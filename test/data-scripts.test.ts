@@ -402,7 +402,26 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       // The bound, plus the segment being written.
       expect(keptMb).toBeLessThanOrEqual(boundMb + 16);
       expect(keptMb + recycledMb).toBeLessThanOrEqual(boundMb + maxWalMb);
-    }, 120_000);
+
+      // README, "A replica that fell too far behind": its directory emptied, it clones again.
+      // PostgreSQL 15 lets pg_basebackup -S take over the invalidated slot (it reserves WAL afresh).
+      for (const entry of readdirSync(file("pg-replica"))) rmSync(path.join(file("pg-replica"), entry), { recursive: true, force: true });
+      const recloned = start("postgres-replica-recloned", "postgres/entrypoint.sh", [
+        "replica",
+        ...["--data", file("pg-replica"), "--port", String(REPLICA_PORT), "--primary-host", "127.0.0.1"],
+        ...["--primary-port", String(PRIMARY_PORT), "--slot", "replica_1"],
+        ...["--replication-user", "replicator", "--replication-password-file", file("replication.pw"), "--run-as", "postgres", "--max-connections", "150"],
+      ]);
+      await waitFor("the re-cloned replica to serve", () => psql(REPLICA_PORT, "SELECT 1", rotated).stdout.trim() === "1", 60_000, [recloned]);
+      expect(psql(PRIMARY_PORT, "INSERT INTO t VALUES (100, 'after the re-clone')", rotated).status).toBe(0);
+      await waitFor("the re-cloned replica to stream a new row", () => psql(REPLICA_PORT, "SELECT v FROM t WHERE id = 100", rotated).stdout.trim() === "after the re-clone", 30_000, [recloned]);
+      let slotNow = "";
+      await waitFor("slot replica_1 active and reserved again", () => (slotNow = slot()).startsWith("true reserved"), 30_000, [recloned]).catch((error: Error) => {
+        throw new Error(`${error.message}; slot: ${slotNow}`);
+      });
+      console.log(`postgres WAL bound: the re-cloned replica streams, slot ${slotNow}`);
+      expect(await stop(recloned, "SIGINT", 20_000)).toBe(true);
+    }, 180_000);
   });
 
   describe("redis/entrypoint.sh and redis/sentinel-entrypoint.sh", () => {

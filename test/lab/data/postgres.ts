@@ -148,7 +148,14 @@ export function postgresScenarios(s: DataLabSession): void {
       await sql("primary", `INSERT INTO lab_replication (note) VALUES ('${token}')`);
       const again = await one("postgres-replica-2");
       await until("the re-cloned replica-2 has a row written after it", 180_000, 1_000, async () => ((await sql(again, `SELECT note FROM lab_replication WHERE note = '${token}'`).catch(() => "")) === token ? true : undefined));
-      await until("slot replica_2 active and reserved again", 60_000, 1_000, async () => ((await superuser("SELECT active || ' ' || wal_status FROM pg_replication_slots WHERE slot_name = 'replica_2'")) === "t reserved" ? true : undefined));
+      let slotNow = "";
+      await until("slot replica_2 active and reserved again", 60_000, 1_000, async () => {
+        // boolean || text reads "true"/"false".
+        slotNow = await superuser("SELECT active || ' ' || coalesce(wal_status, '-') FROM pg_replication_slots WHERE slot_name = 'replica_2'");
+        return slotNow === "true reserved" ? true : undefined;
+      }).catch((error: Error) => {
+        throw new Error(`${error.message}; slot replica_2: ${slotNow}`);
+      });
       return `bound ${boundMb} MB: ${segments * 16} MB of WAL in ${writeSeconds.toFixed(0)} s with replica-2 at 0; slot ${slot}; pg_wal keeps ${keptMb.toFixed(0)} MB (+ ${recycledMb.toFixed(0)} MB recycled segments); emptied and scaled back: cloned and streaming ${since(scaled).toFixed(0)} s later`;
     });
   }, 600_000);
