@@ -13,7 +13,7 @@ import { parse, stringify } from "yaml";
 import type { StackConfig } from "../config/schema";
 import { planStack } from "../topology/stack-plan";
 import { secretPath, type ServiceFile, type ServiceSpec } from "../topology/services";
-import { ALERT_FIXTURES, type AlertFixture } from "./support/alert-fixtures";
+import { ALERT_FIXTURES } from "./support/alert-fixtures";
 import {
   alertUnitTests,
   configFileArg,
@@ -21,6 +21,7 @@ import {
   containerFiles,
   monitoringTools,
   parseRenderedAlerts,
+  readUnitTestSection,
   referencedPaths,
   requiredTemplateLabels,
   rootedConfig,
@@ -29,12 +30,13 @@ import {
   runToolStdout,
   sectionsByFile,
   versionAtLeast,
+  unitTestFile,
   writePlannedFiles,
   type LoadedGroup,
   type PlannedFile,
   type RenderedAlert,
   type ToolRun,
-  type UnitTestFile,
+  type UnitTestRun,
 } from "./support/monitoring-tools";
 import { STACKS } from "./support/mocked-run";
 import { validatedStackConfig } from "./support/stack-config";
@@ -101,9 +103,8 @@ interface Prepared {
     readonly grafana: ServiceSpec;
     readonly prometheusConfig: string;
     readonly ruleFiles: readonly RuleFileUnderTest[];
-    /** Unit test files by group name. */
-    readonly proofFiles: ReadonlyMap<string, readonly string[]>;
-    readonly renderFiles: ReadonlyMap<string, readonly string[]>;
+    /** Unit test runs by rule group name. */
+    readonly unitRuns: ReadonlyMap<string, readonly WrittenRun[]>;
     readonly alertmanagerConfig: string;
     readonly grafanaRules: string;
     readonly alertsWithoutFixture: readonly string[];
@@ -153,19 +154,15 @@ function prepare(testCase: Case): Prepared {
     .filter((f) => f.target !== configTarget)
     .map((f) => ({ target: f.target, local: path.join(promRoot, f.target), groups: ruleGroups(files[f.file] as string) }));
   const missing = new Set<string>();
-  const proofFiles = new Map<string, readonly string[]>();
-  const renderFiles = new Map<string, readonly string[]>();
-  for (const [index, ruleFile] of ruleFiles.entries()) {
-    const content = files[(mon.prometheus.files ?? []).find((f) => f.target === ruleFile.target)?.file as ServiceFile] as string;
+  const unitRuns = new Map<string, readonly WrittenRun[]>();
+  for (const ruleFile of ruleFiles) {
     for (const group of ruleFile.groups) {
       const fixture = (alert: string) => {
         const make = ALERT_FIXTURES[alert];
         if (make === undefined) missing.add(alert);
         return make?.(testCase.config);
       };
-      const unit = sharedUnitTests(content, group, fixture, `${index}`);
-      proofFiles.set(group.name, unit.proof);
-      renderFiles.set(group.name, unit.render);
+      unitRuns.set(group.name, alertUnitTests({ group, fixture, name: group.name }).map(sharedRun));
     }
   }
 
@@ -194,8 +191,7 @@ function prepare(testCase: Case): Prepared {
       grafana: mon.grafana,
       prometheusConfig: configFile,
       ruleFiles,
-      proofFiles,
-      renderFiles,
+      unitRuns,
       alertmanagerConfig,
       grafanaRules,
       alertsWithoutFixture: [...missing].sort(),
@@ -203,24 +199,25 @@ function prepare(testCase: Case): Prepared {
   };
 }
 
+interface WrittenRun {
+  /** The unit test file. */
+  readonly file: string;
+  readonly run: UnitTestRun;
+}
+
 /**
- * The unit tests of a rule group, written once per distinct rule file and fixtures: stacks
- * whose group and fixtures come out the same share one run (each promtool test group costs
- * a TSDB and an evaluation loop).
+ * Each unit test run written once: stacks whose run comes out the same (rules, series and
+ * checks) share it, as each promtool test group costs a TSDB and an evaluation loop.
  */
-const unitTests = new Map<string, { readonly proof: readonly string[]; readonly render: readonly string[] }>();
-function sharedUnitTests(ruleContent: string, group: LoadedGroup, fixture: (alert: string) => AlertFixture | undefined, tag: string): { proof: readonly string[]; render: readonly string[] } {
-  const placeholder = "RULE_FILE";
-  const tests = alertUnitTests({ ruleFile: placeholder, group, fixture, name: group.name });
-  const key = createHash("sha256").update(ruleContent).update(JSON.stringify(tests)).digest("hex").slice(0, 16);
-  const known = unitTests.get(key);
+const unitRunFiles = new Map<string, WrittenRun>();
+function sharedRun(run: UnitTestRun): WrittenRun {
+  const key = createHash("sha256").update(JSON.stringify(run)).digest("hex").slice(0, 16);
+  const known = unitRunFiles.get(key);
   if (known) return known;
-  const unitDir = path.join(dir, "unit", `${group.name}-${tag}-${key}`);
-  const rules = write(path.join(unitDir, "rules.yml"), ruleContent);
-  const files = (kind: string, list: readonly UnitTestFile[]) =>
-    list.map((file) => write(path.join(unitDir, `${kind}-${file.evaluation_interval}.test.yml`), stringify({ ...file, rule_files: [rules] }, { lineWidth: 0 })));
-  const made = { proof: files("proof", tests.proof), render: files("render", tests.render) };
-  unitTests.set(key, made);
+  const unitDir = path.join(dir, "unit", `${run.ruleGroup.name}-${key}`);
+  const rules = write(path.join(unitDir, "rules.yml"), stringify({ groups: [run.ruleGroup] }, { lineWidth: 0 }));
+  const made = { file: write(path.join(unitDir, "test.yml"), stringify(unitTestFile(run, rules), { lineWidth: 0 })), run };
+  unitRunFiles.set(key, made);
   return made;
 }
 
@@ -235,7 +232,6 @@ interface Reports {
   readonly checkConfig: ToolRun;
   readonly checkRules: ToolRun;
   readonly testRules: ToolRun;
-  readonly render: ToolRun;
   readonly amCheck: ToolRun;
   readonly amWebhookCheck?: ToolRun;
   /** amtool's routing answers per case name. */
@@ -275,6 +271,39 @@ describe("monitoring tools", () => {
     expect(() => parseRenderedAlerts("    alertname: A, time: 1m, \n      Labels:{a=b}\n")).toThrow(/label set/);
     expect(requiredTemplateLabels("{{ $labels.slot_name }}{{ with $labels.instance }} on {{ . }}{{ end }}")).toEqual(["slot_name"]);
   });
+
+  it("the harness accepts only the render cases' expected mismatches from promtool test rules (anything else, or no section, is a failure)", () => {
+    const run: UnitTestRun = {
+      evaluationInterval: "5m",
+      ruleGroup: { name: "g", rules: [] },
+      test: { name: "g 5m: A firing, B silent", interval: "1m", input_series: [] },
+      renders: [{ alertname: "A", evalTime: "65m" }],
+    };
+    const render = [
+      "    name: g 5m: A firing, B silent,",
+      "    alertname: A, time: 1h5m, ",
+      "        exp:[], ",
+      "        got:[",
+      "            0:",
+      '              Labels:{alertname="A", severity="warning"}',
+      '              Annotations:{summary="6.0 days"}',
+      "            ]",
+    ];
+    // The shape of cmd/promtool/unittest.go v2.42.0's failed expression check.
+    const exprFailure = ['    expr: "count(ALERTS{alertname=\\"B\\"}) or vector(0)", time: 10m,', "        exp: {} 0", "        got: {} 1"];
+    const section = (status: string, ...blocks: string[][]) => ["Unit Testing:  /tmp/x/test.yml", status, ...blocks.flatMap((b) => [...b, ""]), ""].join("\n");
+    const ok = readUnitTestSection(section("  FAILED:", render), run);
+    expect(ok.unexpected).toEqual([]);
+    expect(ok.rendered.get("A")).toEqual([{ labels: { alertname: "A", severity: "warning" }, annotations: { summary: "6.0 days" } }]);
+    expect(readUnitTestSection(section("  SUCCESS"), run)).toEqual({ unexpected: [], rendered: new Map() });
+    expect(readUnitTestSection(section("  FAILED:", render, exprFailure), run).unexpected).toEqual([exprFailure.join("\n")]);
+    // The same render twice, another test's name, another time: not what this run expects.
+    expect(readUnitTestSection(section("  FAILED:", render, render), run).unexpected).toHaveLength(1);
+    expect(readUnitTestSection(section("  FAILED:", [render[0]?.replace("B silent", "B firing") ?? "", ...render.slice(1)]), run).unexpected).toHaveLength(1);
+    expect(readUnitTestSection(section("  FAILED:", [render[0] ?? "", render[1]?.replace("1h5m", "1h") ?? "", ...render.slice(2)]), run).unexpected).toHaveLength(1);
+    expect(readUnitTestSection(undefined, run).unexpected).toHaveLength(1);
+    expect(readUnitTestSection(section("  FAILED:", ["yaml: unmarshal errors:"]), run).unexpected).toEqual(["yaml: unmarshal errors:"]);
+  });
 });
 
 const versions = Object.entries(tools.versions)
@@ -299,11 +328,10 @@ describe.runIf(active)(`generated monitoring files, checked by ${versions || "pr
     // Later entries win: the rooted prometheus.yml replaces the copy laid out with the mounts.
     writePlannedFiles(planned);
     const lint = ["--lint=all", "--lint-fatal"];
-    const [checkConfig, checkRules, testRules, render, amCheck, amWebhookCheck, routes, webhookRoutes] = await Promise.all([
+    const [checkConfig, checkRules, testRules, amCheck, amWebhookCheck, routes, webhookRoutes] = await Promise.all([
       runTool("promtool", ["check", "config", ...lint, ...monitored.map((p) => mon(p).prometheusConfig)], out("check-config")),
       runTool("promtool", ["check", "rules", ...lint, ...monitored.flatMap((p) => [...mon(p).ruleFiles.map((r) => r.local), mon(p).grafanaRules])], out("check-rules")),
-      runTool("promtool", ["test", "rules", ...[...unitTests.values()].flatMap((u) => u.proof)], out("test-rules")),
-      runTool("promtool", ["test", "rules", ...[...unitTests.values()].flatMap((u) => u.render)], out("render")),
+      runTool("promtool", ["test", "rules", ...[...unitRunFiles.values()].map((u) => u.file)], out("test-rules")),
       runTool("amtool", ["check-config", ...monitored.map((p) => mon(p).alertmanagerConfig)], out("am-check")),
       webhookCheckable ? runTool("amtool", ["check-config", mon(webhook).alertmanagerConfig], out("am-webhook")) : Promise.resolve(undefined),
       Promise.all(monitored.map(async (p) => [p.name, await askRoutes(p)] as const)),
@@ -313,7 +341,6 @@ describe.runIf(active)(`generated monitoring files, checked by ${versions || "pr
       checkConfig,
       checkRules,
       testRules,
-      render,
       amCheck,
       routes: new Map(routes),
       ...(amWebhookCheck ? { amWebhookCheck } : {}),
@@ -321,8 +348,17 @@ describe.runIf(active)(`generated monitoring files, checked by ${versions || "pr
     };
   }, 60_000);
 
-  it("every batched run but the rendering one exits 0", () => {
-    for (const run of [reports.checkConfig, reports.checkRules, reports.testRules, reports.amCheck]) expect(run.status, describeRun(run)).toBe(0);
+  it("every batched check exits 0", () => {
+    for (const run of [reports.checkConfig, reports.checkRules, reports.amCheck]) expect(run.status, describeRun(run)).toBe(0);
+  });
+
+  it("promtool test rules reports on every unit test file and fails only on the render cases' expected mismatches", () => {
+    const sections = sectionsByFile(reports.testRules.output, /^Unit Testing: +(.+)$/);
+    const judged = [...unitRunFiles.values()].map(({ file, run }) => ({ file, ...readUnitTestSection(sections.get(file), run) }));
+    expect(judged.filter((j) => j.unexpected.length > 0).map((j) => `${j.file}:\n${j.unexpected.join("\n\n")}`), describeRun(reports.testRules)).toEqual([]);
+    // RulesUnitTest (v2.42.0) exits 1 when any file failed, here the renders (they expect nothing and get the firing alerts).
+    const renders = judged.some((j) => j.rendered.size > 0);
+    expect(reports.testRules.status, describeRun(reports.testRules)).toBe(renders ? 1 : 0);
   });
 
   it("every alert fixture belongs to an alert some configuration generates", () => {
@@ -375,19 +411,22 @@ describe.runIf(active)(`generated monitoring files, checked by ${versions || "pr
       for (const group of ruleFile.groups) {
         it(`rule group ${group.name}: every alert fires on its fixture once its for: has passed, and is not active just inside its threshold (promtool test rules)`, () => {
           const sections = sectionsByFile(reports.testRules.output, /^Unit Testing: +(.+)$/);
-          const files = m.proofFiles.get(group.name) ?? [];
-          expect(files.length).toBeGreaterThan(0);
-          for (const file of files) expect(sections.get(file), describeRun(reports.testRules)).toMatch(/^ {2}SUCCESS$/m);
+          const runs = m.unitRuns.get(group.name) ?? [];
+          expect(runs.length).toBeGreaterThan(0);
+          for (const { file, run } of runs) expect(readUnitTestSection(sections.get(file), run).unexpected, `${file}\n${describeRun(reports.testRules)}`).toEqual([]);
         });
 
         it(`rule group ${group.name}: the firing alerts carry their rules' labels and annotations render (templates run by promtool)`, () => {
-          const sections = sectionsByFile(reports.render.output, /^Unit Testing: +(.+)$/);
-          const rendered = parseRenderedAlerts((m.renderFiles.get(group.name) ?? []).map((file) => sections.get(file) ?? "").join(""));
+          const sections = sectionsByFile(reports.testRules.output, /^Unit Testing: +(.+)$/);
+          const rendered = new Map<string, RenderedAlert[]>();
+          for (const { file, run } of m.unitRuns.get(group.name) ?? []) {
+            for (const [alert, got] of readUnitTestSection(sections.get(file), run).rendered) rendered.set(alert, [...(rendered.get(alert) ?? []), ...got]);
+          }
           const alerts = new Map<string, LoadedGroup["rules"][number][]>();
           for (const rule of group.rules) if (rule.alert && ALERT_FIXTURES[rule.alert]) alerts.set(rule.alert, [...(alerts.get(rule.alert) ?? []), rule]);
           for (const [alert, rules] of alerts) {
             const got: RenderedAlert[] = rendered.get(alert) ?? [];
-            expect(got.length, `${alert}: promtool rendered no firing alert\n${describeRun(reports.render)}`).toBeGreaterThan(0);
+            expect(got.length, `${alert}: promtool rendered no firing alert\n${describeRun(reports.testRules)}`).toBeGreaterThan(0);
             for (const rule of rules) {
               // Each rule of that name fired at least once with its own labels.
               const own = got.filter((a) => Object.entries({ alertname: alert, ...rule.labels }).every(([k, v]) => a.labels[k] === v));

@@ -237,17 +237,27 @@ export const FIXTURE_INTERVAL = "1m";
 const evaluationIntervalFor = (holdMs: number, evalTimes: readonly string[]): string =>
   holdMs >= 3_600_000 && [holdMs, ...evalTimes.map(durationMs)].every((ms) => ms % 300_000 === 0) ? "5m" : "1m";
 
-/** One rule group's unit tests: one pair of files per evaluation interval its alerts need. */
-export interface AlertTests {
-  /** Must pass as it is: each alert fires on its firing case (with its rule's labels, not before its `for:`) and is not active at the eval time of its silent one. */
-  readonly proof: readonly UnitTestFile[];
-  /**
-   * Expects no alert at each firing case's eval time, so promtool prints the alerts it
-   * got, labels and annotations rendered by Prometheus' own template code (see
-   * parseRenderedAlerts). Fails by design; read, not asserted on its exit code.
-   */
-  readonly render: readonly UnitTestFile[];
+/**
+ * One promtool test group and the rules it evaluates, written as a rule file and a unit
+ * test file of its own (so stacks whose runs come out the same share one). It proves, and
+ * must pass: each of its alerts fires on its firing case (with its rule's labels, not
+ * before its `for:`) and is not active at the eval time of its silent one. It also holds,
+ * per firing case, an alert_rule_test that expects no alert at the case's eval time, so
+ * promtool prints the alerts it got, labels and annotations rendered by Prometheus' own
+ * template code (see readUnitTestSection): those mismatches, and only those, are expected.
+ * Rendering there costs no evaluation of its own: same series, same evaluation loop.
+ */
+export interface UnitTestRun {
+  readonly evaluationInterval: string;
+  /** The rule group as the test loads it: its rules verbatim, only those of the test's alerts when no rule reads another's output. */
+  readonly ruleGroup: LoadedGroup;
+  readonly test: UnitTestGroup;
+  /** The alert_rule_tests that expect nothing (alert name, eval time). */
+  readonly renders: readonly { readonly alertname: string; readonly evalTime: string }[];
 }
+
+/** The unit test file of a run, loading the rule file at `ruleFile`. */
+export const unitTestFile = (run: UnitTestRun, ruleFile: string): UnitTestFile => ({ rule_files: [ruleFile], evaluation_interval: run.evaluationInterval, tests: [run.test] });
 
 interface UnitCase {
   readonly alert: string;
@@ -287,19 +297,19 @@ function pack(cases: readonly UnitCase[]): UnitCase[][] {
 }
 
 /**
- * promtool unit tests for one rule group. Firing is asserted on ALERTS rather than with
- * `alert_rule_test`, which compares exp_labels and exp_annotations exactly
- * (cmd/promtool/unittest.go v2.42.0, testGroup.test: reflect.DeepEqual over labels and
- * annotations): annotations are templates of the measured value, which a fixture should
- * not have to predict to the digit. The rendered annotations are checked from `render`.
+ * promtool unit tests for one rule group, one run per test group. Firing is asserted on
+ * ALERTS rather than with `alert_rule_test`, which compares exp_labels and exp_annotations
+ * exactly (cmd/promtool/unittest.go v2.42.0, testGroup.test: reflect.DeepEqual over labels
+ * and annotations): annotations are templates of the measured value, which a fixture
+ * should not have to predict to the digit. The rendered annotations are read from the
+ * runs' expected render mismatches instead.
  */
 export function alertUnitTests(input: {
-  readonly ruleFile: string;
   readonly group: LoadedGroup;
   /** undefined: no fixture, no tests for that alert (the caller reports it). */
   readonly fixture: (alert: string) => AlertFixture | undefined;
   readonly name: string;
-}): AlertTests {
+}): UnitTestRun[] {
   const { group, name } = input;
   const byName = new Map<string, LoadedRule[]>();
   for (const rule of group.rules) if (rule.alert !== undefined) byName.set(rule.alert, [...(byName.get(rule.alert) ?? []), rule]);
@@ -338,27 +348,28 @@ export function alertUnitTests(input: {
       ...(beforeHold >= 0 ? [{ expr: `count(${alertsSelector(c.alert, { alertstate: "firing" })}) or vector(0)`, eval_time: promDuration(beforeHold), exp_samples: zero }] : []),
     ];
   };
-  const testGroup = (members: readonly UnitCase[], tag: string, body: (c: UnitCase) => Partial<UnitTestGroup>): UnitTestGroup => {
-    const parts = members.map(body);
+  // promtool evaluates every rule of the loaded group at every step (cmd/promtool/unittest.go
+  // v2.42.0, testGroup.test: g.Eval per step), its main cost. An alerting rule writes only
+  // ALERTS/ALERTS_FOR_STATE; when no rule reads those or is a recording rule, a rule's
+  // alerts are the same with or without its neighbours, so a test loads its own alerts' rules.
+  const independent = group.rules.every((r) => r.alert !== undefined && !mentions(r.expr, "ALERTS") && !mentions(r.expr, "ALERTS_FOR_STATE"));
+  const run = (members: readonly UnitCase[], interval: string): UnitTestRun => {
+    const firing = members.filter((c) => c.kind === "firing");
     return {
-      name: `${name} ${tag}: ${members.map((c) => `${c.alert} ${c.kind}`).join(", ")}`,
-      interval: FIXTURE_INTERVAL,
-      input_series: members.flatMap((c) => c.at.series),
-      ...(parts.some((p) => p.promql_expr_test) ? { promql_expr_test: parts.flatMap((p) => p.promql_expr_test ?? []) } : {}),
-      ...(parts.some((p) => p.alert_rule_test) ? { alert_rule_test: parts.flatMap((p) => p.alert_rule_test ?? []) } : {}),
+      evaluationInterval: interval,
+      ruleGroup: { ...group, rules: independent ? group.rules.filter((r) => members.some((c) => c.alert === r.alert)) : group.rules },
+      test: {
+        name: `${name} ${interval}: ${members.map((c) => `${c.alert} ${c.kind}`).join(", ")}`,
+        interval: FIXTURE_INTERVAL,
+        input_series: members.flatMap((c) => c.at.series),
+        promql_expr_test: members.flatMap(checks),
+        ...(firing.length > 0 ? { alert_rule_test: firing.map((c) => ({ eval_time: c.at.evalTime, alertname: c.alert, exp_alerts: [] })) } : {}),
+      },
+      renders: firing.map((c) => ({ alertname: c.alert, evalTime: c.at.evalTime })),
     };
   };
   const intervals = [...new Set(cases.map((c) => c.evaluationInterval))].sort();
-  const files = (kinds: readonly UnitCase["kind"][], body: (c: UnitCase) => Partial<UnitTestGroup>): UnitTestFile[] =>
-    intervals.map((interval) => ({
-      rule_files: [input.ruleFile],
-      evaluation_interval: interval,
-      tests: pack(cases.filter((c) => c.evaluationInterval === interval && kinds.includes(c.kind))).map((members, i) => testGroup(members, `${interval} #${i + 1}`, body)),
-    }));
-  return {
-    proof: files(["firing", "silent"], (c) => ({ promql_expr_test: checks(c) })),
-    render: files(["firing"], (c) => ({ alert_rule_test: [{ eval_time: c.at.evalTime, alertname: c.alert, exp_alerts: [] }] })),
-  };
+  return intervals.flatMap((interval) => pack(cases.filter((c) => c.evaluationInterval === interval)).map((members) => run(members, interval)));
 }
 
 // ---- what promtool printed ----
@@ -435,4 +446,42 @@ export function parseRenderedAlerts(output: string): Map<string, RenderedAlert[]
 export function requiredTemplateLabels(template: string): string[] {
   const optional = new Set([...template.matchAll(/\{\{-?\s*with\s+\$labels\.([a-zA-Z_]\w*)/g)].map((m) => m[1] as string));
   return [...new Set([...template.matchAll(/\$labels\.([a-zA-Z_]\w*)/g)].map((m) => m[1] as string))].filter((l) => !optional.has(l));
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * One run's section of a `promtool test rules` report, judged: the failures promtool
+ * reports (RulesUnitTest v2.42.0 prints "  FAILED:" and then each error followed by an
+ * empty line, or "  SUCCESS") are all expected renders, each at most once, or they are
+ * `unexpected`. An expected render is the error testGroup.test writes for an
+ * alert_rule_test mismatch: the test's name, "alertname: <a>, time: <t>,", "exp:[]" and a
+ * non-empty "got:". Anything else (a failed expression check, a rule evaluation error, a
+ * file promtool could not load, no section) is unexpected.
+ */
+export function readUnitTestSection(section: string | undefined, run: UnitTestRun): { readonly unexpected: readonly string[]; readonly rendered: Map<string, RenderedAlert[]> } {
+  if (section === undefined) return { unexpected: ["promtool printed no section for this file"], rendered: new Map() };
+  const [header = "", status = "", ...rest] = section.split("\n");
+  if (!header.startsWith("Unit Testing: ")) return { unexpected: [`not a unit test section: ${header}`], rendered: new Map() };
+  if (status === "  SUCCESS") {
+    const extra = rest.filter((l) => l.trim() !== "");
+    return { unexpected: extra.length > 0 ? [extra.join("\n")] : [], rendered: new Map() };
+  }
+  if (status !== "  FAILED:") return { unexpected: [`neither SUCCESS nor FAILED: ${status}`], rendered: new Map() };
+  const blocks = rest.join("\n").split(/\n\s*\n/).map((b) => b.replace(/^\n+|\n+$/g, "")).filter((b) => b.trim() !== "");
+  const pending = [...run.renders];
+  const unexpected: string[] = [];
+  const expected: string[] = [];
+  const shape = new RegExp(`^ {4}name: ${escapeRegExp(run.test.name)},\n {4}alertname: (\\S+), time: (\\S+), \n {8}exp:\\[\\], \n {8}got:\\[\n[\\s\\S]*\n {12}\\]$`);
+  for (const block of blocks) {
+    const match = shape.exec(block);
+    const at = match ? pending.findIndex((r) => r.alertname === match[1] && durationMs(r.evalTime) === durationMs(match[2] as string)) : -1;
+    if (at < 0) {
+      unexpected.push(block);
+      continue;
+    }
+    pending.splice(at, 1);
+    expected.push(block);
+  }
+  return { unexpected, rendered: parseRenderedAlerts(expected.join("\n")) };
 }
