@@ -231,8 +231,8 @@ export const FIXTURE_INTERVAL = "1m";
 /**
  * How often the unit tests evaluate the rules: evaluation steps are what a promtool test
  * costs. The stacks evaluate every 15 s; a minute gives the same firing and silence (the
- * fixtures change once a minute), and alerts that wait an hour or more are tested in a
- * file of their own evaluated every 5 minutes (their `for:` and eval times are multiples).
+ * fixtures change once a minute), and alerts that wait an hour or more are tested in
+ * runs of their own evaluated every 5 minutes (their `for:` and eval times are multiples).
  */
 const evaluationIntervalFor = (holdMs: number, evalTimes: readonly string[]): string =>
   holdMs >= 3_600_000 && [holdMs, ...evalTimes.map(durationMs)].every((ms) => ms % 300_000 === 0) ? "5m" : "1m";
@@ -411,8 +411,8 @@ export function parseLabelSet(text: string): Record<string, string> {
 }
 
 /**
- * The alerts promtool says it got, per alert name, from a failed `test rules` run of
- * AlertTests.render (one file's section). Its error text (cmd/promtool/unittest.go v2.42.0:
+ * The alerts promtool says it got, per alert name, from the render mismatches of a
+ * `test rules` run (see readUnitTestSection). Their error text (cmd/promtool/unittest.go v2.42.0:
  * "alertname: <name>, time: <t>," then "got:" and one "Labels:{...}" / "Annotations:{...}"
  * line pair per alert, values quoted by strconv.Quote, so one line each).
  */
