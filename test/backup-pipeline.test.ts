@@ -350,4 +350,17 @@ describe("backup-age alerts", () => {
     // Daily dumps: the alert waits a day and a half.
     expect(backupAgeLimitSeconds(validatedStackConfig("homelab"))).toBe(36 * 3600);
   });
+
+  it("with an off-site copy, the per-target rules differ by their target label and the stack plans", () => {
+    const config = validatedStackConfig("production", { backup: { offsite: { endpoint: "https://s3.backup.example.net", bucket: "far" } }, offsiteAccessKey: "a", offsiteSecretKey: "b" });
+    // Same name and labels twice is what promtool's duplicate-rule lint refuses (and planning did too).
+    const offsite = dataAlertRules(config).filter((r) => r.alert.startsWith("OffsiteCopy"));
+    expect(offsite.map((r) => [r.alert, r.labels.target])).toEqual([
+      ["OffsiteCopyTooOld", "medianest"],
+      ["OffsiteCopyMissing", "medianest"],
+      ["OffsiteCopyTooOld", "offsite"],
+      ["OffsiteCopyMissing", "offsite"],
+    ]);
+    expect(planStack(config).configFiles.files["prometheus-data-rules.yml"]).toContain("target: offsite");
+  });
 });

@@ -16,6 +16,11 @@ export function backupAgeLimitSeconds(config: StackConfig): number {
 /** Extra time an upload may take after its dump before OffsiteCopyTooOld fires. */
 const UPLOAD_GRACE_SECONDS = 30 * 60;
 
+/** Seconds after the newest uploaded dump before OffsiteCopyTooOld fires: the dump's limit plus the upload's grace. */
+export function offsiteCopyAgeLimitSeconds(config: StackConfig): number {
+  return backupAgeLimitSeconds(config) + UPLOAD_GRACE_SECONDS;
+}
+
 const minutes = (seconds: number): string => `${Math.round(seconds / 60)}m`;
 const hours = (seconds: number): string => `${+(seconds / 3600).toFixed(1)} h`;
 
@@ -28,7 +33,7 @@ export function backupTargets(config: StackConfig): { readonly target: string; r
 export function backupAlertRules(config: StackConfig): DataAlertRule[] {
   const db = config.services.postgres.database;
   const limit = backupAgeLimitSeconds(config);
-  const offsiteLimit = limit + UPLOAD_GRACE_SECONDS;
+  const offsiteLimit = offsiteCopyAgeLimitSeconds(config);
   const dumped = `medianest_backup_last_success_timestamp_seconds{database="${db}"}`;
   const rules: DataAlertRule[] = [
     {
@@ -54,6 +59,8 @@ export function backupAlertRules(config: StackConfig): DataAlertRule[] {
       },
     },
   ];
+  // One rule per target, all of one name: the target label (also on the alert, from the
+  // expression) tells them apart, for promtool's duplicate-rule lint and dataAlertRules.
   for (const { target, bucket } of backupTargets(config)) {
     const uploaded = `medianest_backup_offsite_newest_dump_timestamp_seconds{database="${db}",target="${target}"}`;
     rules.push(
@@ -61,7 +68,7 @@ export function backupAlertRules(config: StackConfig): DataAlertRule[] {
         alert: "OffsiteCopyTooOld",
         expr: `time() - max by (database, target) (${uploaded}) > ${offsiteLimit}`,
         for: "10m",
-        labels: { severity: "critical", component: "backup" },
+        labels: { severity: "critical", component: "backup", target },
         annotations: {
           summary: `The newest dump of ${db} in ${bucket} (${target}) is older than ${hours(offsiteLimit)}`,
           description: `backup-upload copies each dump within about a poll of it being written; the newest copy in ${bucket} is {{ $value | humanizeDuration }} old. A lost backup host would lose everything newer.`,
@@ -72,7 +79,7 @@ export function backupAlertRules(config: StackConfig): DataAlertRule[] {
         alert: "OffsiteCopyMissing",
         expr: `absent(${uploaded})`,
         for: minutes(2 * 3600),
-        labels: { severity: "warning", component: "backup" },
+        labels: { severity: "warning", component: "backup", target },
         annotations: {
           summary: `No upload of ${db} to ${bucket} (${target}) is known`,
           description: "backup-upload writes the newest uploaded dump's time after every round; none reached Prometheus.",

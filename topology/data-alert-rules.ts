@@ -7,7 +7,8 @@ import type { AlertRule } from "./alert-rules";
 import { backupAlertRules } from "./backup-alert-rules";
 import { postgresAlertRules } from "./postgres-alert-rules";
 
-export type DataAlertRule = AlertRule<{ readonly component: string }>;
+/** `target`: the upload target of the per-target backup rules (topology/backup-alert-rules.ts). */
+export type DataAlertRule = AlertRule<{ readonly component: string; readonly target?: string }>;
 
 export const DATA_ALERT_GROUP = "medianest-data";
 
@@ -17,10 +18,14 @@ export function dataAlertRules(config: StackConfig): DataAlertRule[] {
     ...postgresAlertRules(config),
     ...backupAlertRules(config),
   ];
-  const names = new Set<string>();
-  for (const { alert } of rules) {
-    if (names.has(alert)) throw new Error(`duplicate data alert "${alert}"`);
-    names.add(alert);
+  // Rules may share a name (one per backup target) but not name and labels: promtool's
+  // duplicate-rule lint (cmd/promtool/main.go v2.42.0, checkDuplicates) compares exactly these,
+  // and two such rules would write the same ALERTS series.
+  const identities = new Set<string>();
+  for (const { alert, labels } of rules) {
+    const identity = JSON.stringify([alert, Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))]);
+    if (identities.has(identity)) throw new Error(`duplicate data alert "${alert}" with labels ${JSON.stringify(labels)}`);
+    identities.add(identity);
   }
   return rules;
 }
