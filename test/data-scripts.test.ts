@@ -24,6 +24,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataHarness, sleep, type ScriptProcess } from "./support/data-harness";
+import { WAL_RETENTION_SQL, walRetentionMb } from "./support/wal-retention";
 
 const SCRIPTS = path.resolve(__dirname, "..", "scripts");
 const PG_BIN = "/usr/lib/postgresql/15/bin";
@@ -392,10 +393,7 @@ describe.runIf(haveBinaries || required)("data-tier container scripts on Debian'
       sql("CHECKPOINT");
       // Past the bound the slot is invalidated (the replica needs a fresh clone) and its WAL removed.
       const after = slot();
-      // Segments up to the current one are kept WAL; later names are recycled files waiting for reuse.
-      const [keptMb, recycledMb] = sql(
-        "SELECT coalesce(sum(size) FILTER (WHERE name <= pg_walfile_name(pg_current_wal_lsn())), 0) / 1048576 || ' ' || coalesce(sum(size) FILTER (WHERE name > pg_walfile_name(pg_current_wal_lsn())), 0) / 1048576 FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'",
-      ).split(" ").map(Number);
+      const [keptMb, recycledMb] = walRetentionMb(sql(WAL_RETENTION_SQL));
       const maxWalMb = Number(sql("SELECT setting::int FROM pg_settings WHERE name = 'max_wal_size'"));
       console.log(`postgres WAL bound ${boundMb} MB: ${segments * 16} MB of WAL written with replica_1 stopped; slot after a checkpoint: ${after}; pg_wal keeps ${keptMb.toFixed(0)} MB of WAL, plus ${recycledMb.toFixed(0)} MB of recycled segments (reused, never more than max_wal_size ${maxWalMb} MB)`);
       expect(after).toMatch(/^false lost /);

@@ -10,6 +10,9 @@ import * as path from "node:path";
 export const SCRIPTS = path.resolve(__dirname, "..", "..", "scripts");
 export const PG_BIN = "/usr/lib/postgresql/15/bin";
 
+/** Local ports for client connections in the test's namespace: below every port a test server listens on. */
+const EPHEMERAL_PORTS = "20000 29999";
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function works(command: string, args: string[]): boolean {
@@ -47,6 +50,11 @@ export class DataHarness {
     chmodSync(this.runDir, 0o1777);
     if (spawnSync("ip", ["netns", "add", this.ns]).status !== 0) throw new Error(`ip netns add ${this.ns} failed`);
     spawnSync("ip", ["-n", this.ns, "link", "set", "lo", "up"]);
+    // The servers' ports (55432-56398) lie in Linux's default ephemeral range (32768-60999):
+    // a client connection that got one as its local port makes a later listen on it fail
+    // with "Address already in use" (seen in CI). The range is per network namespace.
+    const range = spawnSync("ip", ["netns", "exec", this.ns, "sh", "-c", `echo "${EPHEMERAL_PORTS}" > /proc/sys/net/ipv4/ip_local_port_range`]);
+    if (range.status !== 0) throw new Error(`setting ip_local_port_range in ${this.ns} failed: ${String(range.stderr)}`);
   }
 
   /** Stops every process (its signal, then SIGKILL), removes the namespace and the files. */

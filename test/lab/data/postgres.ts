@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { expect, it } from "vitest";
 import { runOverSsh } from "../commands";
 import type { LabHost } from "../lab-hosts";
+import { WAL_RETENTION_SQL, walRetentionMb } from "../../support/wal-retention";
 import { flagValue, recordedSpec } from "../lab-swarm";
 import { since, until } from "./probes";
 import type { DataLabSession, TaskRef } from "./session";
@@ -127,12 +128,7 @@ export function postgresScenarios(s: DataLabSession): void {
       const writeSeconds = since(writing);
       await superuser("CHECKPOINT");
       const slot = await superuser("SELECT coalesce(wal_status, '-') FROM pg_replication_slots WHERE slot_name = 'replica_2'");
-      // Segments up to the current one are kept WAL; later names are recycled files waiting for reuse.
-      const [keptMb, recycledMb] = (
-        await superuser(
-          "SELECT coalesce(sum(size) FILTER (WHERE name <= pg_walfile_name(pg_current_wal_lsn())), 0) / 1048576 || ' ' || coalesce(sum(size) FILTER (WHERE name > pg_walfile_name(pg_current_wal_lsn())), 0) / 1048576 FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'",
-        )
-      ).split(" ").map(Number);
+      const [keptMb, recycledMb] = walRetentionMb(await superuser(WAL_RETENTION_SQL));
       expect(slot, "replica_2's slot after writing past the bound").toBe("lost");
       expect(keptMb).toBeLessThanOrEqual(boundMb + 16);
       // The other replica still confirms commits (synchronous commit: ANY 1).
