@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./support/mocked-run";
+import { NEEDS_OWN_PROCESS, SHARED_PROCESS_TESTS } from "./support/shared-process-tests";
 
 /** Each layer and the layers it may import (besides itself). */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
@@ -79,5 +80,14 @@ describe("layers", () => {
     expect(cycles).toEqual([]);
     // The table itself has no cycle, and the check sees real imports.
     expect(edges.has("topology>config") && edges.has("components>topology")).toBe(true);
+  });
+});
+
+describe("test files that share a worker process (vitest.config.mts)", () => {
+  it.each(SHARED_PROCESS_TESTS)("%s starts no Pulumi mock runtime and mocks no module", (file) => {
+    const text = readFileSync(path.join(REPO_ROOT, file), "utf8");
+    // The guard's own file names the patterns in its test, not in code that runs them.
+    const code = file === "test/layering.test.ts" ? text.replace(/^.*NEEDS_OWN_PROCESS.*$/gm, "") : text;
+    expect(NEEDS_OWN_PROCESS.exec(code)?.[0] ?? null).toBeNull();
   });
 });
