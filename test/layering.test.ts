@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./support/mocked-run";
-import { NEEDS_OWN_PROCESS, SHARED_PROCESS_TESTS } from "./support/shared-process-tests";
+import SHARED_PROCESS from "./support/shared-process-tests.json";
 
 /** Each layer and the layers it may import (besides itself). */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
@@ -83,8 +83,11 @@ describe("layers", () => {
   });
 });
 
-describe("test files that share a worker process (vitest.config.mts)", () => {
-  it.each(SHARED_PROCESS_TESTS)("%s starts no Pulumi mock runtime and mocks no module", (file) => {
+/** What a shared-process test file must not contain: process-global Pulumi or module state. */
+const NEEDS_OWN_PROCESS = /\b(mockedRun|runOf|setMocks|vi\.(mock|doMock|stubEnv|stubGlobal|resetModules))\b|@pulumi\/pulumi/;
+
+describe("test files that share a worker process (vitest.config.mts, test/support/shared-process-tests.json)", () => {
+  it.each(SHARED_PROCESS.files)("%s starts no Pulumi mock runtime and mocks no module", (file) => {
     const text = readFileSync(path.join(REPO_ROOT, file), "utf8");
     // The guard's own file names the patterns in its test, not in code that runs them.
     const code = file === "test/layering.test.ts" ? text.replace(/^.*NEEDS_OWN_PROCESS.*$/gm, "") : text;
