@@ -146,6 +146,14 @@ describe("redis_exporter's password file and scrape jobs", () => {
     expect(JSON.parse(renderDerivedSecret(homelab.template, ["pw"], homelab.encoding))).toEqual({ "redis://tasks.redis-master:6379": "pw" });
   });
 
+  it("the Redis exporter, whose image is FROM scratch (no shell, no wget), carries no health check it cannot run", () => {
+    for (const stack of ["production", "homelab"] as const) {
+      const exporter = servicesOf(planOf(stack).plan.services).find((s) => s.name === "redis-exporter");
+      expect(exporter, stack).toBeDefined();
+      expect(exporter?.healthcheck, stack).toBeUndefined();
+    }
+  });
+
   it("the exporter reads the app's Redis address with that file, and the sentinels through its /scrape endpoint", () => {
     const { plan } = planOf("production");
     const exporter = servicesOf(plan.services).find((s) => s.name === "redis-exporter");

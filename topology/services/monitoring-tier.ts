@@ -69,7 +69,7 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
     image: string,
     run: { env: Record<string, string>; entrypoint?: readonly string[]; args?: readonly string[] },
     secret: SecretName,
-    port: number,
+    healthcheck: HealthcheckSpec | undefined,
   ) =>
     service(base, role, {
       name: role,
@@ -80,7 +80,7 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
       secrets: [secret],
       scripts: [],
       mounts: [],
-      healthcheck: wgetHealth(port, "/"),
+      ...(healthcheck ? { healthcheck } : {}),
     });
   return {
     prometheus: service(base, "prometheus", {
@@ -180,7 +180,8 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
         },
       },
       "postgres-password",
-      PORTS.postgresExporter,
+      // Its image is busybox-based (Dockerfile FROM quay.io/prometheus/busybox): wget is there.
+      wgetHealth(PORTS.postgresExporter, "/"),
     ),
     redisExporter: exporter(
       "redis-exporter",
@@ -189,7 +190,11 @@ export function monitoringTier(base: Base): MonitoringTier | undefined {
       // password file is JSON keyed by address (secret-sources.ts redisExporterPasswords).
       { env: { REDIS_PASSWORD_FILE: secretPath("redis-exporter-passwords") }, args: [`--redis.addr=${redisExporterDataUri(config)}`] },
       "redis-exporter-passwords",
-      PORTS.redisExporter,
+      // No health check: the default image (redis_exporter v1.76.0 Dockerfile, target
+      // scratch-release) holds only the binary and CA certificates, so a wget check would
+      // fail every time and Swarm would kill the task as unhealthy. Prometheus's TargetDown
+      // and ServiceTasksMissing watch it instead.
+      undefined,
     ),
   };
 }
