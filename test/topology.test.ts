@@ -161,6 +161,6 @@ describe("storage layout", () => {
       "grafana",
     ]);
     expect(planStack(configOf("homelab")).swarm.statefulServices).toContain("minio");
-    expect(planStack(configOf("lab")).swarm.statefulServices).toEqual(["postgres-primary", "postgres-replica-1", "postgres-replica-2", "redis-master"]);
+    expect(planStack(configOf("lab")).swarm.statefulServices).toEqual(["postgres-primary", "postgres-replica-1", "postgres-replica-2", "redis-master", "prometheus", "alertmanager", "grafana"]);
   });
 });

@@ -189,6 +189,7 @@ export const FAKE_CONFIG_SECRETS = {
   cloudflareApiToken: "FAKECFAPITOKEN0001",
   cloudflareDnsToken: "FAKECFDNSTOKEN0001",
   alertSmtpPassword: "FAKESMTPPASSWORD0001",
+  alertSlackWebhookUrl: "http://198.18.0.1:9093/FAKE",
 } as const;
 
 /** The secrets each sample stack's README tells the operator to set. */
@@ -197,7 +198,7 @@ const STACK_SECRETS: Record<StackName, readonly (keyof typeof FAKE_CONFIG_SECRET
   homelab: ["cloudflareApiToken"],
   cluster: [],
   production: ["s3AccessKey", "s3SecretKey", "cloudflareApiToken", "cloudflareDnsToken", "alertSmtpPassword"],
-  lab: ["s3AccessKey", "s3SecretKey"],
+  lab: ["s3AccessKey", "s3SecretKey", "alertSlackWebhookUrl"],
 };
 
 export async function mockedRun(stack: StackName, options: MockedRunOptions = {}): Promise<MockedRun> {

@@ -3,7 +3,8 @@
 // commands; the program's own Postgres, Redis/Sentinel and backend services (a mocked run
 // of the `lab` stack, through the strict translator, with their secrets and script configs)
 // run on a data image debootstrapped from Debian's packages (data-image.ts) and the busybox
-// stand-in. The session and its probes are in data/session.ts and data/probes.ts; each
+// stand-in; its Prometheus, Alertmanager and exporters on monitoring images made the same way
+// (monitoring-image.ts). The session and its probes are in data/session.ts and data/probes.ts; each
 // scenario file registers its checks, in the order below (later ones build on earlier
 // ones' state). Prints a summary table at the end.
 // Needs root (skipped otherwise, unless REQUIRE_LAB=1); cleans up like lab.test.ts.
@@ -14,6 +15,7 @@ import { contractScenario } from "./data/contract";
 import { deployScenario } from "./data/deploy";
 import { failoverScenario } from "./data/failover";
 import { managerLossScenario } from "./data/manager-loss";
+import { monitoringScenario } from "./data/monitoring";
 import { postgresScenarios } from "./data/postgres";
 import { redisScenario } from "./data/redis";
 import { rolloutScenarios } from "./data/rollouts";
@@ -38,6 +40,7 @@ describe.runIf(!unavailable || required)("test lab, part 2: the data tier and th
 
   deployScenario(session);
   contractScenario(session);
+  monitoringScenario(session);
   postgresScenarios(session);
   redisScenario(session);
   rolloutScenarios(session);

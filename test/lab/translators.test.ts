@@ -17,6 +17,9 @@ import { parseDebianMirror } from "./data-image";
 import { replayInEngineOrder } from "./engine-order";
 import { diffPaths } from "./lab-swarm";
 import { STANDIN_IMAGE, STANDIN_NO_HEALTH, STANDIN_V2 } from "./standin-image";
+import { MONITORING_IMAGES, REDIS_EXPORTER_IMAGE } from "./monitoring-image";
+import { MONITORING } from "./data/monitoring";
+import { validatedStackConfig } from "../support/stack-config";
 
 const refsFor = stubRefs;
 
@@ -159,7 +162,7 @@ describe("lab translators", () => {
     expect(invocation.line).toBe("bash -s -- --owner swarm-member-lab-4 --role worker --leader-addr 198.18.0.11 --advertise-addr 198.18.0.14 --listen-addr 198.18.0.14 --cluster-id abc123");
     expect(invocation.stdin.startsWith("MEDIANEST_JOIN_TOKEN='SWMTKN-1-realworker'\n#!/usr/bin/env bash\n")).toBe(true);
     const remove = commands.find((c) => c.name === "swarm-node-lab-2")?.delete ?? "";
-    expect(substitutePlaceholders(remove, placeholders, real)).toMatch(/ \| base64 -d \| bash -s -- --owner swarm-node-lab-2 --node-id n2 --drain-timeout 300 --stateful postgres-primary --stateful postgres-replica-1 --stateful postgres-replica-2 --stateful redis-master$/);
+    expect(substitutePlaceholders(remove, placeholders, real)).toMatch(/ \| base64 -d \| bash -s -- --owner swarm-node-lab-2 --node-id n2 --drain-timeout 300 --stateful postgres-primary --stateful postgres-replica-1 --stateful postgres-replica-2 --stateful redis-master --stateful prometheus --stateful alertmanager --stateful grafana$/);
     // Whole tokens only; a placeholder without a real value, or one left behind, fails.
     expect(substitutePlaceholders("x n-2x n-2", new Map([["a", "n-2"]]), new Map([["a", "real"]]))).toBe("x n-2x real");
     expect(() => substitutePlaceholders("bash -s -- cluster-0001", placeholders, new Map())).toThrow(/no real value for placeholder clusterId/);
@@ -238,6 +241,16 @@ describe("lab translators", () => {
     expect(STANDIN_V2.files?.["www/api/health"]).toContain('"version":"2"');
     expect(STANDIN_NO_HEALTH.omit).toContain("www/api/health");
     expect(new Set([STANDIN_IMAGE, STANDIN_V2.image, STANDIN_NO_HEALTH.image]).size).toBe(3);
+  });
+
+  it("the lab stack's monitoring images are the ones the lab builds, and the data lab runs every monitoring service they serve", () => {
+    const images = validatedStackConfig("lab").images;
+    const built: Record<string, string> = { ...Object.fromEntries(Object.entries(MONITORING_IMAGES).map(([key, { image }]) => [key, image])), redisExporter: REDIS_EXPORTER_IMAGE.image };
+    for (const [key, image] of Object.entries(built)) expect(images[key as keyof typeof images], `images.${key}`).toBe(image);
+    const run = runs.get("lab") as MockedRun;
+    const imageOf = (r: { inputs: Record<string, unknown> }) => (r.inputs.taskSpec as { containerSpec?: { image?: string } } | undefined)?.containerSpec?.image ?? "";
+    const served = run.ofType("docker:index/service:Service").filter((r) => Object.values(built).includes(imageOf(r)));
+    expect(served.map((r) => r.name).sort()).toEqual([...MONITORING].sort());
   });
 
   it("bind-mounts every path the host scripts write to", () => {

@@ -70,7 +70,7 @@ export function contractScenario(s: DataLabSession): void {
     const { objects, requireStep, check, lab } = s;
     requireStep("deployed");
     await check("contract: /metrics with the program's token -> 200; without -> 401", async () => {
-      // What Prometheus sends (the lab stack runs no monitoring; the plan's scrape job says it):
+      // What Prometheus sends (the plan's scrape job; monitoring.ts shows Prometheus scraping it):
       // the file its job names, which is where the metrics_token secret is mounted.
       const plan = planStack(validatedStackConfig("lab"));
       const job = scrapeTargets(plan.config, plan.topology, servicesOf(plan.services)).find((t) => t.job === "medianest-backend");

@@ -7,12 +7,14 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { mockedRun, testConfig, type MockedRun } from "../../support/mocked-run";
+import { AlertReceiver } from "../alert-receiver";
 import { buildDataImageTar, importDataImage } from "../data-image";
 import type { Engine } from "../engine";
 import { Lab, labLeftovers, type LabHost } from "../lab-hosts";
 import { applyObjects, formSwarm, labStackConfig, taskFilter, type AppliedObjects, type EngineService, type FormedSwarm, type SwarmTask } from "../lab-swarm";
 import { updateServiceLikeProvider } from "../provider-apply";
 import type { ServiceTranslation } from "../service-spec";
+import { buildMonitoringImageTars, importMonitoringImages } from "../monitoring-image";
 import { STANDIN_IMAGE, STANDIN_NO_HEALTH, STANDIN_V2, buildStandinTar, importStandin } from "../standin-image";
 import { since, summaryTable, until, type SummaryRow } from "./probes";
 
@@ -51,6 +53,8 @@ export class DataLabSession {
   readonly done = new Set<string>();
   private readonly rows: SummaryRow[] = [];
   private readonly started = Date.now();
+  /** Where the stack's Alertmanager sends (its Slack receiver's URL, the secret alertSlackWebhookUrl). */
+  readonly alerts = new AlertReceiver();
   /** The manager the runner talks to (changes while the first one is down). */
   managerName = this.hostEntries.find((h) => h.role === "manager")?.name ?? "lab-1";
 
@@ -150,12 +154,20 @@ export class DataLabSession {
     }
     const started = Date.now();
     this.lab = await Lab.up(this.hostEntries.map((h) => ({ name: h.name, address: h.address })));
-    this.config = labStackConfig(this.lab, this.stackConfig);
+    await this.alerts.start();
+    this.config = { ...labStackConfig(this.lab, this.stackConfig), "medianest:alertSlackWebhookUrl": this.alerts.url };
     this.run = await mockedRun("lab", { config: this.config });
-    // The data image builds (or comes from the cache) while the swarm forms.
-    const [formed, dataImage] = await Promise.all([formSwarm(this.lab, this.run), buildDataImageTar(path.join(this.lab.runDir, "data-image"))]);
+    // The images build (or come from the cache) while the swarm forms: one debootstrap at a
+    // time, as two would contend for the same two cores and the mirror.
+    const images = (async () => {
+      const data = await buildDataImageTar(path.join(this.lab.runDir, "data-image"));
+      const monitoring = await buildMonitoringImageTars(path.join(this.lab.runDir, "monitoring-image"));
+      return { data, monitoring };
+    })();
+    const [formed, { data: dataImage, monitoring: monitoringImage }] = await Promise.all([formSwarm(this.lab, this.run), images]);
     this.swarm = formed;
-    console.log(`swarm formed, data image ${dataImage.cached ? "cached" : `built in ${dataImage.seconds.toFixed(0)} s`} (${dataImage.tar}): ${since(started).toFixed(1)} s`);
+    const built = (image: { cached: boolean; seconds: number }) => (image.cached ? "cached" : `built in ${image.seconds.toFixed(0)} s`);
+    console.log(`swarm formed, data image ${built(dataImage)} (${dataImage.tar}), monitoring images ${built(monitoringImage)} (${monitoringImage.tar}): ${since(started).toFixed(1)} s`);
     const standins = [
       { name: STANDIN_IMAGE, image: buildStandinTar() },
       { name: STANDIN_V2.image, image: buildStandinTar(STANDIN_V2) },
@@ -166,16 +178,18 @@ export class DataLabSession {
       this.lab.hosts.map(async (h) => {
         for (const s of standins) await importStandin(h.engine, s.image, s.name);
         await importDataImage(h.engine, dataImage);
+        await importMonitoringImages(h.engine, monitoringImage);
       }),
     );
     console.log(`images imported on ${this.lab.hosts.length} hosts: ${since(importStarted).toFixed(1)} s`);
     this.objects = await applyObjects(this.mgr(), this.run);
-    this.rows.push({ check: "setup: hosts, swarm (program's commands), images, networks/secrets/configs", result: "pass", seconds: since(started), detail: `data image ${dataImage.cached ? "cached" : `built ${dataImage.seconds.toFixed(0)} s`}` });
+    this.rows.push({ check: "setup: hosts, swarm (program's commands), images, networks/secrets/configs", result: "pass", seconds: since(started), detail: `data image ${built(dataImage)}, monitoring images ${built(monitoringImage)}` });
   }
 
   /** Prints the summary, takes the lab down and returns what it left behind (nothing, or a failure). */
   tearDown(): string[] {
     console.log(`\n${summaryTable(this.rows, since(this.started))}\n`);
+    void this.alerts.stop();
     if (!this.lab) return [];
     const log = this.lab.down();
     const left = labLeftovers();
