@@ -8,6 +8,7 @@
 import * as net from "node:net";
 import { expect, it } from "vitest";
 import { parse } from "yaml";
+import { MEDIANEST_CONTRACT } from "../../../domain/app-contract";
 import { scrapeTargets } from "../../../topology/generated-files";
 import { servicesOf } from "../../../topology/services";
 import { planStack } from "../../../topology/stack-plan";
@@ -19,7 +20,7 @@ import { recordedSpec } from "../lab-swarm";
 import { createServiceLikeProvider } from "../provider-apply";
 import { STANDIN_IMAGE } from "../standin-image";
 import { since, until } from "./probes";
-import type { DataLabSession, TaskRef } from "./session";
+import { BACKEND, type DataLabSession, type TaskRef } from "./session";
 
 /** The monitoring services the lab runs; Grafana and cAdvisor have no Debian package. */
 export const MONITORING = ["prometheus", "alertmanager", "node-exporter", "postgres-exporter", "redis-exporter"];
@@ -82,7 +83,8 @@ function connectFromRunner(host: string, port: number, timeoutMs = 3_000): Promi
 export function monitoringScenario(s: DataLabSession): void {
   /** Prometheus's HTTP API, asked inside its own task (busybox wget, as its health check does). */
   const promApi = async <T>(prom: TaskRef, path: string): Promise<T> => {
-    const result = await prom.host.engine.exec(prom.containerId, ["wget", "-q", "-T", "5", "-O-", `http://127.0.0.1:${PROMETHEUS_PORT}${path}`], 15_000);
+    // Bounded by timeout(1): Debian's busybox 1.35 wget crashes (SIGSEGV) on its own -T.
+    const result = await prom.host.engine.exec(prom.containerId, ["timeout", "10", "wget", "-q", "-O-", `http://127.0.0.1:${PROMETHEUS_PORT}${path}`], 15_000);
     if (result.code !== 0) throw new Error(`prometheus ${path}: exit ${result.code}: ${result.output.slice(0, 200)}`);
     const answer = JSON.parse(result.output) as { status: string; data: T };
     if (answer.status !== "success") throw new Error(`prometheus ${path}: ${result.output.slice(0, 200)}`);
@@ -207,12 +209,22 @@ export function monitoringScenario(s: DataLabSession): void {
       const address = addressOn(prom.task, "monitor-net");
       const client = lab.host("lab-2").engine;
       const results: string[] = [];
+      /** A GET from a one-shot container on `network`: its exit code and what wget said. */
+      const get = (network: string, url: string) => client.probe(STANDIN_IMAGE, ["timeout", "8", "wget", "-q", "-O-", url], network);
+      // A refusal must be the network's: wget could not connect or resolve, or timed out (not a crash).
+      const refusedByNetwork = (r: { code: number; output: string }) => (r.code === 1 && /can't connect|bad address|No route|unreachable|timed out/i.test(r.output)) || r.code === 143 || r.code === 124;
       for (const network of ["frontend-net", "database-net"]) {
-        const byAddress = await client.probe(STANDIN_IMAGE, ["timeout", "8", "wget", "-q", "-T", "5", "-O-", `http://${address}:${PROMETHEUS_PORT}/-/healthy`], network);
-        expect(byAddress.code, `${network} -> ${address}:${PROMETHEUS_PORT}: ${byAddress.output}`).not.toBe(0);
-        const byName = await client.probe(STANDIN_IMAGE, ["timeout", "8", "wget", "-q", "-T", "5", "-O-", `http://tasks.prometheus:${PROMETHEUS_PORT}/-/healthy`], network);
-        expect(byName.code, `${network} -> tasks.prometheus: ${byName.output}`).not.toBe(0);
-        results.push(`${network}: by address and by name refused`);
+        // The same probe reaches what that network does carry: it can succeed.
+        const control = network === "frontend-net" ? `http://tasks.${BACKEND}:${MEDIANEST_CONTRACT.backend.port}${MEDIANEST_CONTRACT.backend.healthPath}` : undefined;
+        if (control) {
+          const reached = await get(network, control);
+          expect(reached.code, `${network} -> ${control}: ${reached.output}`).toBe(0);
+        }
+        const byAddress = await get(network, `http://${address}:${PROMETHEUS_PORT}/-/healthy`);
+        expect(refusedByNetwork(byAddress), `${network} -> ${address}:${PROMETHEUS_PORT}: exit ${byAddress.code}: ${byAddress.output}`).toBe(true);
+        const byName = await get(network, `http://tasks.prometheus:${PROMETHEUS_PORT}/-/healthy`);
+        expect(refusedByNetwork(byName), `${network} -> tasks.prometheus: exit ${byName.code}: ${byName.output}`).toBe(true);
+        results.push(`${network}: ${control ? "backend reached, " : ""}Prometheus by address (exit ${byAddress.code}) and by name (exit ${byName.code}) not`);
       }
       const fromRunner = await connectFromRunner(prom.host.address, PROMETHEUS_PORT);
       expect(fromRunner, `${BRIDGE_ADDRESS} -> ${prom.host.name}:${PROMETHEUS_PORT}`).not.toBe("open");
