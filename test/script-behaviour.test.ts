@@ -87,7 +87,8 @@ describe.runIf(haveNetns || required)("firewall.sh in a network namespace", () =
     const swarmRules = spawnSync(inNs[0], [...inNs.slice(1), "iptables", "-S", "MEDIANEST-SWARM"], { encoding: "utf8" }).stdout;
     for (const peer of plan.nodes.map((n) => n.address)) {
       expect(swarmRules).toContain(`-A MEDIANEST-SWARM -s ${peer}/32 -p tcp -m tcp --dport 2377 -j ACCEPT`);
-      expect(swarmRules).toContain(`-A MEDIANEST-SWARM -s ${peer}/32 -p udp -m udp --dport 4789 -j ACCEPT`);
+      // Encrypted overlays: a peer's VXLAN goes on to Docker's own rules (see the packet test below).
+      expect(swarmRules).toContain(`-A MEDIANEST-SWARM -s ${peer}/32 -p udp -m udp --dport 4789 -j RETURN`);
       expect(swarmRules).toContain(`-A MEDIANEST-SWARM -s ${peer}/32 -p esp -j ACCEPT`);
     }
     expect(swarmRules).toContain("-A MEDIANEST-SWARM -p tcp -m tcp --dport 2377 -j DROP");
@@ -100,6 +101,52 @@ describe.runIf(haveNetns || required)("firewall.sh in a network namespace", () =
     expect(third.stdout).toMatch(/^changed: chain MEDIANEST-SWARM/m);
     const after = spawnSync(inNs[0], [...inNs.slice(1), "iptables", "-S", "MEDIANEST-SWARM"], { encoding: "utf8" }).stdout;
     expect(after).not.toContain("-p esp");
+    // No encrypted network, no Docker rule for VXLAN: the peers' VXLAN is accepted here.
+    expect(after).toContain(`-A MEDIANEST-SWARM -s ${plan.nodes[0].address}/32 -p udp -m udp --dport 4789 -j ACCEPT`);
+  });
+
+  it("with encrypted overlays, a forged plain VXLAN packet from a peer's address meets Docker's DROP for the encrypted network", () => {
+    // Two namespaces on a veth pair: the host (a manager, the program's firewall) and a sender
+    // holding a peer's address (anyone on the path can forge it; VXLAN is plain UDP).
+    const host = `mn-vx-h-${process.pid}`;
+    const sender = `mn-vx-s-${process.pid}`;
+    for (const ns of [host, sender]) {
+      expect(spawnSync("ip", ["netns", "add", ns]).status).toBe(0);
+      cleanups.push(() => spawnSync("ip", ["netns", "del", ns]));
+    }
+    const config = productionConfig();
+    const plan = planTopology(config);
+    const manager = plan.nodes[1];
+    const peer = plan.nodes[0];
+    const sh = (ns: string, ...args: string[]) => {
+      const result = spawnSync("ip", ["netns", "exec", ns, ...args], { encoding: "utf8", timeout: 10_000 });
+      expect(result.status, `${args.join(" ")}: ${result.stderr}`).toBe(0);
+      return result.stdout;
+    };
+    const vethHost = `mnvh${process.pid % 100000}`;
+    const vethSender = `mnvs${process.pid % 100000}`;
+    expect(spawnSync("ip", ["link", "add", vethHost, "netns", host, "type", "veth", "peer", "name", vethSender, "netns", sender]).status).toBe(0);
+    sh(host, "ip", "addr", "add", `${manager.address}/24`, "dev", vethHost);
+    sh(sender, "ip", "addr", "add", `${peer.address}/24`, "dev", vethSender);
+    for (const [ns, dev] of [[host, vethHost], [sender, vethSender]]) {
+      sh(ns, "ip", "link", "set", dev, "up");
+      sh(ns, "ip", "link", "set", "lo", "up");
+    }
+    const fw = run(scriptCall("host/firewall.sh", { ...firewallArgs(config, plan, manager), noPersist: true }), ["ip", "netns", "exec", host]);
+    expect(fw.status, fw.stderr).toBe(0);
+    // What dockerd appends to INPUT for an encrypted overlay with VXLAN id 4097 (moby
+    // libnetwork drivers/overlay/encryption.go programInput: u32 match on the VNI).
+    const vni = 4097;
+    const vniMatch = `0>>22&0x3C@12&0xFFFFFF00=${vni << 8}`;
+    sh(host, "iptables", "-A", "INPUT", "-m", "policy", "--dir", "in", "--pol", "ipsec", "-p", "udp", "--dport", "4789", "-m", "u32", "--u32", vniMatch, "-j", "ACCEPT");
+    sh(host, "iptables", "-A", "INPUT", "-p", "udp", "--dport", "4789", "-m", "u32", "--u32", vniMatch, "-j", "DROP");
+    // A plain VXLAN header (flags 0x08, VNI 4097) and a few bytes of "inner frame".
+    const frame = "\\x08\\x00\\x00\\x00\\x00\\x10\\x01\\x00innerframe";
+    sh(sender, "bash", "-c", `printf '${frame}' >/dev/udp/${manager.address}/4789`);
+    // The DROP rule's packet counter (iptables -v -x: pkts first).
+    const counters = sh(host, "iptables", "-L", "INPUT", "-v", "-n", "-x");
+    const dropLine = counters.split("\n").find((line) => /\bDROP\b/.test(line) && line.includes("u32")) ?? "";
+    expect(Number(dropLine.trim().split(/\s+/)[0]), `Docker's DROP for plain VXLAN of the encrypted network:\n${counters}`).toBe(1);
   });
 });
 

@@ -72,11 +72,18 @@ fw_contains() {
 }
 
 fw_swarm_rules() {
-  local p
+  local p vxlan=ACCEPT
+  # With encrypted overlays Docker judges VXLAN itself: for each encrypted network it appends
+  # to INPUT an ACCEPT for IPsec-decrypted VXLAN of that network and a DROP for plain VXLAN
+  # of it (moby/libnetwork drivers/overlay/encryption.go programInput, iptables.Append, as
+  # fixed for CVE-2023-28840).
+  # An ACCEPT here, ahead of those, would let a forged plain packet from a peer's address
+  # into an encrypted network; a peer's VXLAN therefore goes on to Docker's rules.
+  if [ "$FW_ENCRYPTED" = true ]; then vxlan=RETURN; fi
   for p in "${FW_PEERS[@]}"; do
     printf -- '-s %s -p tcp --dport 7946 -j ACCEPT\n' "$p"
     printf -- '-s %s -p udp --dport 7946 -j ACCEPT\n' "$p"
-    printf -- '-s %s -p udp --dport 4789 -j ACCEPT\n' "$p"
+    printf -- '-s %s -p udp --dport 4789 -j %s\n' "$p" "$vxlan"
     # Only managers listen on 2377 (raft + node dispatch); workers dial out to it.
     if [ "$FW_ROLE" = manager ]; then printf -- '-s %s -p tcp --dport 2377 -j ACCEPT\n' "$p"; fi
     # Encrypted overlays carry VXLAN inside IPsec ESP (IP protocol 50).
