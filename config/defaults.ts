@@ -64,7 +64,9 @@ export function resolveDefaults(config: ParsedStackConfig, context: ValidationCo
     swarm: { ...config.swarm, leader: config.swarm.leader ?? firstManager.name, autolock: config.swarm.autolock ?? production },
     network: {
       ...config.network,
-      encrypted: config.network.encrypted ?? production,
+      // Overlay traffic between hosts crosses their network: encrypted wherever there is more
+      // than one host (CIS Docker Benchmark 7.x), not only in production.
+      encrypted: config.network.encrypted ?? (production || config.hosts.length > 1),
       subnets: Object.fromEntries(
         OVERLAY_NETWORKS.map((n) => [n.key, parseIpv4Cidr(config.network.subnets[n.key] ?? n.defaultSubnet).text]),
       ) as StackConfig["network"]["subnets"],

@@ -462,7 +462,7 @@ export const stackConfigSchema = z.strictObject({
     .prefault({}),
   network: z
     .strictObject({
-      encrypted: z.boolean().optional().describe("IPsec for overlay traffic (ESP is then allowed between nodes); by default on in production"),
+      encrypted: z.boolean().optional().describe("IPsec for overlay traffic (ESP is then allowed between nodes); by default on in production and wherever there is more than one host"),
       subnets: subnetsSchema.prefault({}),
       attachable: z.array(z.enum(OVERLAY_NETWORK_KEYS)).default([]).describe("Overlays standalone containers may join"),
       managementCidrs: z.array(z.string()).default([]).describe("Operator networks (CIDRs) that may reach every published port and the management routes"),

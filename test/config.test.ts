@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, validateStackConfig, type RawStackConfig } from "../config/schema";
 import { FAKE_SSH_KEY } from "./support/mocked-run";
+import { validatedStackConfig } from "./support/stack-config";
 
 type Host = RawStackConfig["hosts"][number];
 const host = (name: string, address: string, role: "manager" | "worker", labels: Host["labels"] = {}): Host => ({
@@ -70,6 +71,15 @@ describe("valid config", () => {
     const config = validateStackConfig(base({ environment: "production" }), context);
     expect(config.swarm.autolock).toBe(true);
     expect(config.network.encrypted).toBe(true);
+  });
+
+  it("encrypts overlays by default wherever there is more than one host; one host, or an explicit false, does not", () => {
+    const cluster = validatedStackConfig("cluster");
+    expect(cluster.environment).not.toBe("production");
+    expect(cluster.hosts.length).toBeGreaterThan(1);
+    expect(cluster.network.encrypted).toBe(true);
+    expect(validatedStackConfig("homelab").network.encrypted).toBe(false);
+    expect(validatedStackConfig("cluster", { network: { encrypted: false } }).network.encrypted).toBe(false);
   });
 
   it("uses sudo for non-root SSH users", () => {

@@ -96,7 +96,7 @@ describe("plan", () => {
     const worker = plan.nodes[1];
     expect(scriptArgv(scriptCall("host/firewall.sh", firewallArgs(config, plan, worker)))).toEqual([
       "--self", "192.0.2.32", "--role", "worker", "--peers", "192.0.2.31,192.0.2.32,192.0.2.33",
-      "--managers", "192.0.2.31", "--encrypted", "false", "--public-ports", "80,443", "--trusted", "192.0.2.0/24",
+      "--managers", "192.0.2.31", "--encrypted", "true", "--public-ports", "80,443", "--trusted", "192.0.2.0/24",
     ]);
   });
 });
