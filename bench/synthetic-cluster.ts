@@ -2,7 +2,7 @@
 // (5 from 50 nodes on), the rest workers cycling compute/processing/database
 // over three zones, Postgres replicas and Traefik on managers 1 and 2,
 // monitoring on manager 3, Redis on the first three compute workers, external S3.
-import { FAKE_CONFIG_SECRETS, FAKE_SSH_KEY } from "../test/support/mocked-run";
+import { FAKE_CONFIG_SECRETS, FAKE_SSH_KEY, fakeHostKey } from "../test/support/mocked-run";
 
 export function syntheticClusterConfig(nodes: number): Record<string, unknown> {
   const managers = nodes >= 50 ? 5 : 3;
@@ -20,8 +20,10 @@ export function syntheticClusterConfig(nodes: number): Record<string, unknown> {
       if (labels.type === "database") labels.storage = "ssd";
       if (labels.type === "compute" && i < managers + 6) labels.redis = "data";
     }
+    const name = `${manager ? "mgr" : "wrk"}-${i + 1}`;
     return {
-      name: `${manager ? "mgr" : "wrk"}-${i + 1}`,
+      name,
+      hostKey: fakeHostKey(name),
       address: `10.${200 + Math.floor(i / 250)}.${Math.floor(i / 250)}.${(i % 250) + 1}`,
       sshUser: "deploy",
       role: manager ? "manager" : "worker",

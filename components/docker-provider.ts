@@ -32,10 +32,12 @@ export function dockerHostUrl(leader: PlannedNode): string {
 }
 
 export function leaderEndpoint(leader: PlannedNode): SshEndpoint {
-  return { user: leader.ssh.user, address: leader.address, port: leader.ssh.port, ...(leader.ssh.hostKey ? { hostKey: leader.ssh.hostKey } : {}) };
+  // config/rules.ts (connection) refuses an SSH host without hostKey before anything runs.
+  if (!leader.ssh.hostKey) throw new Error(`medianest:hosts: ${leader.name} has no hostKey; an SSH connection needs its pinned host key`);
+  return { user: leader.ssh.user, address: leader.address, port: leader.ssh.port, hostKey: leader.ssh.hostKey };
 }
 
-/** The ssh options the provider stores and uses: no key file, the host key inline when pinned. */
+/** The ssh options the provider stores and uses: no key file, the pinned host key inline. */
 export function dockerSshOptions(leader: PlannedNode): string[] {
   return multiplexedSshOptions(leaderEndpoint(leader));
 }

@@ -26,8 +26,8 @@ export interface SshEndpoint {
   readonly user: string;
   readonly address: string;
   readonly port: number;
-  /** Pinned host key ("ssh-ed25519 AAAA..."), or undefined (then: trust on first use). */
-  readonly hostKey?: string;
+  /** Pinned host key ("ssh-ed25519 AAAA..."): config requires it for every SSH host (config/rules.ts connection). */
+  readonly hostKey: string;
 }
 
 /** known_hosts pattern: bare host on port 22, else [host]:port. */
@@ -36,12 +36,11 @@ export function knownHostsPattern(endpoint: SshEndpoint): string {
 }
 
 /**
- * Host key checking: a pinned key is given inline through KnownHostsCommand (OpenSSH >= 8.5),
- * so no known_hosts file has to exist on the machine that runs destroy or refresh; an
- * unpinned host is checked against the user's own known_hosts (trust on first use).
+ * Host key checking: the pinned key is given inline through KnownHostsCommand (OpenSSH >= 8.5),
+ * so no known_hosts file has to exist on the machine that runs destroy or refresh, and no
+ * other key is ever accepted (no trust on first use).
  */
 export function hostKeyOptions(endpoint: SshEndpoint): string[] {
-  if (!endpoint.hostKey) return ["-o", "StrictHostKeyChecking=accept-new"];
   return [
     "-o", "StrictHostKeyChecking=yes",
     "-o", "UserKnownHostsFile=/dev/null",

@@ -60,6 +60,17 @@ const connection = rule("connection", function* (config) {
     yield { key: configKey(["hosts"]), message: `the local connection runs on this machine only: exactly one host is allowed, got ${config.hosts.length}` };
   }
   if (config.connection === "ssh") {
+    // Unpinned, pulumi-command would not check the key at all and the docker provider would
+    // trust the first one it sees: a man in the middle would get every secret and join token.
+    for (const [index, host] of config.hosts.entries()) {
+      if (host.hostKey === undefined) {
+        const port = host.sshPort === 22 ? "" : ` -p ${host.sshPort}`;
+        yield {
+          key: configKey(["hosts", index, "hostKey"]),
+          message: `required for connection ssh: pin ${host.name}'s SSH host key. Read it on the host (cat /etc/ssh/ssh_host_ed25519_key.pub) or with ssh-keyscan -t ed25519${port} ${host.address} over a network you trust, and set the 'ssh-ed25519 AAAA...' part`,
+        };
+      }
+    }
     if (config.sshPrivateKey === undefined) {
       yield { key: configKey(["sshPrivateKey"]), message: "required for connection ssh: pulumi config set --secret medianest:sshPrivateKey < ~/.ssh/id_ed25519" };
     } else if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(config.sshPrivateKey)) {

@@ -105,7 +105,7 @@ const hostSchema = z.strictObject({
     .regex(/^(ssh|ecdsa)-[a-z0-9-]+ [A-Za-z0-9+/=]+$/, "must be a public key line such as 'ssh-ed25519 AAAA...'")
     .optional()
     .describe(
-      "Pins the SSH host key ('ssh-ed25519 AAAA...') for pulumi-command and the docker provider; unset, pulumi-command does not verify it and the docker provider trusts it on first use through ~/.ssh/known_hosts",
+      "The host's SSH host key ('ssh-ed25519 AAAA...'), checked strictly by pulumi-command and the docker provider; required for connection ssh",
     ),
   sudo: z.boolean().optional().describe("Run the scripts through `sudo -n`; by default when the SSH user is not root"),
   dataPathAddress: ipAddress.optional().describe("Separate address for VXLAN data traffic (`--data-path-addr`)"),

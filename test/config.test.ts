@@ -1,7 +1,7 @@
 // Every invalid-config case names its key and says what is wrong.
 import { describe, expect, it } from "vitest";
 import { ConfigError, validateStackConfig, type RawStackConfig } from "../config/schema";
-import { FAKE_SSH_KEY } from "./support/mocked-run";
+import { FAKE_SSH_KEY, fakeHostKey } from "./support/mocked-run";
 import { validatedStackConfig } from "./support/stack-config";
 
 type Host = RawStackConfig["hosts"][number];
@@ -12,6 +12,7 @@ const host = (name: string, address: string, role: "manager" | "worker", labels:
   cpus: 4,
   memoryGb: 8,
   labels,
+  hostKey: fakeHostKey(name),
 });
 const allLabels = { type: ["compute", "processing", "database"], storage: "ssd", s3: "minio", edge: "traefik", monitoring: "main", redis: "data" };
 
@@ -165,9 +166,13 @@ describe("invalid config", () => {
     expectIssue(base(), "medianest:sshPrivateKey", "must be a secret", { ...context, secretKeys: new Set() });
   });
 
-  it("missing or malformed SSH key for the ssh connection", () => {
+  it("missing or malformed SSH key, or an unpinned host key, for the ssh connection", () => {
     expectIssue(base({ sshPrivateKey: undefined }), "medianest:sshPrivateKey", "required for connection ssh");
     expectIssue(base({ sshPrivateKey: "hunter2" }), "medianest:sshPrivateKey", "is not a PEM/OpenSSH private key");
+    // Every SSH host's key is pinned: the message names the host and how to read its key.
+    const unpinned = { ...host("two", "192.0.2.11", "worker"), sshPort: 2222, hostKey: undefined };
+    expectIssue(base({ hosts: [host("one", "192.0.2.10", "manager", allLabels), unpinned] }), "medianest:hosts[1].hostKey", "ssh-keyscan -t ed25519 -p 2222 192.0.2.11");
+    expect(() => validateStackConfig(base({ connection: "local", hosts: [{ ...host("one", "127.0.0.1", "manager", allLabels), hostKey: undefined }], sshPrivateKey: undefined }), context)).not.toThrow();
   });
 
   it("local connection with more than one host", () => {

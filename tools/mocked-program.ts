@@ -111,9 +111,20 @@ export function testConfig(stack: StackName): Record<string, unknown> {
       Object.entries(images).map(([key, ref]) => [key, isPlaceholderImage(ref) && (key === "frontend" || key === "backend") ? BUILT_APP_IMAGES[key] : ref]),
     );
   }
-  if (config["medianest:connection"] !== "local") config["medianest:sshPrivateKey"] = FAKE_SSH_KEY;
+  if (config["medianest:connection"] !== "local") {
+    config["medianest:sshPrivateKey"] = FAKE_SSH_KEY;
+    // What a user pins (hosts[].hostKey is required over SSH; the samples cannot know the keys).
+    const hosts = config["medianest:hosts"] as Record<string, unknown>[] | undefined;
+    if (hosts) config["medianest:hosts"] = hosts.map((host) => ({ hostKey: fakeHostKey(String(host.name)), ...host }));
+  }
   for (const key of STACK_SECRETS[stack]) config[`medianest:${key}`] = FAKE_CONFIG_SECRETS[key];
   return config;
+}
+
+/** A well-formed, fake ed25519 host key line for a host (tests only). */
+export function fakeHostKey(name: string): string {
+  const body = Buffer.from(`medianest-test-host-key-${name}`.padEnd(32, "-").slice(0, 32)).toString("base64").replace(/=+$/, "");
+  return `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${body}`;
 }
 
 /** Fake but well-formed script results, so outputs that parse them resolve. */
