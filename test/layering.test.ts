@@ -5,7 +5,6 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./support/mocked-run";
-import SHARED_PROCESS from "./support/shared-process-tests.json";
 
 /** Each layer and the layers it may import (besides itself). */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
@@ -80,17 +79,5 @@ describe("layers", () => {
     expect(cycles).toEqual([]);
     // The table itself has no cycle, and the check sees real imports.
     expect(edges.has("topology>config") && edges.has("components>topology")).toBe(true);
-  });
-});
-
-/** What a shared-process test file must not contain: process-global Pulumi or module state. */
-const NEEDS_OWN_PROCESS = /\b(mockedRun|runOf|setMocks|vi\.(mock|doMock|stubEnv|stubGlobal|resetModules))\b|@pulumi\/pulumi/;
-
-describe("test files that share a worker process (vitest.config.mts, test/support/shared-process-tests.json)", () => {
-  it.each(SHARED_PROCESS.files)("%s starts no Pulumi mock runtime and mocks no module", (file) => {
-    const text = readFileSync(path.join(REPO_ROOT, file), "utf8");
-    // The guard's own file names the patterns in its test, not in code that runs them.
-    const code = file === "test/layering.test.ts" ? text.replace(/^.*NEEDS_OWN_PROCESS.*$/gm, "") : text;
-    expect(NEEDS_OWN_PROCESS.exec(code)?.[0] ?? null).toBeNull();
   });
 });

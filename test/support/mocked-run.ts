@@ -3,7 +3,7 @@
 // the global setup makes (and removes) for that invocation only, so no run outlives the
 // code it was made from.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { vi } from "vitest";
 import { mockedRun as runMockedProgram, recordedRun, testConfig, type MockedRun, type MockedRunOptions, type RecordedResource, type StackName } from "../../tools/mocked-program";
@@ -40,10 +40,26 @@ export async function mockedRun(stack: StackName, options: CachedRunOptions = {}
     .digest("hex");
   const file = path.join(dir, `${key}.json`);
   if (existsSync(file)) return rebuild(JSON.parse(readFileSync(file, "utf8")) as Stored);
-  const result = await run();
-  const stored: Stored = { resources: [...result.resources], exports: result.exports, secretExports: [...result.secretExports] };
-  const partial = `${file}.${process.pid}`;
-  writeFileSync(partial, JSON.stringify(stored));
-  renameSync(partial, file);
-  return rebuild(stored);
+  // One computation per run and key: the two workers often want the same stack at the same
+  // moment. The one that creates the lock computes; the other waits for its file (up to 20 s)
+  // and computes itself only if none appears.
+  const lock = `${file}.lock`;
+  let owner = false;
+  try {
+    closeSync(openSync(lock, "wx"));
+    owner = true;
+  } catch {
+    for (let i = 0; i < 200 && existsSync(lock) && !existsSync(file); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (existsSync(file)) return rebuild(JSON.parse(readFileSync(file, "utf8")) as Stored);
+  }
+  try {
+    const result = await run();
+    const stored: Stored = { resources: [...result.resources], exports: result.exports, secretExports: [...result.secretExports] };
+    const partial = `${file}.${process.pid}`;
+    writeFileSync(partial, JSON.stringify(stored));
+    renameSync(partial, file);
+    return rebuild(stored);
+  } finally {
+    if (owner) rmSync(lock, { force: true });
+  }
 }
